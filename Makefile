@@ -1,0 +1,38 @@
+# Two commands for a new user: `make demo` and `make test`. Everything else is for developers.
+SHELL := /bin/bash
+SWIFT ?= swift
+SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test build release deps bench bench-transport clean
+
+## Install the C libraries the build links against, only when missing.
+deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+## The main job on the embedded default.
+demo: build
+	$(SWIFT) run talking-photo-bridge demo
+
+## The whole test suite (debug build; release builds stay out of it).
+test: deps
+	$(SWIFT) test
+
+release: deps
+	$(SWIFT) build -c release
+
+bench-transport: release
+	$(SWIFT) run -c release transport-bench
+
+bench: bench-transport
+
+clean:
+	rm -rf .build

@@ -1,0 +1,110 @@
+public import Foundation
+
+/// Anything that can send one HTTP request and hand back the response. The product's only
+/// implementation is ``CurlTransport``; the protocol exists so callers depend on behaviour, not on curl.
+public protocol HTTPTransport: Sendable {
+    /// Sends `request` and returns the response as received: redirects are never followed,
+    /// so a 3xx comes back as is. Every failure is a typed ``CurlError``; nothing traps.
+    func send(_ request: OutboundRequest) async throws(CurlError) -> OutboundResponse
+}
+
+/// Ordered, case-insensitive HTTP header fields.
+public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public private(set) var fields: [Field] = []
+
+    public init() {}
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        for (name, value) in elements { add(name: name, value: value) }
+    }
+
+    public mutating func add(name: String, value: String) {
+        fields.append(Field(name: name, value: value))
+    }
+
+    /// Replaces every field called `name` with one holding `value`.
+    public mutating func replaceOrAdd(name: String, value: String) {
+        fields.removeAll { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+        add(name: name, value: value)
+    }
+
+    public subscript(name: String) -> String? {
+        fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
+}
+
+public struct OutboundRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: HeaderFields
+    public var body: Data?
+    /// Whole-transfer budget, connect included.
+    public var timeout: Duration
+    public var connectTimeout: Duration
+    /// Bodies longer than this fail with ``CurlError/bodyTooLarge(limit:)``.
+    public var maxResponseBytes: Int
+    /// Sees every address curl is about to use for this request (new and reused connections alike)
+    /// and may veto it. `nil` allows every address.
+    public var destinationCheck: (@Sendable (IPAddress) -> Bool)?
+
+    public init(
+        method: String = "GET",
+        url: String,
+        headers: HeaderFields = [:],
+        body: Data? = nil,
+        timeout: Duration = .seconds(10),
+        connectTimeout: Duration = .seconds(5),
+        maxResponseBytes: Int = 1 << 20,
+        destinationCheck: (@Sendable (IPAddress) -> Bool)? = nil
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+        self.connectTimeout = connectTimeout
+        self.maxResponseBytes = maxResponseBytes
+        self.destinationCheck = destinationCheck
+    }
+}
+
+public struct OutboundResponse: Sendable {
+    public var status: Int
+    public var headers: HeaderFields
+    public var body: Data
+    /// The peer this response came from, as curl connected to it.
+    public var remoteAddress: IPAddress?
+    /// From hand-over to the transport until the last byte.
+    public var duration: Duration
+    /// Whether the transfer opened a new connection (false: one from the pool was reused).
+    public var openedConnection: Bool
+
+    public init(
+        status: Int,
+        headers: HeaderFields = [:],
+        body: Data = Data(),
+        remoteAddress: IPAddress? = nil,
+        duration: Duration = .zero,
+        openedConnection: Bool = false
+    ) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.duration = duration
+        self.openedConnection = openedConnection
+    }
+
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}

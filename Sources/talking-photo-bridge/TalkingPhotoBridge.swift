@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct TalkingPhotoBridge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "talking-photo-bridge",
+        abstract: "Push notifications (signed webhooks) for the poll-only Talking Photo API.",
+        discussion: """
+            Subcommands:
+              simulate  run a stand-in for the upstream Talking Photo API, with fault knobs
+              demo      run the simulator and show the upstream client polling it
+
+            Not yet implemented in this build: serve (the bridge service itself).
+            """,
+        subcommands: [Simulate.self, Demo.self]
+    )
+}

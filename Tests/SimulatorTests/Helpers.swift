@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import Simulator
+import Synchronization
+import Testing
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let current: Mutex<Date>
+
+    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        current = Mutex(start)
+    }
+
+    func now() -> Date { current.withLock { $0 } }
+
+    func advance(seconds: Double) {
+        current.withLock { $0 = $0.addingTimeInterval(seconds) }
+    }
+}
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "simulator-tests")
+    logger.logLevel = .critical
+    return logger
+}()
+
+let testToken = "test-token"
+
+/// Starts a simulator on a free port, runs `body`, stops the simulator (also when `body` throws).
+func withSimulator<T>(
+    _ configuration: SimulatorConfiguration = SimulatorConfiguration(),
+    clock: ManualClock? = nil,
+    _ body: (RunningSimulator) async throws -> T
+) async throws -> T {
+    var configuration = configuration
+    configuration.port = 0
+    configuration.host = "127.0.0.1"
+    if configuration.token == "sim-token" { configuration.token = testToken }
+    let now: @Sendable () -> Date
+    if let clock {
+        now = { clock.now() }
+    } else {
+        now = { Date() }
+    }
+    let simulator = try await UpstreamSimulator.start(configuration, now: now, logger: quietLogger)
+    do {
+        let result = try await body(simulator)
+        await simulator.stop()
+        return result
+    } catch {
+        await simulator.stop()
+        throw error
+    }
+}
+
+/// Resumes the wait for a child process exactly once; remembers whether it was killed for timing out.
+final class ExitWaiter: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Int32, any Error>?
+        var timedOut = false
+    }
+    private let state = Mutex(State())
+
+    func set(_ continuation: CheckedContinuation<Int32, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func finish(_ result: Result<Int32, any Error>) {
+        let continuation = state.withLock { state in
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+    }
+
+    func markTimedOutIfWaiting() -> Bool {
+        state.withLock { state in
+            guard state.continuation != nil else { return false }
+            state.timedOut = true
+            return true
+        }
+    }
+
+    var timedOut: Bool { state.withLock { $0.timedOut } }
+}
+
+struct ProcessResult {
+    var exitCode: Int32
+    var stdout: Data
+    var stderr: Data
+    var timedOut: Bool
+}
+
+/// Runs a program with a bounded wait; on timeout it is killed with SIGKILL
+/// (children may inherit blocked signals, so SIGTERM is not reliable).
+func runProcess(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(15)) async throws -> ProcessResult {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sim-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let outURL = directory.appendingPathComponent("stdout")
+    let errURL = directory.appendingPathComponent("stderr")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let outHandle = try FileHandle(forWritingTo: outURL)
+    let errHandle = try FileHandle(forWritingTo: errURL)
+    defer {
+        try? outHandle.close()
+        try? errHandle.close()
+    }
+
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = outHandle
+    process.standardError = errHandle
+    process.standardInput = FileHandle.nullDevice
+
+    let waiter = ExitWaiter()
+    let exitCode: Int32 = try await withCheckedThrowingContinuation { continuation in
+        waiter.set(continuation)
+        process.terminationHandler = { finished in
+            waiter.finish(.success(finished.terminationStatus))
+        }
+        do {
+            try process.run()
+        } catch {
+            waiter.finish(.failure(error))
+            return
+        }
+        let pid = process.processIdentifier
+        Task {
+            try? await Task.sleep(for: timeout)
+            if waiter.markTimedOutIfWaiting() {
+                kill(pid, SIGKILL)
+            }
+        }
+    }
+    return ProcessResult(
+        exitCode: exitCode,
+        stdout: (try? Data(contentsOf: outURL)) ?? Data(),
+        stderr: (try? Data(contentsOf: errURL)) ?? Data(),
+        timedOut: waiter.timedOut
+    )
+}
+
+/// Runs a shell command line (as a user would paste it) with `/bin/sh -c`.
+func shell(_ commandLine: String) async throws -> ProcessResult {
+    try await runProcess("/bin/sh", ["-c", commandLine])
+}
+
+struct HTTPResult {
+    var status: Int
+    /// Header names lowercased; the last header block (after any 100 Continue).
+    var headers: [String: String]
+    var body: Data
+    var curlExitCode: Int32
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+    }
+}
+
+/// One HTTP exchange with the curl CLI.
+func http(
+    _ method: String,
+    _ url: String,
+    token: String? = testToken,
+    body: String? = nil,
+    maxTime: Double = 10
+) async throws -> HTTPResult {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sim-http-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let headerPath = directory.appendingPathComponent("headers").path
+    let bodyPath = directory.appendingPathComponent("body").path
+    var arguments = [
+        "-sS", "-X", method, "-D", headerPath, "-o", bodyPath, "-w", "%{http_code}",
+        "--max-time", String(maxTime), url,
+    ]
+    if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+    if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
+    let result = try await runProcess("/usr/bin/curl", arguments, timeout: .seconds(maxTime + 5))
+    var headers: [String: String] = [:]
+    let rawHeaders = (try? String(contentsOfFile: headerPath, encoding: .utf8)) ?? ""
+    for line in rawHeaders.components(separatedBy: "\r\n") {
+        if line.hasPrefix("HTTP/") {
+            headers = [:]
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[name] = value
+        }
+    }
+    return HTTPResult(
+        status: Int(String(decoding: result.stdout, as: UTF8.self)) ?? 0,
+        headers: headers,
+        body: (try? Data(contentsOf: URL(fileURLWithPath: bodyPath))) ?? Data(),
+        curlExitCode: result.exitCode
+    )
+}
+
+/// Sets faults over the control API.
+func putFaults(_ simulator: RunningSimulator, _ json: String) async throws {
+    let answer = try await http("PUT", simulator.baseURL + "/_sim/faults", token: nil, body: json)
+    #expect(answer.status == 200, "PUT /_sim/faults: \(answer.text)")
+}
+
+/// Submits one video and returns its id.
+func generate(_ simulator: RunningSimulator) async throws -> String {
+    let answer = try await http(
+        "POST", simulator.baseURL + "/v1/v2v/video.generate",
+        body: #"{"audio_url":"https://example.com/a.mp3","image_url":"https://example.com/face.jpg"}"#)
+    let data = try #require(answer.json?["data"] as? [String: Any], "generate: \(answer.status) \(answer.text)")
+    return try #require(data["video_id"] as? String)
+}
+
+/// `data` of `video.get` for an id.
+func getVideo(_ simulator: RunningSimulator, _ id: String) async throws -> [String: Any] {
+    let answer = try await http("GET", simulator.baseURL + "/v1/v2v/video.get?video_id=\(id)")
+    #expect(answer.status == 200, "video.get: \(answer.text)")
+    return try #require(answer.json?["data"] as? [String: Any], "video.get: \(answer.text)")
+}
+
+func isVideoID(_ text: String) -> Bool {
+    text.count == 32 && text.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+}
