@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libcurl headers plus typed wrappers for its variadic C functions. Only CurlHTTP imports it.
@@ -46,6 +48,30 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The domain's pure rules: event types, status transitions, payload bytes, identifiers.
+        .target(
+            name: "BridgeCore",
+            swiftSettings: strict
+        ),
+        // All state in one SQLite file (GRDB, WAL). Nothing outside this module sees SQL or GRDB.
+        .target(
+            name: "BridgeStore",
+            dependencies: [
+                "BridgeCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // The running service: poller (and, later, dispatcher and HTTP API) as lifecycle services.
+        .target(
+            name: "BridgeService",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "TalkingPhoto", "CurlHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // A stand-in for the upstream API with fault knobs. Imports no bridge module on purpose.
         .target(
             name: "Simulator",
@@ -58,6 +84,7 @@ let package = Package(
         .executableTarget(
             name: "talking-photo-bridge",
             dependencies: [
+                "BridgeService", "BridgeStore",
                 "CurlHTTP",
                 "TalkingPhoto",
                 "Simulator",
@@ -99,6 +126,24 @@ let package = Package(
         .testTarget(
             name: "TalkingPhotoTests",
             dependencies: ["TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BridgeCoreTests",
+            dependencies: ["BridgeCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BridgeStoreTests",
+            dependencies: ["BridgeStore", "BridgeCore", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BridgeServiceTests",
+            dependencies: [
+                "BridgeService", "BridgeStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -25,8 +25,7 @@ let curlWriteHeader: curl_write_callback = { data, size, count, context in
     guard let transfer = transfer(context) else { return 0 }
     let length = size * count
     guard let data else { return length }
-    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-    transfer.receiveHeaderLine(line)
+    transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length))
     return length
 }
 

@@ -60,18 +60,20 @@ final class Transfer: @unchecked Sendable {
     }
 
     /// Header lines arrive one by one; a status line starts a new response (after `100 Continue`).
-    func receiveHeaderLine(_ line: String) {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.hasPrefix("HTTP/") {
+    func receiveHeaderLine(_ line: UnsafeRawBufferPointer) {
+        var bytes = line[...]
+        while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes.removeLast() }
+        guard !bytes.isEmpty else { return }
+        if bytes.starts(with: "HTTP/".utf8) {
             headers = HeaderFields()
-            let parts = trimmed.split(separator: " ", maxSplits: 2)
-            if parts.count >= 2, let code = Int(parts[1]) { status = code }
+            let parts = bytes.split(separator: 0x20, maxSplits: 2)
+            if parts.count >= 2, let code = Int(String(decoding: parts[1], as: UTF8.self)) { status = code }
             return
         }
-        guard let colon = trimmed.firstIndex(of: ":") else { return }
-        let name = String(trimmed[..<colon]).trimmingCharacters(in: .whitespaces)
-        let value = String(trimmed[trimmed.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-        headers.add(name: name, value: value)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return }
+        var value = bytes[(colon + 1)...]
+        while let first = value.first, first == 0x20 || first == 0x09 { value.removeFirst() }
+        headers.add(name: String(decoding: bytes[..<colon], as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
 
     /// Whether the request may use `address`; remembers a veto so the failure is reported as such.

@@ -1,0 +1,195 @@
+public import BridgeCore
+public import Foundation
+import GRDB
+
+/// An outbox row joined with what sending it needs. Read side only for now; the dispatcher's
+/// claim/complete writes live with the delivery engine.
+public struct DeliveryRecord: Sendable, Equatable {
+    public var id: Int64
+    public var eventID: String
+    public var eventType: EventType
+    public var subscriptionID: String
+    public var tenant: String
+    public var videoID: String?
+    public var state: DeliveryState
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var createdAt: Date
+}
+
+extension SQLiteBridgeStore {
+    /// A tenant's events in log order after `cursor` (a sequence number), optionally for one video or type.
+    public func events(
+        tenant: String,
+        after cursor: Int64? = nil,
+        videoID: String? = nil,
+        type: EventType? = nil,
+        limit: Int = 100
+    ) throws(StoreError) -> [StoredEvent] {
+        try read { db in
+            var sql = "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = ? AND seq > ?"
+            var arguments: StatementArguments = [tenant, cursor ?? 0]
+            if let videoID {
+                sql += " AND video_id = ?"
+                arguments += [videoID]
+            }
+            if let type {
+                sql += " AND type = ?"
+                arguments += [type.rawValue]
+            }
+            sql += " ORDER BY seq LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.event(from:))
+        }
+    }
+
+    /// Deliveries of one tenant in creation order, optionally for one subscription or state.
+    public func deliveries(
+        tenant: String,
+        subscriptionID: String? = nil,
+        state: DeliveryState? = nil,
+        after cursor: Int64? = nil,
+        limit: Int = 100
+    ) throws(StoreError) -> [DeliveryRecord] {
+        try read { db in
+            var sql = Self.deliverySelect + " WHERE d.tenant = ? AND d.id > ?"
+            var arguments: StatementArguments = [tenant, cursor ?? 0]
+            if let subscriptionID {
+                sql += " AND d.subscription_id = ?"
+                arguments += [subscriptionID]
+            }
+            if let state {
+                sql += " AND d.state = ?"
+                arguments += [state.rawValue]
+            }
+            sql += " ORDER BY d.id LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.delivery(from:))
+        }
+    }
+
+    /// Counts for tests, metrics and the crash checks: events and deliveries by state.
+    public func counts() throws(StoreError) -> (events: Int, deliveries: [DeliveryState: Int]) {
+        try read { db in
+            let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
+            var byState: [DeliveryState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state") {
+                if let state = DeliveryState(rawValue: row["state"]) { byState[state] = row["n"] }
+            }
+            return (events, byState)
+        }
+    }
+
+    // MARK: - Retention
+
+    /// Deletes succeeded/cancelled deliveries and then events (with no delivery left) older than
+    /// `cutoff`, `batchSize` rows per transaction so writers never wait long. Failed and held
+    /// deliveries, and their events, are kept: someone may still retry or replay them.
+    @discardableResult
+    public func prune(olderThan cutoff: Date, batchSize: Int = 500) throws(StoreError) -> PruneReport {
+        var report = PruneReport()
+        while true {
+            let removed = try write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM deliveries WHERE id IN (
+                            SELECT id FROM deliveries
+                            WHERE state IN ('succeeded', 'cancelled') AND completed_at < ? LIMIT ?)
+                        """,
+                    arguments: [cutoff.unixSeconds, batchSize]
+                )
+                return db.changesCount
+            }
+            report.deliveries += removed
+            if removed < batchSize { break }
+        }
+        while true {
+            let removed = try write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM events WHERE seq IN (
+                            SELECT seq FROM events e
+                            WHERE e.created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq)
+                            LIMIT ?)
+                        """,
+                    arguments: [cutoff.unixSeconds, batchSize]
+                )
+                return db.changesCount
+            }
+            report.events += removed
+            if removed < batchSize { break }
+        }
+        return report
+    }
+
+    // MARK: - Rows
+
+    static let deliverySelect = """
+        SELECT d.id, e.id AS event_id, e.type AS event_type, d.subscription_id, d.tenant, e.video_id, d.state,
+               d.attempts, d.next_attempt_at, d.created_at
+        FROM deliveries d JOIN events e ON e.seq = d.event_seq
+        """
+
+    static func event(from row: Row) throws -> StoredEvent {
+        guard let type = EventType(rawValue: row["type"]) else { throw StoreError.invalidData("event type") }
+        return StoredEvent(
+            sequence: row["seq"],
+            id: row["id"],
+            tenant: row["tenant"],
+            type: type,
+            videoID: row["video_id"],
+            payload: row["payload"],
+            createdAt: Date(unixSeconds: row["created_at"])
+        )
+    }
+
+    static func delivery(from row: Row) throws -> DeliveryRecord {
+        guard let type = EventType(rawValue: row["event_type"]), let state = DeliveryState(rawValue: row["state"]) else {
+            throw StoreError.invalidData("delivery row")
+        }
+        return DeliveryRecord(
+            id: row["id"],
+            eventID: row["event_id"],
+            eventType: type,
+            subscriptionID: row["subscription_id"],
+            tenant: row["tenant"],
+            videoID: row["video_id"],
+            state: state,
+            attempts: row["attempts"],
+            nextAttemptAt: Date(unixSeconds: row["next_attempt_at"]),
+            createdAt: Date(unixSeconds: row["created_at"])
+        )
+    }
+}
+
+extension SQLiteBridgeStore {
+    /// The dispatcher's hot query: pending deliveries whose time has come and whose lease (if any)
+    /// has run out, skipping any delivery that has an earlier open one for the same subscription and
+    /// video (per-video ordering), soonest first.
+    static let dueDeliveriesSQL = """
+        SELECT d.id FROM deliveries d
+        WHERE d.state = 'pending' AND d.next_attempt_at <= :now
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= :now)
+          AND NOT EXISTS (
+              SELECT 1 FROM deliveries p
+              WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                AND p.state IN ('pending', 'held') AND p.id < d.id)
+        ORDER BY d.next_attempt_at
+        LIMIT :limit
+        """
+
+    /// SQLite's plan for the two hot queries, for tests that pin index use.
+    public func queryPlans() throws(StoreError) -> (dueVideos: String, dueDeliveries: String) {
+        try read { db in
+            func plan(_ sql: String, _ arguments: StatementArguments) throws -> String {
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
+                    .map { $0["detail"] as String }
+                    .joined(separator: "\n")
+            }
+            return (
+                try plan(Self.dueVideosSQL, [0, 10]),
+                try plan(Self.dueDeliveriesSQL, ["now": 0, "limit": 10])
+            )
+        }
+    }
+}

@@ -1,0 +1,312 @@
+public import BridgeCore
+public import Foundation
+import GRDB
+
+extension SQLiteBridgeStore {
+    // MARK: - Writes
+
+    /// Starts tracking `videoID` for `tenant`; tracking it again is a no-op that returns the same video.
+    /// With `initial` (the status the submit answer or a first `video.get` showed), the first observation
+    /// is recorded in the same transaction, so its event and outbox rows exist as soon as tracking does.
+    @discardableResult
+    public func track(
+        tenant: String,
+        videoID: String,
+        source: TrackingSource,
+        initial: Observation? = nil,
+        now: Date,
+        nextPollAt: Date
+    ) throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
+        let result = try write { db -> (TrackedVideo, Bool, ObservationReport) in
+            try Self.ensureTenant(db, tenant, now: now)
+            try db.execute(
+                sql: """
+                    INSERT INTO videos (tenant, video_id, source, tracking_started_at, next_poll_at)
+                    VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, video_id) DO NOTHING
+                    """,
+                arguments: [tenant, videoID, source.rawValue, now.unixSeconds, nextPollAt.unixSeconds]
+            )
+            let created = db.changesCount > 0
+            var report = ObservationReport()
+            if let initial, initial.videoID == videoID,
+                let row = try Row.fetchOne(db, sql: Self.stateSelect + " WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID]),
+                (row["notified_status"] as String?) == nil
+            {
+                try self.apply(initial, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
+            }
+            guard let video = try Self.fetchVideo(db, tenant: tenant, videoID: videoID) else {
+                throw StoreError.invalidData("tracked video vanished")
+            }
+            return (video, created, report)
+        }
+        if result.2.deliveriesCreated > 0 { notifyDeliveriesEnqueued() }
+        return (video: result.0, created: result.1, report: result.2)
+    }
+
+    /// Stops tracking; events and deliveries already recorded stay. Returns whether it was tracked.
+    @discardableResult
+    public func untrack(tenant: String, videoID: String) throws(StoreError) -> Bool {
+        try write { db in
+            try db.execute(sql: "DELETE FROM videos WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Applies readable upstream answers to every tenant's live row for each video, in one transaction:
+    /// each status change updates the video, appends its event and fans it out to matching subscriptions.
+    /// Rows not mentioned keep their schedule; rows mentioned are next polled at `nextPollAt`.
+    @discardableResult
+    public func recordObservations(
+        _ observations: [Observation],
+        now: Date,
+        nextPollAt: Date
+    ) throws(StoreError) -> ObservationReport {
+        guard !observations.isEmpty else { return ObservationReport() }
+        let report = try write { db in
+            var report = ObservationReport()
+            let statement = try db.cachedStatement(sql: Self.stateSelect + " WHERE video_id = ? AND terminal = 0")
+            for observation in observations {
+                let rows = try Row.fetchAll(statement, arguments: [observation.videoID])
+                for row in rows {
+                    try self.apply(observation, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
+                }
+            }
+            return report
+        }
+        if report.deliveriesCreated > 0 { notifyDeliveriesEnqueued() }
+        return report
+    }
+
+    /// Postpones polling of these videos (e.g. missing from a list and not fetched this cycle).
+    public func postponePolling(videoIDs: [String], until: Date) throws(StoreError) {
+        guard !videoIDs.isEmpty else { return }
+        try write { db in
+            let statement = try db.cachedStatement(sql: "UPDATE videos SET next_poll_at = ? WHERE video_id = ? AND terminal = 0")
+            for id in videoIDs { try statement.execute(arguments: [until.unixSeconds, id]) }
+        }
+    }
+
+    /// Ends tracking of videos still not terminal after the tracking limit: each emits
+    /// `video.tracking_expired` (with its outbox rows) and is no longer polled.
+    @discardableResult
+    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int = 500) throws(StoreError) -> ObservationReport {
+        let report = try write { db in
+            var report = ObservationReport()
+            let rows = try Row.fetchAll(
+                db,
+                sql: Self.stateSelect + " WHERE terminal = 0 AND tracking_started_at <= ? ORDER BY tracking_started_at LIMIT ?",
+                arguments: [cutoff.unixSeconds, limit]
+            )
+            for row in rows {
+                let tenant: String = row["tenant"]
+                let videoID: String = row["video_id"]
+                let status: String? = row["observed_status"]
+                try db.execute(
+                    sql: "UPDATE videos SET terminal = 1, expired = 1 WHERE id = ?",
+                    arguments: [row["id"] as Int64]
+                )
+                let payload = EventPayload.video(
+                    type: .trackingExpired, timestamp: now, videoID: videoID,
+                    status: status ?? "unknown", previousStatus: row["notified_status"], videoURL: nil
+                )
+                let event = try self.appendEvent(db, tenant: tenant, type: .trackingExpired, videoID: videoID, payload: payload, now: now)
+                report.events.append(event)
+                report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
+                report.videosUpdated += 1
+            }
+            return report
+        }
+        if report.deliveriesCreated > 0 { notifyDeliveriesEnqueued() }
+        return report
+    }
+
+    // MARK: - Reads
+
+    public func trackedVideo(tenant: String, videoID: String) throws(StoreError) -> TrackedVideo? {
+        try read { db in try Self.fetchVideo(db, tenant: tenant, videoID: videoID) }
+    }
+
+    /// A tenant's videos in tracking order, after the row `afterID` (keyset pagination).
+    public func trackedVideos(tenant: String, after cursor: Int64? = nil, limit: Int = 100) throws(StoreError)
+        -> [(cursor: Int64, video: TrackedVideo)]
+    {
+        try read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: Self.videoSelect + " WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?",
+                arguments: [tenant, cursor ?? 0, limit]
+            )
+            return try rows.map { (cursor: $0["id"] as Int64, video: try Self.video(from: $0)) }
+        }
+    }
+
+    /// Upstream ids of live videos whose next poll is due, most overdue first, without duplicates
+    /// (two tenants tracking one video poll it once).
+    public func dueVideoIDs(now: Date, limit: Int) throws(StoreError) -> [String] {
+        try read { db in
+            let ids = try String.fetchAll(db, sql: Self.dueVideosSQL, arguments: [now.unixSeconds, limit])
+            var seen = Set<String>()
+            return ids.filter { seen.insert($0).inserted }
+        }
+    }
+
+    /// Live (non-terminal) tracked rows, all tenants.
+    public func liveVideoCount() throws(StoreError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM videos WHERE terminal = 0") ?? 0 }
+    }
+
+    /// The earliest next poll among live videos, to sleep exactly until then.
+    public func nextPollTime() throws(StoreError) -> Date? {
+        try read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(next_poll_at) FROM videos WHERE terminal = 0").map(Date.init(unixSeconds:))
+        }
+    }
+
+    static let dueVideosSQL = "SELECT video_id FROM videos WHERE terminal = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
+
+    // MARK: - Inside transactions
+
+    static let stateSelect = """
+        SELECT id, tenant, video_id, observed_status, notified_status, known_status, unknown_seen, video_url, terminal
+        FROM videos
+        """
+
+    static let videoSelect = """
+        SELECT id, tenant, video_id, source, observed_status, notified_status, video_url, tracking_started_at,
+               first_seen_at, last_seen_at, last_changed_at, next_poll_at, terminal, expired
+        FROM videos
+        """
+
+    private func apply(
+        _ observation: Observation,
+        toRow row: Row,
+        in db: Database,
+        now: Date,
+        nextPollAt: Date,
+        report: inout ObservationReport
+    ) throws {
+        let current = try Self.trackingState(from: row)
+        let transition = StatusRules.apply(observation, to: current)
+        let tenant: String = row["tenant"]
+        let changed = transition.event != nil
+        try db.execute(
+            sql: """
+                UPDATE videos SET observed_status = ?, notified_status = ?, known_status = ?, unknown_seen = ?,
+                    video_url = ?, terminal = ?, first_seen_at = COALESCE(first_seen_at, ?), last_seen_at = ?,
+                    last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END, next_poll_at = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                transition.state.observedStatus, transition.state.notifiedStatus, transition.state.furthestKnownStatus,
+                try Self.encodeList(transition.state.unknownStatusesSeen), transition.state.videoURL,
+                transition.state.isTerminal, now.unixSeconds, now.unixSeconds, changed, now.unixSeconds,
+                nextPollAt.unixSeconds, row["id"] as Int64,
+            ]
+        )
+        report.videosUpdated += 1
+        if transition.wentBackwards { report.wentBackwards.append(observation.videoID) }
+        guard let change = transition.event else { return }
+        let payload = EventPayload.video(
+            type: change.type, timestamp: now, videoID: observation.videoID, status: change.status,
+            previousStatus: change.previousStatus, videoURL: change.videoURL
+        )
+        let event = try appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
+        try afterEventInsert?()
+        report.events.append(event)
+        report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
+    }
+
+    func appendEvent(
+        _ db: Database,
+        tenant: String,
+        type: EventType,
+        videoID: String?,
+        payload: String,
+        now: Date
+    ) throws -> StoredEvent {
+        let id = Identifier.make("evt", now: now)
+        try db.execute(
+            sql: "INSERT INTO events (id, tenant, type, video_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [id, tenant, type.rawValue, videoID, payload, now.unixSeconds]
+        )
+        return StoredEvent(
+            sequence: db.lastInsertedRowID, id: id, tenant: tenant, type: type, videoID: videoID,
+            payload: payload, createdAt: now
+        )
+    }
+
+    /// One delivery per subscription of the event's tenant whose filters match: `pending` when the
+    /// subscription is enabled, `held` while it is disabled. Returns how many pending rows it made.
+    static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {
+        try db.execute(
+            sql: """
+                INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
+                                        created_at, updated_at)
+                SELECT ?, s.id, s.tenant, ?, CASE WHEN s.enabled THEN 'pending' ELSE 'held' END, ?, ?, ?
+                FROM subscriptions s
+                WHERE s.tenant = ?
+                  AND (s.video_id IS NULL OR s.video_id = ?)
+                  AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = ?))
+                """,
+            arguments: [
+                event.sequence, event.videoID ?? "", now.unixSeconds, now.unixSeconds, now.unixSeconds,
+                event.tenant, event.videoID, event.type.rawValue,
+            ]
+        )
+        return db.changesCount
+    }
+
+    static func ensureTenant(_ db: Database, _ tenant: String, now: Date) throws {
+        try db.execute(
+            sql: "INSERT INTO tenants (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            arguments: [tenant, now.unixSeconds]
+        )
+    }
+
+    static func fetchVideo(_ db: Database, tenant: String, videoID: String) throws -> TrackedVideo? {
+        try Row.fetchOne(db, sql: videoSelect + " WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID])
+            .map(video(from:))
+    }
+
+    static func video(from row: Row) throws -> TrackedVideo {
+        guard let source = TrackingSource(rawValue: row["source"]) else { throw StoreError.invalidData("video source") }
+        return TrackedVideo(
+            tenant: row["tenant"],
+            videoID: row["video_id"],
+            source: source,
+            status: row["observed_status"],
+            notifiedStatus: row["notified_status"],
+            videoURL: row["video_url"],
+            trackingStartedAt: Date(unixSeconds: row["tracking_started_at"]),
+            firstSeenAt: (row["first_seen_at"] as Double?).map(Date.init(unixSeconds:)),
+            lastSeenAt: (row["last_seen_at"] as Double?).map(Date.init(unixSeconds:)),
+            lastChangedAt: (row["last_changed_at"] as Double?).map(Date.init(unixSeconds:)),
+            nextPollAt: Date(unixSeconds: row["next_poll_at"]),
+            isTerminal: row["terminal"],
+            isExpired: row["expired"]
+        )
+    }
+
+    static func trackingState(from row: Row) throws -> TrackingState {
+        TrackingState(
+            notifiedStatus: row["notified_status"],
+            furthestKnownStatus: row["known_status"],
+            unknownStatusesSeen: try decodeList(row["unknown_seen"]),
+            observedStatus: row["observed_status"],
+            videoURL: row["video_url"],
+            isTerminal: row["terminal"]
+        )
+    }
+
+    static func encodeList(_ values: [String]) throws -> String {
+        "[" + values.map(JSONString.quote).joined(separator: ",") + "]"
+    }
+
+    static func decodeList(_ text: String?) throws -> [String] {
+        guard let text, let data = text.data(using: .utf8) else { return [] }
+        guard let values = try JSONSerialization.jsonObject(with: data) as? [String] else {
+            throw StoreError.invalidData("expected a JSON array of strings")
+        }
+        return values
+    }
+}

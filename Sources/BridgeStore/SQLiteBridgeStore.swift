@@ -1,0 +1,139 @@
+public import Foundation
+import GRDB
+
+/// The bridge's state in one SQLite file (WAL mode): tenants, subscriptions, tracked videos, the event
+/// log, the delivery outbox and attempts. Every write method is one transaction that keeps one
+/// invariant; above all, a status change, its event and its outbox rows commit together or not at all.
+///
+/// Durability: WAL with `synchronous=NORMAL` — a committed transaction survives the process being
+/// killed at any moment (`kill -9`); on an OS crash or power loss the last transactions may roll back.
+public final class SQLiteBridgeStore: Sendable {
+    public struct Configuration: Sendable {
+        /// How long a writer waits for another connection's lock before failing with `busy`.
+        public var busyTimeout: Duration
+        /// Readers in the pool (the writer is separate).
+        public var maximumReaderCount: Int
+
+        public init(busyTimeout: Duration = .seconds(5), maximumReaderCount: Int = 4) {
+            self.busyTimeout = busyTimeout
+            self.maximumReaderCount = maximumReaderCount
+        }
+    }
+
+    let pool: DatabasePool
+    public let path: String
+    /// Test seam: runs inside the observation transaction right after an event row is inserted.
+    /// Throwing from it must leave nothing on disk.
+    let afterEventInsert: (@Sendable () throws -> Void)?
+    /// Called after a commit that created pending deliveries (the dispatcher's wake-up signal).
+    private let deliveriesEnqueued: WakeSignal
+
+    public convenience init(path: String, configuration: Configuration = .init()) throws(StoreError) {
+        try self.init(path: path, configuration: configuration, afterEventInsert: nil)
+    }
+
+    init(
+        path: String,
+        configuration: Configuration,
+        afterEventInsert: (@Sendable () throws -> Void)?
+    ) throws(StoreError) {
+        self.path = path
+        self.afterEventInsert = afterEventInsert
+        self.deliveriesEnqueued = WakeSignal()
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
+        config.maximumReaderCount = max(1, configuration.maximumReaderCount)
+        config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            let migrator = Schema.migrator
+            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+            let known = Set(migrator.migrations)
+            let unknown = applied.subtracting(known)
+            guard unknown.isEmpty else { throw StoreError.newerSchema(unknownMigrations: unknown.sorted()) }
+            try migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error)
+        }
+    }
+
+    /// Identifiers of the migrations this database has applied, oldest first.
+    public func appliedMigrations() throws(StoreError) -> [String] {
+        try read { db in try Schema.migrator.completedMigrations(db) }
+    }
+
+    /// A stream that yields whenever a commit enqueued new pending deliveries.
+    public func deliveryWakeUps() -> AsyncStream<Void> { deliveriesEnqueued.stream() }
+
+    /// Signals the dispatcher (after a commit that created pending deliveries).
+    func notifyDeliveriesEnqueued() { deliveriesEnqueued.signal() }
+
+    // MARK: - Access
+
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error)
+        }
+    }
+
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error)
+        }
+    }
+
+    /// Whether a write transaction can commit right now (for readiness checks).
+    public func checkWritable(now: Date = Date()) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('readiness_probe', ?)",
+                arguments: [String(now.unixSeconds)]
+            )
+        }
+    }
+
+    /// An online, consistent copy of the database (`VACUUM INTO`), safe while the bridge runs.
+    public func backup(to destination: String) throws(StoreError) {
+        try read { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
+    }
+}
+
+extension StoreError {
+    init(_ error: any Error) {
+        guard let error = error as? DatabaseError else {
+            self = .other(String(describing: error))
+            return
+        }
+        let message = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_FULL: self = .diskFull
+        case .SQLITE_READONLY: self = .readOnly
+        case .SQLITE_BUSY, .SQLITE_LOCKED: self = .busy
+        case .SQLITE_CONSTRAINT: self = .constraint(message)
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: self = .corrupt(message)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM: self = .cannotOpen(message)
+        case .SQLITE_IOERR:
+            // A failed write on a full disk often surfaces as an I/O error.
+            self = error.extendedResultCode == .SQLITE_IOERR_WRITE ? .diskFull : .other(message)
+        default: self = .other(message)
+        }
+    }
+}
+
+extension Date {
+    var unixSeconds: Double { timeIntervalSince1970 }
+    init(unixSeconds: Double) { self.init(timeIntervalSince1970: unixSeconds) }
+}

@@ -1,0 +1,122 @@
+import GRDB
+
+/// Versioned migrations. Each one is frozen once shipped: change the schema by adding a new one.
+/// Written in SQL terms, never through app types, so old migrations keep meaning what they meant.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-initial") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    /// Times are unix seconds (REAL). Partial indexes keep the hot queries (due videos, due
+    /// deliveries, per-video ordering) proportional to the live work, not to history.
+    static let v1 = """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY NOT NULL,
+            value TEXT
+        ) WITHOUT ROWID;
+
+        CREATE TABLE tenants (
+            name TEXT PRIMARY KEY NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE subscriptions (
+            id TEXT PRIMARY KEY NOT NULL,
+            tenant TEXT NOT NULL REFERENCES tenants(name),
+            url TEXT NOT NULL,
+            event_types TEXT CHECK (event_types IS NULL OR json_valid(event_types)),
+            video_id TEXT,
+            description TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+            disabled_reason TEXT,
+            failing_since REAL,
+            paused_until REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX subscriptions_by_tenant ON subscriptions(tenant, id);
+
+        CREATE TABLE subscription_secrets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subscription_id TEXT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            secret TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL
+        );
+        CREATE INDEX subscription_secrets_by_subscription ON subscription_secrets(subscription_id);
+
+        CREATE TABLE videos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL REFERENCES tenants(name),
+            video_id TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('generate', 'watch')),
+            observed_status TEXT,
+            notified_status TEXT,
+            known_status TEXT,
+            unknown_seen TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(unknown_seen)),
+            video_url TEXT,
+            tracking_started_at REAL NOT NULL,
+            first_seen_at REAL,
+            last_seen_at REAL,
+            last_changed_at REAL,
+            next_poll_at REAL NOT NULL,
+            terminal INTEGER NOT NULL DEFAULT 0 CHECK (terminal IN (0, 1)),
+            expired INTEGER NOT NULL DEFAULT 0 CHECK (expired IN (0, 1)),
+            UNIQUE (tenant, video_id)
+        );
+        CREATE INDEX videos_due ON videos(next_poll_at) WHERE terminal = 0;
+        CREATE INDEX videos_live_by_upstream_id ON videos(video_id) WHERE terminal = 0;
+        CREATE INDEX videos_expiry ON videos(tracking_started_at) WHERE terminal = 0;
+
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL REFERENCES tenants(name),
+            type TEXT NOT NULL,
+            video_id TEXT,
+            payload TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX events_by_tenant ON events(tenant, seq);
+        CREATE INDEX events_by_video ON events(tenant, video_id, seq);
+        CREATE INDEX events_by_age ON events(created_at);
+
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+            subscription_id TEXT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            tenant TEXT NOT NULL,
+            ordering_key TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'held', 'succeeded', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            completed_at REAL
+        );
+        CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';
+        CREATE INDEX deliveries_open_by_stream ON deliveries(subscription_id, ordering_key, id)
+            WHERE state IN ('pending', 'held');
+        CREATE INDEX deliveries_by_tenant ON deliveries(tenant, id);
+        CREATE INDEX deliveries_by_event ON deliveries(event_seq);
+        CREATE INDEX deliveries_done_by_age ON deliveries(completed_at) WHERE state IN ('succeeded', 'cancelled');
+
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+            attempted_at REAL NOT NULL,
+            status_code INTEGER,
+            error_kind TEXT,
+            latency_ms REAL NOT NULL,
+            response_snippet TEXT
+        );
+        CREATE INDEX attempts_by_delivery ON attempts(delivery_id);
+        """
+}

@@ -1,0 +1,112 @@
+import BridgeCore
+import Foundation
+import Testing
+
+@Suite("Tracking rules")
+struct StatusRulesTests {
+    /// Feeds a sequence of observed statuses through the rules; returns the events' types and the final state.
+    func run(_ statuses: [String], from start: TrackingState = TrackingState()) -> ([String], TrackingState) {
+        var state = start
+        var emitted: [String] = []
+        for status in statuses {
+            let transition = StatusRules.apply(Observation(videoID: "v", status: status), to: state)
+            if let event = transition.event { emitted.append("\(event.type.rawValue)<-\(event.previousStatus ?? "nil")") }
+            state = transition.state
+        }
+        return (emitted, state)
+    }
+
+    @Test("the first observation emits, whatever it is", arguments: [
+        ("pending", "video.pending<-nil"),
+        ("in_progressing", "video.in_progressing<-nil"),
+        ("finished", "video.finished<-nil"),
+        ("error", "video.error<-nil"),
+        ("queued_for_review", "video.status_changed<-nil"),
+    ])
+    func firstObservation(status: String, expected: String) {
+        #expect(run([status]).0 == [expected])
+    }
+
+    @Test("each forward change emits exactly once; repeats emit nothing")
+    func forward() {
+        let (events, state) = run(["pending", "pending", "in_progressing", "in_progressing", "finished", "finished"])
+        #expect(events == ["video.pending<-nil", "video.in_progressing<-pending", "video.finished<-in_progressing"])
+        #expect(state.isTerminal)
+    }
+
+    @Test("a step backwards is recorded but emits nothing, and going forward again emits nothing twice")
+    func backwards() {
+        var state = run(["pending", "in_progressing"]).1
+        let transition = StatusRules.apply(Observation(videoID: "v", status: "pending"), to: state)
+        #expect(transition.event == nil)
+        #expect(transition.wentBackwards)
+        #expect(transition.state.observedStatus == "pending")
+        state = transition.state
+        let (events, final) = run(["in_progressing", "pending", "in_progressing", "finished"], from: state)
+        #expect(events == ["video.finished<-in_progressing"])
+        #expect(final.isTerminal)
+    }
+
+    @Test("an unknown status emits video.status_changed once per distinct value")
+    func unknownStatuses() {
+        let (events, state) = run(["pending", "weird", "pending", "weird", "odd", "weird", "in_progressing", "finished"])
+        #expect(events == [
+            "video.pending<-nil", "video.status_changed<-pending", "video.status_changed<-weird",
+            "video.in_progressing<-odd", "video.finished<-in_progressing",
+        ])
+        #expect(state.unknownStatusesSeen == ["weird", "odd"])
+    }
+
+    @Test("terminal videos ignore everything after")
+    func terminal() {
+        let (events, state) = run(["error", "pending", "finished", "weird"])
+        #expect(events == ["video.error<-nil"])
+        #expect(state.notifiedStatus == "error" && state.isTerminal)
+    }
+
+    @Test("video_url rides on video.finished only")
+    func videoURL() {
+        let state = run(["in_progressing"]).1
+        let transition = StatusRules.apply(
+            Observation(videoID: "v", status: "finished", videoURL: "https://cdn/x.mp4"),
+            to: state
+        )
+        #expect(transition.event?.videoURL == "https://cdn/x.mp4")
+        #expect(transition.event?.previousStatus == "in_progressing")
+    }
+}
+
+@Suite("Payload bytes and identifiers")
+struct PayloadTests {
+    @Test("the callback body is exactly the contract's shape")
+    func payload() {
+        let body = EventPayload.video(
+            type: .finished,
+            timestamp: Date(timeIntervalSince1970: 1_795_550_400.123),
+            videoID: "v1",
+            status: "finished",
+            previousStatus: "in_progressing",
+            videoURL: "https://cdn/v1.mp4"
+        )
+        #expect(body == #"{"type":"video.finished","timestamp":"2026-11-24T20:00:00.123Z","data":{"video_id":"v1","status":"finished","previous_status":"in_progressing","video_url":"https://cdn/v1.mp4"}}"#)
+        let first = EventPayload.video(
+            type: .pending, timestamp: Date(timeIntervalSince1970: 0), videoID: "q\"\\\n", status: "pending",
+            previousStatus: nil, videoURL: nil
+        )
+        #expect(first == #"{"type":"video.pending","timestamp":"1970-01-01T00:00:00.000Z","data":{"video_id":"q\"\\\n","status":"pending","previous_status":null}}"#)
+        let parsed = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any]
+        #expect((parsed?["data"] as? [String: Any])?["video_id"] as? String == "q\"\\\n")
+    }
+
+    @Test("identifiers are prefixed, 26 base32 characters, unique and time-ordered")
+    func identifiers() {
+        let early = Identifier.make("evt", now: Date(timeIntervalSince1970: 1_000))
+        let late = Identifier.make("evt", now: Date(timeIntervalSince1970: 2_000))
+        #expect(early < late)
+        #expect(Identifier.isValid(early, prefix: "evt"))
+        #expect(!Identifier.isValid(early, prefix: "sub"))
+        #expect(!Identifier.isValid("evt_short", prefix: "evt"))
+        let many = Set((0..<1000).map { _ in Identifier.make("sub") })
+        #expect(many.count == 1000)
+    }
+}

@@ -1,0 +1,75 @@
+@testable import BridgeStore
+import Foundation
+import GRDB
+import TestSupport
+import Testing
+
+@Suite("Migrations")
+struct MigrationTests {
+    @Test("an empty file migrates to the current schema, in WAL mode with foreign keys on")
+    func fromEmpty() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        #expect(try fixture.store.appliedMigrations() == Schema.migrator.migrations)
+        let (journal, foreignKeys) = try fixture.store.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
+        }
+        #expect(journal == "wal")
+        #expect(foreignKeys == 1)
+    }
+
+    @Test("a database made by each earlier version opens and migrates, keeping its data")
+    func fromEachEarlierVersion() throws {
+        let all = Schema.migrator.migrations
+        for (index, migration) in all.enumerated() {
+            let directory = try TemporaryDirectory("migrate")
+            defer { directory.remove() }
+            let path = directory.path("old.sqlite")
+            let old = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(old, upTo: migration)
+            try old.write { db in
+                try db.execute(sql: "INSERT INTO tenants (name, created_at) VALUES ('acme', 0)")
+            }
+            try old.close()
+            let store = try SQLiteBridgeStore(path: path)
+            #expect(try store.appliedMigrations() == all, "from \(migration) (#\(index))")
+            let tenants = try store.read { db in try String.fetchAll(db, sql: "SELECT name FROM tenants") }
+            #expect(tenants == ["acme"])
+        }
+    }
+
+    @Test("a database from a newer version is refused with a clear error")
+    func newerIsRefused() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        try fixture.store.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+        }
+        #expect(throws: StoreError.newerSchema(unknownMigrations: ["v99-from-the-future"])) {
+            _ = try fixture.reopen()
+        }
+        let message = StoreError.newerSchema(unknownMigrations: ["v99-from-the-future"]).description
+        #expect(message.contains("newer talking-photo-bridge") && message.contains("v99-from-the-future"))
+    }
+
+    @Test("a file that is not a database is reported, not crashed on")
+    func notADatabase() throws {
+        let directory = try TemporaryDirectory("garbage")
+        defer { directory.remove() }
+        let path = directory.path("bad.sqlite")
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.self) { _ = try SQLiteBridgeStore(path: path) }
+    }
+
+    @Test("the hot queries use their indexes")
+    func queryPlans() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        let plans = try fixture.store.queryPlans()
+        #expect(plans.dueVideos.contains("USING INDEX videos_due"), "\(plans.dueVideos)")
+        #expect(!plans.dueVideos.contains("SCAN videos"), "\(plans.dueVideos)")
+        #expect(plans.dueDeliveries.contains("USING INDEX deliveries_due"), "\(plans.dueDeliveries)")
+        #expect(plans.dueDeliveries.contains("deliveries_open_by_stream"), "\(plans.dueDeliveries)")
+        #expect(!plans.dueDeliveries.contains("SCAN d"), "\(plans.dueDeliveries)")
+    }
+}

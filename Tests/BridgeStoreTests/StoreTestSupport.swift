@@ -1,0 +1,43 @@
+import BridgeCore
+@testable import BridgeStore
+import Foundation
+import TestSupport
+
+/// A store on a real SQLite file in the test's own temp directory.
+struct StoreFixture {
+    let directory: TemporaryDirectory
+    let store: SQLiteBridgeStore
+    var path: String { store.path }
+
+    init(afterEventInsert: (@Sendable () throws -> Void)? = nil) throws {
+        directory = try TemporaryDirectory("store")
+        store = try SQLiteBridgeStore(
+            path: directory.path("bridge.sqlite"),
+            configuration: .init(),
+            afterEventInsert: afterEventInsert
+        )
+    }
+
+    /// A second, independent connection to the same file, as after a restart.
+    func reopen() throws -> SQLiteBridgeStore { try SQLiteBridgeStore(path: path) }
+
+    func subscribe(
+        tenant: String = "acme",
+        events: [EventType]? = nil,
+        videoID: String? = nil,
+        url: String = "https://hooks.example.com/in"
+    ) throws -> Subscription {
+        try store.createSubscription(
+            NewSubscription(tenant: tenant, url: url, eventTypes: events, videoID: videoID, secret: "whsec_test"),
+            now: t0
+        )
+    }
+}
+
+let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
+
+func observe(_ id: String, _ status: String, url: String? = nil) -> Observation {
+    Observation(videoID: id, status: status, videoURL: url)
+}
