@@ -1,0 +1,40 @@
+/// Tuning of the poller. Defaults suit the contract; tests shorten them.
+public struct PollerConfiguration: Sendable {
+    /// Time between cycles (`BRIDGE_POLL_INTERVAL`).
+    public var interval: Duration
+    /// Non-terminal videos older than this expire (`BRIDGE_TRACKING_LIMIT`).
+    public var trackingLimit: Duration
+    /// Upper bound on `video.get` calls in one cycle (videos missing from the list, or get mode).
+    public var maxGetsPerCycle: Int
+    /// One `video.get` is worth this many `video.list` items: with few due videos and a list longer
+    /// than `due × this`, a cycle asks for each due video instead of listing the whole account.
+    public var listItemsPerGet: Int
+    /// Cap of the exponential backoff after errors.
+    public var maxBackoff: Duration
+    /// Cap on how long a `Retry-After` can pause polling.
+    public var maxRetryAfter: Duration
+    /// Succeeded deliveries and delivered events older than this are pruned.
+    public var retention: Duration
+    /// How often retention runs.
+    public var pruneInterval: Duration
+
+    public init(
+        interval: Duration = .seconds(2),
+        trackingLimit: Duration = .seconds(24 * 3600),
+        maxGetsPerCycle: Int = 20,
+        listItemsPerGet: Int = 50,
+        maxBackoff: Duration = .seconds(60),
+        maxRetryAfter: Duration = .seconds(600),
+        retention: Duration = .seconds(30 * 24 * 3600),
+        pruneInterval: Duration = .seconds(600)
+    ) {
+        self.interval = interval
+        self.trackingLimit = trackingLimit
+        self.maxGetsPerCycle = maxGetsPerCycle
+        self.listItemsPerGet = listItemsPerGet
+        self.maxBackoff = maxBackoff
+        self.maxRetryAfter = maxRetryAfter
+        self.retention = retention
+        self.pruneInterval = pruneInterval
+    }
+}

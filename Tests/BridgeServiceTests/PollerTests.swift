@@ -1,0 +1,233 @@
+import BridgeCore
+import BridgeService
+import BridgeStore
+import CurlHTTP
+import Foundation
+import Logging
+import Simulator
+import Synchronization
+import TalkingPhoto
+import TestSupport
+import Testing
+
+/// The poller against the real simulator through real curl, on a real SQLite file.
+@Suite("Poller")
+struct PollerTests {
+    final class Harness: Sendable {
+        let directory: TemporaryDirectory
+        let store: SQLiteBridgeStore
+        let simulator: RunningSimulator
+        let transport: CurlTransport
+        let poller: Poller
+        let clock: ManualNow
+
+        init(trackingLimit: Duration = .seconds(3600), timeout: Duration = .seconds(2)) async throws {
+            directory = try TemporaryDirectory("poller")
+            store = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            simulator = try await UpstreamSimulator.start(
+                SimulatorConfiguration(port: 0, token: "poll-token", renderTime: .seconds(3600), seed: 1),
+                logger: quiet
+            )
+            transport = try CurlTransport()
+            let client = TalkingPhotoClient(
+                configuration: .init(baseURL: simulator.baseURL, token: UpstreamToken("poll-token"), timeout: timeout),
+                transport: transport
+            )
+            let clock = ManualNow()
+            self.clock = clock
+            poller = Poller(
+                store: store,
+                client: client,
+                configuration: PollerConfiguration(interval: .seconds(1), trackingLimit: trackingLimit),
+                now: clock.read,
+                random: { 0.5 },
+                logger: quiet
+            )
+        }
+
+        var now: Date { clock.date }
+
+        /// Moves the injected clock past the poll interval so every tracked video is due again.
+        func advance(_ seconds: Double = 1.5) { clock.advance(seconds: seconds) }
+
+        /// Tracks upstream videos pinned to `status`, as if watched, with the first observation recorded.
+        @discardableResult
+        func trackPinned(_ count: Int, status: String, tenant: String = "acme") throws -> [String] {
+            let ids = simulator.control.createVideos(count: count, pinnedStatus: status)
+            for id in ids {
+                try store.track(
+                    tenant: tenant, videoID: id, source: .watch,
+                    initial: Observation(videoID: id, status: status), now: now, nextPollAt: now
+                )
+            }
+            return ids
+        }
+
+        func subscribe(tenant: String = "acme") throws {
+            try store.createSubscription(
+                NewSubscription(tenant: tenant, url: "https://hooks.example.com/x", secret: "whsec_x"),
+                now: now
+            )
+        }
+
+        func eventTypes(tenant: String = "acme") throws -> [EventType] {
+            try store.events(tenant: tenant, limit: 100_000).map(\.type)
+        }
+
+        func stop() async {
+            transport.shutdown()
+            await simulator.stop()
+            directory.remove()
+        }
+    }
+
+    @Test("nothing tracked: no upstream call at all")
+    func idleMakesNoCalls() async throws {
+        let harness = try await Harness()
+        for _ in 0..<3 {
+            let report = await harness.poller.cycle()
+            #expect(report.mode == .idle && report.delay == .seconds(1))
+            harness.advance()
+        }
+        #expect(harness.simulator.control.callCounts().total == 0)
+        await harness.stop()
+    }
+
+    @Test("1,000 tracked videos cost exactly one video.list per cycle")
+    func oneListPerCycle() async throws {
+        let harness = try await Harness()
+        try harness.subscribe()
+        let ids = try harness.trackPinned(1000, status: "in_progressing")
+        #expect(try harness.eventTypes().count == 1000)
+
+        let quiet = await harness.poller.cycle()
+        #expect(quiet.mode == .list && quiet.due == 1000 && quiet.events == 0 && quiet.failure == nil)
+        #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(list: 1))
+
+        for id in ids.prefix(10) { _ = harness.simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
+        harness.advance()
+        let changed = await harness.poller.cycle()
+        #expect(changed.events == 10 && changed.listCalls == 1 && changed.getCalls == 0)
+        #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(list: 2))
+        #expect(try harness.eventTypes().filter { $0 == .finished }.count == 10)
+        // Terminal videos are no longer due.
+        harness.advance()
+        #expect(await harness.poller.cycle().due == 990)
+        await harness.stop()
+    }
+
+    @Test("a few videos against a long account history are fetched one by one")
+    func getModeForFewVideos() async throws {
+        let harness = try await Harness()
+        harness.simulator.control.createVideos(count: 2000, pinnedStatus: "finished")
+        try harness.trackPinned(3, status: "pending")
+        let first = await harness.poller.cycle()
+        #expect(first.mode == .list)
+        harness.advance()
+        let second = await harness.poller.cycle()
+        #expect(second.mode == .get && second.getCalls == 3 && second.listCalls == 0)
+        #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(get: 3, list: 1))
+        await harness.stop()
+    }
+
+    @Test("a tracked video missing from the list gets one video.get; an unknown one emits nothing")
+    func missingFromList() async throws {
+        let harness = try await Harness()
+        try harness.subscribe()
+        try harness.trackPinned(2, status: "pending")
+        try harness.store.track(tenant: "acme", videoID: "not-upstream", source: .watch, now: harness.now, nextPollAt: harness.now)
+        let report = await harness.poller.cycle()
+        #expect(report.listCalls == 1 && report.getCalls == 1)
+        #expect(report.events == 0 && report.failure == nil)
+        #expect(try harness.store.trackedVideo(tenant: "acme", videoID: "not-upstream")?.status == nil)
+        await harness.stop()
+    }
+
+    /// Each fault alone: the cycle survives, records nothing, then the right events once it clears.
+    @Test("upstream faults never produce events", arguments: [
+        "hang", "rate_limit", "server_error", "html", "truncated", "nonzero_code", "backwards",
+    ])
+    func faultsProduceNoEvents(fault: String) async throws {
+        let harness = try await Harness(timeout: .milliseconds(500))
+        try harness.subscribe()
+        let ids = try harness.trackPinned(5, status: "in_progressing")
+        var faults = FaultSettings.none
+        switch fault {
+        case "hang": faults.hangRatio = 1; faults.hangTime = .seconds(5)
+        case "rate_limit": faults.rateLimitRatio = 1; faults.retryAfterSeconds = 7
+        case "server_error": faults.serverErrorRatio = 1
+        case "html": faults.htmlRatio = 1
+        case "truncated": faults.truncatedRatio = 1
+        case "nonzero_code": faults.nonzeroCodeRatio = 1
+        default: faults.backwardsRatio = 1
+        }
+        harness.simulator.control.setFaults(faults)
+        let before = try harness.eventTypes()
+        for _ in 0..<3 {
+            harness.advance(30)
+            let report = await harness.poller.cycle()
+            #expect(report.events == 0)
+            if fault == "rate_limit" { #expect(report.delay == .seconds(7)) }
+            if fault != "backwards" { #expect(report.failure != nil) }
+        }
+        #expect(try harness.eventTypes() == before)
+
+        harness.simulator.control.setFaults(.none)
+        for id in ids { _ = harness.simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
+        harness.advance(30)
+        let recovered = await harness.poller.cycle()
+        #expect(recovered.failure == nil && recovered.events == 5)
+        #expect(try harness.eventTypes().filter { $0 == .finished }.count == 5)
+        #expect(try harness.eventTypes().count == before.count + 5)
+        await harness.stop()
+    }
+
+    @Test("an unknown upstream status emits video.status_changed once")
+    func unknownStatusOnce() async throws {
+        let harness = try await Harness()
+        try harness.trackPinned(1, status: "pending")
+        harness.simulator.control.setFaults(FaultSettings(unknownStatusRatio: 1, unknownStatus: "moderation"))
+        for _ in 0..<3 {
+            harness.advance()
+            _ = await harness.poller.cycle()
+        }
+        #expect(try harness.eventTypes() == [.pending, .statusChanged])
+        await harness.stop()
+    }
+
+    @Test("errors back off exponentially with jitter, capped; success resets")
+    func backoff() async throws {
+        let harness = try await Harness()
+        try harness.trackPinned(1, status: "pending")
+        harness.simulator.control.setFaults(FaultSettings(serverErrorRatio: 1))
+        var delays: [Duration] = []
+        for _ in 0..<8 {
+            harness.advance(120)
+            delays.append(await harness.poller.cycle().delay)
+        }
+        // interval 1 s × 2^n × 0.75 (jitter fixed at 0.5), capped at 60 s × 0.75.
+        #expect(delays == [1.5, 3, 6, 12, 24, 45, 45, 45].map { Duration.milliseconds(Int($0 * 1000)) })
+        harness.simulator.control.setFaults(.none)
+        harness.advance(120)
+        #expect(await harness.poller.cycle().delay == .seconds(1))
+        await harness.stop()
+    }
+
+    @Test("videos non-terminal past the tracking limit expire once and stop being polled")
+    func expiry() async throws {
+        let harness = try await Harness(trackingLimit: .seconds(60))
+        try harness.subscribe()
+        try harness.trackPinned(2, status: "in_progressing")
+        harness.advance(61)
+        let report = await harness.poller.cycle()
+        #expect(report.mode == .idle)
+        #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
+        harness.advance(61)
+        _ = await harness.poller.cycle()
+        #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
+        #expect(harness.simulator.control.callCounts().total == 0)
+        await harness.stop()
+    }
+}
