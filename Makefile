@@ -24,7 +24,8 @@ demo: build
 
 ## The whole test suite (debug build; release builds stay out of it).
 test: deps
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
 
 release: deps
 	$(SWIFT) build -c release

@@ -7,11 +7,10 @@ struct TalkingPhotoBridge: AsyncParsableCommand {
         abstract: "Push notifications (signed webhooks) for the poll-only Talking Photo API.",
         discussion: """
             Subcommands:
+              serve     the bridge service (poller today; callbacks and the HTTP API land next)
               simulate  run a stand-in for the upstream Talking Photo API, with fault knobs
               demo      run the simulator and show the upstream client polling it
-
-            Not yet implemented in this build: serve (the bridge service itself).
             """,
-        subcommands: [Simulate.self, Demo.self]
+        subcommands: [Serve.self, Simulate.self, Demo.self]
     )
 }

@@ -1,0 +1,82 @@
+import BridgeCore
+import Foundation
+public import TalkingPhoto
+
+/// Everything `serve` needs, validated. Built by ``ConfigurationLoader`` from flags, environment
+/// variables and `NAME_FILE` secrets; tests build it directly.
+public struct BridgeConfiguration: Sendable {
+    public struct APIKey: Sendable, Equatable {
+        public var name: String
+        public var key: String
+        public init(name: String, key: String) {
+            self.name = name
+            self.key = key
+        }
+    }
+
+    public enum LogFormat: String, Sendable { case text, json }
+
+    public var listenHost: String
+    public var listenPort: Int
+    public var databasePath: String
+    public var upstreamBaseURL: String
+    public var upstreamToken: UpstreamToken
+    public var apiKeys: [APIKey]
+    public var allowPrivateDestinations: Bool
+    public var pollInterval: Duration
+    public var trackingLimit: Duration
+    public var deliveryTimeout: Duration
+    public var deliveryConcurrency: Int
+    public var retrySchedule: [Duration]
+    public var secretGrace: Duration
+    public var retention: Duration
+    public var disableAfter: Duration
+    public var logFormat: LogFormat
+    public var logLevel: String
+
+    public init(
+        listenHost: String = "127.0.0.1",
+        listenPort: Int = 8080,
+        databasePath: String = "bridge.sqlite",
+        upstreamBaseURL: String,
+        upstreamToken: UpstreamToken,
+        apiKeys: [APIKey] = [],
+        allowPrivateDestinations: Bool = false,
+        pollInterval: Duration = .seconds(2),
+        trackingLimit: Duration = .seconds(86_400),
+        deliveryTimeout: Duration = .seconds(10),
+        deliveryConcurrency: Int = 64,
+        retrySchedule: [Duration] = BridgeConfiguration.defaultRetrySchedule,
+        secretGrace: Duration = .seconds(86_400),
+        retention: Duration = .seconds(30 * 86_400),
+        disableAfter: Duration = .seconds(5 * 86_400),
+        logFormat: LogFormat = .text,
+        logLevel: String = "info"
+    ) {
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.databasePath = databasePath
+        self.upstreamBaseURL = upstreamBaseURL
+        self.upstreamToken = upstreamToken
+        self.apiKeys = apiKeys
+        self.allowPrivateDestinations = allowPrivateDestinations
+        self.pollInterval = pollInterval
+        self.trackingLimit = trackingLimit
+        self.deliveryTimeout = deliveryTimeout
+        self.deliveryConcurrency = deliveryConcurrency
+        self.retrySchedule = retrySchedule
+        self.secretGrace = secretGrace
+        self.retention = retention
+        self.disableAfter = disableAfter
+        self.logFormat = logFormat
+        self.logLevel = logLevel
+    }
+
+    /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    public static let defaultRetrySchedule: [Duration] = [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+        .map { Duration.seconds($0) }
+
+    public var pollerConfiguration: PollerConfiguration {
+        PollerConfiguration(interval: pollInterval, trackingLimit: trackingLimit, retention: retention)
+    }
+}

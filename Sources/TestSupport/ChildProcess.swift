@@ -1,0 +1,105 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process for tests (the real binary under test), started with `posix_spawn` and a clean
+/// signal mask: children of the test runner otherwise inherit its blocked signals and ignore SIGTERM.
+/// Output goes to a file so a chatty child never blocks on a full pipe.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let outputPath: String
+    private let lock = NSLock()
+    private var exitStatus: Int32?
+
+    public init(executable: String, arguments: [String], environment: [String: String], outputPath: String) throws {
+        self.outputPath = outputPath
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw ChildProcessError.spawnFailed(errno: result, executable: executable) }
+        self.pid = pid
+    }
+
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// The exit status once the child has ended (reaps it); nil while it runs.
+    public func poll() -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        guard result == pid else { return nil }
+        exitStatus = status
+        return status
+    }
+
+    /// Waits for the child to end, at most `limit`; returns its raw wait status or nil on timeout.
+    public func waitForExit(within limit: Duration) async -> Int32? {
+        let clock = ContinuousClock()
+        let end = clock.now + limit
+        while clock.now < end {
+            if let status = poll() { return status }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return poll()
+    }
+
+    /// SIGKILL and reap; never hangs.
+    public func kill9() async {
+        signal(SIGKILL)
+        _ = await waitForExit(within: .seconds(10))
+    }
+
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// Whether the raw wait status means a normal exit with code `code`.
+    public static func exitedNormally(_ status: Int32, code: Int32 = 0) -> Bool {
+        (status & 0x7f) == 0 && ((status >> 8) & 0xff) == code
+    }
+}
+
+public enum ChildProcessError: Error {
+    case spawnFailed(errno: Int32, executable: String)
+    case binaryNotFound(String)
+}
+
+/// The `talking-photo-bridge` binary built for this test run (`BRIDGE_BINARY` overrides).
+public func bridgeBinaryPath(file: String = #filePath) throws -> String {
+    if let override = ProcessInfo.processInfo.environment["BRIDGE_BINARY"] { return override }
+    var root = URL(fileURLWithPath: file)
+    while root.pathComponents.count > 1, !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+        root.deleteLastPathComponent()
+    }
+    for candidate in [".build/debug/talking-photo-bridge", ".build/release/talking-photo-bridge"] {
+        let path = root.appendingPathComponent(candidate).path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw ChildProcessError.binaryNotFound(root.path)
+}

@@ -1,0 +1,102 @@
+import BridgeCore
+import BridgeStore
+import Foundation
+import Logging
+import Simulator
+import TestSupport
+import Testing
+
+/// `kill -9` of the real binary in the middle of bursts of status changes, restarted on the same
+/// file each time: every change must produce exactly one event, each with its outbox rows.
+@Suite("Crash recovery with the real binary", .serialized)
+struct CrashRecoveryTests {
+    @Test("kill -9 mid-burst loses no event and doubles none")
+    func killNineDuringBursts() async throws {
+        let directory = try TemporaryDirectory("crash")
+        defer { directory.remove() }
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let simulator = try await UpstreamSimulator.start(
+            SimulatorConfiguration(port: 0, token: "crash-token", renderTime: .seconds(3600), seed: 3),
+            logger: quiet
+        )
+        let databasePath = directory.path("bridge.sqlite")
+        let videoCount = 200
+        let subscriptionCount = 3
+
+        // Seed through the store module, as an earlier run of the bridge would have.
+        let ids = simulator.control.createVideos(count: videoCount, pinnedStatus: "pending")
+        do {
+            let seed = try SQLiteBridgeStore(path: databasePath)
+            for index in 0..<subscriptionCount {
+                try seed.createSubscription(
+                    NewSubscription(tenant: "acme", url: "https://hooks.example.com/\(index)", secret: "whsec_seed"),
+                    now: Date()
+                )
+            }
+            for id in ids {
+                try seed.track(
+                    tenant: "acme", videoID: id, source: .watch, initial: Observation(videoID: id, status: "pending"),
+                    now: Date(), nextPollAt: Date()
+                )
+            }
+        }
+
+        let binary = try bridgeBinaryPath()
+        let environment = [
+            "BRIDGE_DATABASE": databasePath,
+            "SURREAL_BASE_URL": simulator.baseURL,
+            "SURREAL_API_TOKEN": "crash-token",
+            "BRIDGE_API_KEYS": "acme:crash-test-key-0123456789",
+            "BRIDGE_POLL_INTERVAL": "50ms",
+            "BRIDGE_LISTEN": "127.0.0.1:0",
+            "BRIDGE_LOG_LEVEL": "warning",
+        ]
+        func launch(_ round: Int) throws -> ChildProcess {
+            try ChildProcess(
+                executable: binary, arguments: ["serve"], environment: environment,
+                outputPath: directory.path("serve-\(round).log")
+            )
+        }
+        let reader = try SQLiteBridgeStore(path: databasePath)
+        @Sendable func notified(_ status: String) -> Int {
+            ((try? reader.trackedVideos(tenant: "acme", limit: 10_000)) ?? []).filter { $0.video.notifiedStatus == status }.count
+        }
+
+        var kills = 0
+        var generator = SystemRandomNumberGenerator()
+        let steps: [(status: String, url: Bool)] = [("in_progressing", false), ("moderation_review", false), ("finished", true)]
+        for (round, step) in steps.enumerated() {
+            var process = try launch(round * 2)
+            try await Task.sleep(for: .milliseconds(300))  // up and polling
+            for id in ids {
+                _ = simulator.control.pin(videoID: id, status: step.status, videoURL: step.url ? "https://cdn/\(id).mp4" : nil)
+            }
+            // Kill somewhere inside the burst: before, during or just after the cycle that records it.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...120, using: &generator)))
+            await process.kill9()
+            kills += 1
+            process = try launch(round * 2 + 1)
+            let caughtUp = await eventually(within: .seconds(30)) { notified(step.status) == videoCount }
+            #expect(caughtUp, "round \(round): \(notified(step.status)) of \(videoCount) caught up\n\(process.output)")
+            await process.kill9()
+            kills += 1
+        }
+
+        // Exactly one event per change per video, in order, each fanned out to every subscription.
+        let events = try reader.events(tenant: "acme", limit: 100_000)
+        let byVideo = Dictionary(grouping: events, by: { $0.videoID ?? "" })
+        #expect(byVideo.count == videoCount)
+        for (video, list) in byVideo {
+            #expect(
+                list.map(\.type) == [.pending, .inProgressing, .statusChanged, .finished],
+                "video \(video): \(list.map(\.type.rawValue))"
+            )
+        }
+        let (eventCount, deliveries) = try reader.counts()
+        #expect(eventCount == videoCount * 4)
+        #expect(deliveries[.pending] == videoCount * 4 * subscriptionCount)
+        #expect(kills == 6)
+        await simulator.stop()
+    }
+}
