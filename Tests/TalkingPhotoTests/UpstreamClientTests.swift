@@ -149,8 +149,12 @@ struct UpstreamClientTests {
         harness.faults { $0.hangRatio = 1; $0.hangTime = .seconds(20) }
         await #expect(throws: UpstreamError.unreachable(.timeout)) { try await harness.client.listVideos() }
         harness.faults { $0.latency = .milliseconds(150) }
+        let patient = TalkingPhotoClient(
+            configuration: .init(baseURL: harness.simulator.baseURL, token: UpstreamToken(Self.token), timeout: .seconds(10)),
+            transport: harness.transport
+        )
         let started = ContinuousClock.now
-        _ = try await harness.client.listVideos()
+        _ = try await patient.listVideos()
         #expect(ContinuousClock.now - started >= .milliseconds(150))
         await harness.stop()
     }
