@@ -4,7 +4,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build release deps bench bench-transport clean
+.PHONY: demo test build release deps bench bench-transport bench-core clean
 
 ## Install the C libraries the build links against, only when missing.
 deps:
@@ -33,7 +33,10 @@ release: deps
 bench-transport: release
 	$(SWIFT) run -c release transport-bench
 
-bench: bench-transport
+bench-core: release
+	$(SWIFT) run -c release core-bench
+
+bench: bench-transport bench-core
 
 clean:
 	rm -rf .build

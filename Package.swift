@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // libcurl headers plus typed wrappers for its variadic C functions. Only CurlHTTP imports it.
@@ -62,11 +63,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Standard Webhooks signing, secrets, retry schedule, destination rules, and the dispatcher.
+        .target(
+            name: "Webhooks",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "CurlHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The running service: poller (and, later, dispatcher and HTTP API) as lifecycle services.
         .target(
             name: "BridgeService",
             dependencies: [
-                "BridgeCore", "BridgeStore", "TalkingPhoto", "CurlHTTP",
+                "BridgeCore", "BridgeStore", "TalkingPhoto", "CurlHTTP", "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -105,11 +117,18 @@ let package = Package(
             path: "Benchmarks/TransportBenchmark",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "core-bench",
+            dependencies: ["BridgeCore", "BridgeStore", "BridgeService", "CurlHTTP", "TalkingPhoto", "Simulator"],
+            path: "Benchmarks/CoreBenchmark",
+            swiftSettings: strict
+        ),
         // Loopback servers and helpers shared by tests and benchmarks.
         .target(
             name: "TestSupport",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -136,6 +155,13 @@ let package = Package(
         .testTarget(
             name: "BridgeStoreTests",
             dependencies: ["BridgeStore", "BridgeCore", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WebhooksTests",
+            dependencies: ["Webhooks", "BridgeStore", "BridgeCore", "CurlHTTP", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

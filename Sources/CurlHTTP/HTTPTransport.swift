@@ -68,8 +68,10 @@ public struct OutboundRequest: Sendable {
     /// Whole-transfer budget, connect included.
     public var timeout: Duration
     public var connectTimeout: Duration
-    /// Bodies longer than this fail with ``CurlError/bodyTooLarge(limit:)``.
+    /// Bodies longer than this fail with ``CurlError/bodyTooLarge(limit:)``, unless
+    /// `truncateLongBodies` is set: then the first `maxResponseBytes` are kept and the rest discarded.
     public var maxResponseBytes: Int
+    public var truncateLongBodies: Bool
     /// Sees every address curl is about to use for this request (new and reused connections alike)
     /// and may veto it. `nil` allows every address.
     public var destinationCheck: (@Sendable (IPAddress) -> Bool)?
@@ -82,8 +84,10 @@ public struct OutboundRequest: Sendable {
         timeout: Duration = .seconds(10),
         connectTimeout: Duration = .seconds(5),
         maxResponseBytes: Int = 1 << 20,
+        truncateLongBodies: Bool = false,
         destinationCheck: (@Sendable (IPAddress) -> Bool)? = nil
     ) {
+        self.truncateLongBodies = truncateLongBodies
         self.method = method
         self.url = url
         self.headers = headers

@@ -52,6 +52,10 @@ final class Transfer: @unchecked Sendable {
 
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard body.count + bytes.count <= request.maxResponseBytes else {
+            if request.truncateLongBodies {
+                body.append(contentsOf: bytes.prefix(max(0, request.maxResponseBytes - body.count)))
+                return true
+            }
             bodyTooLarge = true
             return false
         }

@@ -93,10 +93,7 @@ public enum ChildProcessError: Error {
 /// The `talking-photo-bridge` binary built for this test run (`BRIDGE_BINARY` overrides).
 public func bridgeBinaryPath(file: String = #filePath) throws -> String {
     if let override = ProcessInfo.processInfo.environment["BRIDGE_BINARY"] { return override }
-    var root = URL(fileURLWithPath: file)
-    while root.pathComponents.count > 1, !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-        root.deleteLastPathComponent()
-    }
+    let root = repositoryRoot(file: file)
     for candidate in [".build/debug/talking-photo-bridge", ".build/release/talking-photo-bridge"] {
         let path = root.appendingPathComponent(candidate).path
         if FileManager.default.isExecutableFile(atPath: path) { return path }

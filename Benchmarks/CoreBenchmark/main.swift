@@ -1,0 +1,104 @@
+// Durable-core figures: events + outbox rows committed per second, and one poll cycle at
+// 10,000 tracked videos next to the naive one-video.get-per-video approach, measured in the same
+// run against the same simulator. Prints figures; asserts nothing. Run: make bench (release).
+import BridgeCore
+import BridgeService
+import BridgeStore
+import CurlHTTP
+import Foundation
+import Logging
+import Simulator
+import TalkingPhoto
+
+func seconds(_ duration: Duration) -> Double {
+    let (s, atto) = duration.components
+    return Double(s) + Double(atto) / 1e18
+}
+
+func measure<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let value = try await body()
+    return (value, seconds(clock.now - start))
+}
+
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("core-bench-\(getpid())")
+try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: directory) }
+var quiet = Logger(label: "bench")
+quiet.logLevel = .critical
+let videos = 10_000
+let subscriptions = 3
+
+// MARK: Store throughput
+let store = try SQLiteBridgeStore(path: directory.appendingPathComponent("bench.sqlite").path)
+let now = Date()
+for index in 0..<subscriptions {
+    try store.createSubscription(NewSubscription(tenant: "acme", url: "https://hooks.example.com/\(index)", secret: "whsec_b"), now: now)
+}
+let ids = (0..<videos).map { String(format: "%032x", $0) }
+let (_, trackTime) = try await measure {
+    for id in ids { try store.track(tenant: "acme", videoID: id, source: .watch, now: now, nextPollAt: now) }
+}
+// One cycle's worth of changes in one transaction (what the poller does).
+let (batch, batchTime) = try await measure {
+    try store.recordObservations(ids.map { Observation(videoID: $0, status: "pending") }, now: now, nextPollAt: now)
+}
+// One change per transaction (worst case: a trickle of changes).
+let single = 2_000
+let (_, singleTime) = try await measure {
+    for id in ids.prefix(single) {
+        try store.recordObservations([Observation(videoID: id, status: "in_progressing")], now: now, nextPollAt: now)
+    }
+}
+print("store (SQLite WAL, synchronous=NORMAL, \(subscriptions) subscriptions):")
+print(String(format: "  track one video per transaction     %8.0f videos/s", Double(videos) / trackTime))
+print(String(format: "  changes batched in one transaction  %8.0f events/s  %8.0f outbox rows/s", Double(batch.events.count) / batchTime, Double(batch.deliveriesCreated) / batchTime))
+print(String(format: "  one change per transaction          %8.0f events/s  %8.0f outbox rows/s", Double(single) / singleTime, Double(single * subscriptions) / singleTime))
+
+// MARK: Poll cycle at 10,000 tracked videos
+let simulator = try await UpstreamSimulator.start(
+    SimulatorConfiguration(port: 0, token: "bench", renderTime: .seconds(3600), seed: 1),
+    logger: quiet
+)
+let upstreamIDs = simulator.control.createVideos(count: videos, pinnedStatus: "in_progressing")
+let pollStore = try SQLiteBridgeStore(path: directory.appendingPathComponent("poll.sqlite").path)
+for id in upstreamIDs { try pollStore.track(tenant: "acme", videoID: id, source: .watch, now: now, nextPollAt: now) }
+let transport = try CurlTransport()
+let client = TalkingPhotoClient(
+    configuration: .init(baseURL: simulator.baseURL, token: UpstreamToken("bench"), timeout: .seconds(30)),
+    transport: transport
+)
+// A 1 ms interval so the second cycle finds every live video due again right away.
+let poller = Poller(store: pollStore, client: client, configuration: PollerConfiguration(interval: .milliseconds(1)), logger: quiet)
+simulator.control.resetCallCounts()
+let (firstCycle, firstTime) = await measure { await poller.cycle() }
+let firstCalls = simulator.control.callCounts().total
+for id in upstreamIDs.prefix(100) { _ = simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
+simulator.control.resetCallCounts()
+try await Task.sleep(for: .milliseconds(5))
+let (steadyCycle, steadyTime) = await measure { await poller.cycle() }
+let steadyCalls = simulator.control.callCounts().total
+
+// The naive way: one video.get per tracked video, 64 in flight.
+simulator.control.resetCallCounts()
+let (_, naiveTime) = try await measure {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var iterator = upstreamIDs.makeIterator()
+        for _ in 0..<64 {
+            group.addTask {}
+        }
+        while try await group.next() != nil {
+            guard let id = iterator.next() else { continue }
+            group.addTask { _ = try? await client.video(id: id) }
+        }
+    }
+}
+let naiveCalls = simulator.control.callCounts().total
+print("poll cycle at \(videos) tracked videos (simulator on loopback, one transaction per cycle):")
+print(String(format: "  bridge, first cycle    %6d upstream calls  %7.3f s  (%d observations, %d events)", firstCalls, firstTime, firstCycle.observations, firstCycle.events))
+print(String(format: "  bridge, steady cycle   %6d upstream calls  %7.3f s  (%d events)", steadyCalls, steadyTime, steadyCycle.events))
+print(String(format: "  naive video.get each   %6d upstream calls  %7.3f s  (64 in flight)", naiveCalls, naiveTime))
+print(String(format: "  ratio                  %6.0fx fewer calls   %6.1fx faster", Double(naiveCalls) / Double(max(steadyCalls, 1)), naiveTime / steadyTime))
+transport.shutdown()
+await simulator.stop()

@@ -1,0 +1,83 @@
+public import BridgeCore
+public import Foundation
+
+/// A delivery leased to this process for one attempt, with everything sending it needs.
+public struct ClaimedDelivery: Sendable, Equatable {
+    public var id: Int64
+    public var eventID: String
+    public var eventType: EventType
+    public var payload: String
+    public var subscriptionID: String
+    public var tenant: String
+    public var videoID: String?
+    public var url: String
+    /// Secrets that sign this attempt, newest first (two during a rotation grace period).
+    public var secrets: [String]
+    /// 1 for the first attempt.
+    public var attemptNumber: Int
+}
+
+/// The result of one attempt, decided by the delivery engine, applied by the store.
+public struct CompletedAttempt: Sendable, Equatable {
+    public enum Disposition: Sendable, Equatable {
+        /// 2xx: done.
+        case succeeded
+        /// Failed; try again at this time.
+        case retry(at: Date)
+        /// Failed and the schedule is exhausted.
+        case failed
+        /// 410 Gone: the subscription is disabled, this delivery and its siblings held.
+        case gone
+        /// 429/503 with Retry-After: this subscription's pending deliveries wait until then.
+        case throttled(until: Date)
+        /// Not attempted after all (shutdown): the lease is released, no attempt is counted.
+        case released
+    }
+
+    public var deliveryID: Int64
+    public var subscriptionID: String
+    public var leaseOwner: String
+    public var attemptedAt: Date
+    public var latency: Duration
+    public var statusCode: Int?
+    public var errorKind: String?
+    public var responseSnippet: String?
+    public var disposition: Disposition
+
+    public init(
+        deliveryID: Int64,
+        subscriptionID: String,
+        leaseOwner: String,
+        attemptedAt: Date,
+        latency: Duration,
+        statusCode: Int?,
+        errorKind: String?,
+        responseSnippet: String?,
+        disposition: Disposition
+    ) {
+        self.deliveryID = deliveryID
+        self.subscriptionID = subscriptionID
+        self.leaseOwner = leaseOwner
+        self.attemptedAt = attemptedAt
+        self.latency = latency
+        self.statusCode = statusCode
+        self.errorKind = errorKind
+        self.responseSnippet = responseSnippet
+        self.disposition = disposition
+    }
+}
+
+/// Subscriptions the store disabled while applying attempts (410, or failing for too long).
+public struct DisabledSubscription: Sendable, Equatable {
+    public var id: String
+    public var tenant: String
+    public var reason: String
+}
+
+public struct AttemptRecord: Sendable, Equatable {
+    public var attemptedAt: Date
+    public var statusCode: Int?
+    public var errorKind: String?
+    public var latencyMilliseconds: Double
+    public var responseSnippet: String?
+}

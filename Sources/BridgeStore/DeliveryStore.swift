@@ -1,0 +1,21 @@
+public import Foundation
+
+/// What the dispatcher needs from storage; SQLite today, a PostgreSQL store later.
+public protocol DeliveryStore: Sendable {
+    func claimDueDeliveries(
+        now: Date,
+        limit: Int,
+        leaseOwner: String,
+        leaseDuration: Duration,
+        perSubscriptionLimit: Int,
+        inFlight: [String: Int]
+    ) throws(StoreError) -> [ClaimedDelivery]
+    @discardableResult
+    func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) throws(StoreError)
+        -> [DisabledSubscription]
+    func nextDeliveryWakeTime(now: Date) throws(StoreError) -> Date?
+    /// Yields after commits that queued deliveries.
+    func deliveryWakeUps() -> AsyncStream<Void>
+}
+
+extension SQLiteBridgeStore: DeliveryStore {}

@@ -1,0 +1,411 @@
+import BridgeCore
+public import Foundation
+import GRDB
+
+extension SQLiteBridgeStore {
+    // MARK: - Dispatcher
+
+    /// Leases up to `limit` due deliveries to `leaseOwner` until `now + leaseDuration`.
+    ///
+    /// A delivery is due when pending, its time has come, no live lease holds it, and no earlier
+    /// delivery for the same subscription and video is still open (callbacks keep observation order).
+    /// At most `perSubscriptionLimit` deliveries per subscription are in flight, counting `inFlight`,
+    /// so one slow receiver cannot take every slot. Leases make a crash mid-attempt safe: the row
+    /// becomes due again when the lease runs out, and no second process can claim it before.
+    public func claimDueDeliveries(
+        now: Date,
+        limit: Int,
+        leaseOwner: String,
+        leaseDuration: Duration,
+        perSubscriptionLimit: Int,
+        inFlight: [String: Int] = [:]
+    ) throws(StoreError) -> [ClaimedDelivery] {
+        guard limit > 0 else { return [] }
+        return try write { db in
+            let candidates = try Row.fetchAll(
+                db,
+                sql: Self.dueDeliveriesSQL,
+                arguments: ["now": now.unixSeconds, "limit": limit * 4]
+            ).map { $0["id"] as Int64 }
+            guard !candidates.isEmpty else { return [] }
+            var perSubscription = inFlight
+            var claimed: [ClaimedDelivery] = []
+            let detail = try db.cachedStatement(
+                sql: """
+                    SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url
+                    FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
+                    WHERE d.id = ?
+                    """
+            )
+            let lease = try db.cachedStatement(
+                sql: """
+                    UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?, updated_at = ?
+                    WHERE id = ? AND state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                    """
+            )
+            let expiry = (now + leaseDuration).unixSeconds
+            for id in candidates where claimed.count < limit {
+                guard let row = try Row.fetchOne(detail, arguments: [id]) else { continue }
+                let subscription: String = row["subscription_id"]
+                guard perSubscription[subscription, default: 0] < perSubscriptionLimit else { continue }
+                try lease.execute(arguments: [leaseOwner, expiry, now.unixSeconds, id, now.unixSeconds])
+                guard db.changesCount == 1, let type = EventType(rawValue: row["type"]) else { continue }
+                perSubscription[subscription, default: 0] += 1
+                claimed.append(
+                    ClaimedDelivery(
+                        id: id, eventID: row["event_id"], eventType: type, payload: row["payload"],
+                        subscriptionID: subscription, tenant: row["tenant"], videoID: row["video_id"], url: row["url"],
+                        secrets: try Self.activeSecrets(db, subscriptionID: subscription, now: now),
+                        attemptNumber: (row["attempts"] as Int) + 1
+                    )
+                )
+            }
+            return claimed
+        }
+    }
+
+    /// Records attempts and moves each delivery on, in one transaction for the whole batch.
+    /// A subscription that answered 410, or has failed without a success for `disableAfter`, is
+    /// disabled and its open deliveries held. Returns the subscriptions disabled by this batch.
+    @discardableResult
+    public func completeAttempts(
+        _ attempts: [CompletedAttempt],
+        now: Date,
+        disableAfter: Duration
+    ) throws(StoreError) -> [DisabledSubscription] {
+        guard !attempts.isEmpty else { return [] }
+        let (disabled, woke) = try write { db -> ([DisabledSubscription], Bool) in
+            var failing = Set<String>()
+            var toDisable: [String: String] = [:]
+            var touched = Set<String>()
+            for attempt in attempts {
+                touched.insert(attempt.subscriptionID)
+                if attempt.disposition != .released {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet)
+                            VALUES (?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [
+                            attempt.deliveryID, attempt.attemptedAt.unixSeconds, attempt.statusCode, attempt.errorKind,
+                            attempt.latency.milliseconds, attempt.responseSnippet,
+                        ]
+                    )
+                }
+                let error = attempt.errorKind ?? attempt.statusCode.map { "http_\($0)" }
+                let leaseHeld = "id = ? AND lease_owner = ?"
+                let ids: StatementArguments = [attempt.deliveryID, attempt.leaseOwner]
+                switch attempt.disposition {
+                case .succeeded:
+                    try db.execute(
+                        sql: """
+                            UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = ?, updated_at = ?,
+                                last_error = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                            """,
+                        arguments: [now.unixSeconds, now.unixSeconds] + ids
+                    )
+                    try db.execute(sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ?", arguments: [attempt.subscriptionID])
+                    failing.remove(attempt.subscriptionID)
+                case .retry(let at):
+                    try db.execute(
+                        sql: """
+                            UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
+                                lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                            """,
+                        arguments: [at.unixSeconds, now.unixSeconds, error] + ids
+                    )
+                    failing.insert(attempt.subscriptionID)
+                case .throttled(let until):
+                    try db.execute(
+                        sql: """
+                            UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
+                                lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                            """,
+                        arguments: [until.unixSeconds, now.unixSeconds, error] + ids
+                    )
+                    try db.execute(
+                        sql: """
+                            UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?)
+                            WHERE subscription_id = ? AND state = 'pending' AND lease_owner IS NULL
+                            """,
+                        arguments: [until.unixSeconds, attempt.subscriptionID]
+                    )
+                    failing.insert(attempt.subscriptionID)
+                case .failed:
+                    try db.execute(
+                        sql: """
+                            UPDATE deliveries SET state = 'failed', attempts = attempts + 1, completed_at = ?, updated_at = ?,
+                                last_error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                            """,
+                        arguments: [now.unixSeconds, now.unixSeconds, error] + ids
+                    )
+                    failing.insert(attempt.subscriptionID)
+                case .gone:
+                    try db.execute(
+                        sql: """
+                            UPDATE deliveries SET state = 'held', attempts = attempts + 1, updated_at = ?, last_error = ?,
+                                lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                            """,
+                        arguments: [now.unixSeconds, error] + ids
+                    )
+                    toDisable[attempt.subscriptionID] = "receiver answered 410 Gone"
+                case .released:
+                    try db.execute(
+                        sql: "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)",
+                        arguments: ids
+                    )
+                }
+            }
+            for id in failing {
+                try db.execute(
+                    sql: "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
+                    arguments: [now.unixSeconds, id]
+                )
+                let since = try Double.fetchOne(db, sql: "SELECT failing_since FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [id])
+                if let since, now.unixSeconds - since >= disableAfter.seconds {
+                    toDisable[id] = toDisable[id] ?? "failing without a success since \(Timestamp.iso8601(Date(unixSeconds: since)))"
+                }
+            }
+            var disabled: [DisabledSubscription] = []
+            for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
+                if let tenant = try Self.disable(db, subscriptionID: id, reason: reason, now: now) {
+                    disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
+                }
+            }
+            // A delivery of a disabled subscription that just failed stays held, not pending.
+            for id in touched {
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'held' WHERE subscription_id = ? AND state = 'pending'
+                          AND lease_owner IS NULL AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND enabled = 0)
+                        """,
+                    arguments: [id, id]
+                )
+            }
+            return (disabled, attempts.contains { $0.disposition != .failed })
+        }
+        if woke { notifyDeliveriesEnqueued() }
+        return disabled
+    }
+
+    /// When the dispatcher should look again if nothing wakes it: the earliest next attempt of a
+    /// delivery at the head of its stream, or the earliest lease to run out.
+    public func nextDeliveryWakeTime(now: Date) throws(StoreError) -> Date? {
+        try read { db in
+            let head = try Double.fetchOne(
+                db,
+                sql: """
+                    SELECT d.next_attempt_at FROM deliveries d
+                    WHERE d.state = 'pending' AND d.lease_owner IS NULL
+                      AND NOT EXISTS (
+                          SELECT 1 FROM deliveries p
+                          WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                            AND p.state IN ('pending', 'held') AND p.id < d.id)
+                    ORDER BY d.next_attempt_at LIMIT 1
+                    """
+            )
+            let lease = try Double.fetchOne(
+                db,
+                sql: "SELECT MIN(lease_expires_at) FROM deliveries WHERE state = 'pending' AND lease_owner IS NOT NULL"
+            )
+            return [head, lease].compactMap { $0 }.min().map(Date.init(unixSeconds:))
+        }
+    }
+
+    /// Deliveries waiting (pending) and the age of the oldest, for metrics.
+    public func queueDepth(now: Date) throws(StoreError) -> (pending: Int, held: Int, oldestPendingAge: TimeInterval) {
+        try read { db in
+            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'") ?? 0
+            let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'held'") ?? 0
+            let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
+            return (pending, held, oldest.map { max(0, now.unixSeconds - $0) } ?? 0)
+        }
+    }
+
+    // MARK: - Operator actions
+
+    /// Enables or disables a subscription. Disabling holds its open deliveries; enabling releases every
+    /// held one for sending in order, with a fresh retry schedule.
+    @discardableResult
+    public func setSubscriptionEnabled(tenant: String, id: String, enabled: Bool, now: Date) throws(StoreError) -> Bool {
+        let changed = try write { db -> Bool in
+            guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return false }
+            if enabled {
+                try db.execute(
+                    sql: "UPDATE subscriptions SET enabled = 1, disabled_reason = NULL, failing_since = NULL, updated_at = ? WHERE id = ?",
+                    arguments: [now.unixSeconds, id]
+                )
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
+                        WHERE subscription_id = ? AND state = 'held'
+                        """,
+                    arguments: [now.unixSeconds, now.unixSeconds, id]
+                )
+            } else {
+                _ = try Self.disable(db, subscriptionID: id, reason: "disabled by request", now: now)
+            }
+            return true
+        }
+        if changed && enabled { notifyDeliveriesEnqueued() }
+        return changed
+    }
+
+    /// Re-sends every event of the subscription's tenant since `since` that matches its filters, each
+    /// as a new delivery of the same event (same `webhook-id`). Returns how many were queued.
+    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date) throws(StoreError) -> Int? {
+        let count = try write { db -> Int? in
+            guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
+                                            created_at, updated_at)
+                    SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
+                           ?, ?, ?
+                    FROM events e JOIN subscriptions s ON s.id = ? AND s.tenant = e.tenant
+                    WHERE e.tenant = ? AND e.created_at >= ? AND e.type != 'ping'
+                      AND (s.video_id IS NULL OR s.video_id = e.video_id)
+                      AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type))
+                    ORDER BY e.seq
+                    """,
+                arguments: [now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID, tenant, since.unixSeconds]
+            )
+            return db.changesCount
+        }
+        if (count ?? 0) > 0 { notifyDeliveriesEnqueued() }
+        return count
+    }
+
+    /// Sends a delivery again now with a fresh schedule (held instead if its subscription is disabled).
+    /// nil when unknown to this tenant; false when an attempt is in flight right now.
+    public func retryDelivery(tenant: String, id: Int64, now: Date) throws(StoreError) -> Bool? {
+        let result = try write { db -> Bool? in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: "SELECT lease_owner, lease_expires_at FROM deliveries WHERE id = ? AND tenant = ?",
+                arguments: [id, tenant]
+            ) else { return nil }
+            if (row["lease_owner"] as String?) != nil, let expires = row["lease_expires_at"] as Double?, expires > now.unixSeconds {
+                return false
+            }
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET state = CASE WHEN (SELECT enabled FROM subscriptions WHERE id = subscription_id)
+                        THEN 'pending' ELSE 'held' END,
+                        attempts = 0, next_attempt_at = ?, completed_at = NULL, updated_at = ?, lease_owner = NULL,
+                        lease_expires_at = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [now.unixSeconds, now.unixSeconds, id]
+            )
+            return true
+        }
+        if result == true { notifyDeliveriesEnqueued() }
+        return result
+    }
+
+    /// Records a `ping` event for one subscription and queues its delivery.
+    public func ping(tenant: String, subscriptionID: String, now: Date) throws(StoreError) -> StoredEvent? {
+        let event = try write { db -> StoredEvent? in
+            guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
+            let payload = EventPayload.ping(timestamp: now, subscriptionID: subscriptionID)
+            let event = try self.appendEvent(db, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
+                                            created_at, updated_at)
+                    SELECT ?, id, tenant, '', CASE WHEN enabled THEN 'pending' ELSE 'held' END, ?, ?, ?
+                    FROM subscriptions WHERE id = ?
+                    """,
+                arguments: [event.sequence, now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID]
+            )
+            return event
+        }
+        if event != nil { notifyDeliveriesEnqueued() }
+        return event
+    }
+
+    /// Starts signing with `newSecret`; the current secret keeps signing beside it until `now + grace`.
+    public func rotateSecret(tenant: String, subscriptionID: String, newSecret: String, grace: Duration, now: Date)
+        throws(StoreError) -> Bool
+    {
+        try write { db in
+            guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return false }
+            try db.execute(sql: "DELETE FROM subscription_secrets WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now.unixSeconds])
+            try db.execute(
+                sql: "UPDATE subscription_secrets SET expires_at = ? WHERE subscription_id = ? AND expires_at IS NULL",
+                arguments: [(now + grace).unixSeconds, subscriptionID]
+            )
+            try db.execute(
+                sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
+                arguments: [subscriptionID, newSecret, now.unixSeconds]
+            )
+            return true
+        }
+    }
+
+    /// A delivery with its attempts, oldest attempt first.
+    public func delivery(tenant: String, id: Int64) throws(StoreError) -> (DeliveryRecord, [AttemptRecord])? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: Self.deliverySelect + " WHERE d.id = ? AND d.tenant = ?", arguments: [id, tenant]) else {
+                return nil
+            }
+            let attempts = try Row.fetchAll(
+                db,
+                sql: "SELECT attempted_at, status_code, error_kind, latency_ms, response_snippet FROM attempts WHERE delivery_id = ? ORDER BY id",
+                arguments: [id]
+            ).map {
+                AttemptRecord(
+                    attemptedAt: Date(unixSeconds: $0["attempted_at"]), statusCode: $0["status_code"],
+                    errorKind: $0["error_kind"], latencyMilliseconds: $0["latency_ms"], responseSnippet: $0["response_snippet"]
+                )
+            }
+            return (try Self.delivery(from: row), attempts)
+        }
+    }
+
+    // MARK: - Inside transactions
+
+    static func activeSecrets(_ db: Database, subscriptionID: String, now: Date) throws -> [String] {
+        try String.fetchAll(
+            db,
+            sql: """
+                SELECT secret FROM subscription_secrets
+                WHERE subscription_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC
+                """,
+            arguments: [subscriptionID, now.unixSeconds]
+        )
+    }
+
+    /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
+    static func disable(_ db: Database, subscriptionID: String, reason: String, now: Date) throws -> String? {
+        guard let tenant = try String.fetchOne(
+            db, sql: "SELECT tenant FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [subscriptionID]
+        ) else { return nil }
+        try db.execute(
+            sql: "UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
+            arguments: [reason, now.unixSeconds, subscriptionID]
+        )
+        try db.execute(
+            sql: """
+                UPDATE deliveries SET state = 'held', updated_at = ?
+                WHERE subscription_id = ? AND state = 'pending' AND (lease_owner IS NULL OR lease_expires_at <= ?)
+                """,
+            arguments: [now.unixSeconds, subscriptionID, now.unixSeconds]
+        )
+        return tenant
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, atto) = components
+        return Double(whole) + Double(atto) / 1e18
+    }
+
+    var milliseconds: Double { seconds * 1000 }
+}
+
+extension Date {
+    static func + (date: Date, duration: Duration) -> Date { date.addingTimeInterval(duration.seconds) }
+}

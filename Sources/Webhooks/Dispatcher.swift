@@ -1,0 +1,283 @@
+import BridgeCore
+public import BridgeStore
+public import CurlHTTP
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Sends due deliveries: claims them with a lease, signs and posts each through the curl transport,
+/// and records every attempt. A long-running service.
+///
+/// It sleeps while nothing is due: a commit that queues deliveries wakes it at once, a timer wakes
+/// it for the next scheduled retry, and each finished attempt wakes it to refill its slots. Outcomes
+/// are written in batches (one transaction per wake-up). On graceful shutdown it stops claiming and
+/// lets attempts in flight finish (each is bounded by the delivery timeout).
+public final class Dispatcher: Service {
+    private struct State {
+        var inFlight: [String: Int] = [:]
+        var total = 0
+        var finished: [CompletedAttempt] = []
+        var stopping = false
+    }
+
+    private let store: any DeliveryStore
+    private let transport: any HTTPTransport
+    private let configuration: DispatcherConfiguration
+    private let clock: any Clock<Duration>
+    private let now: @Sendable () -> Date
+    private let random: @Sendable () -> Double
+    private let logger: Logger
+    private let leaseOwner: String
+    private let state = Mutex(State())
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+    /// Told about each attempt (metrics, the demo's output).
+    private let observer: (@Sendable (ClaimedDelivery, CompletedAttempt) -> Void)?
+
+    public init(
+        store: any DeliveryStore,
+        transport: any HTTPTransport,
+        configuration: DispatcherConfiguration,
+        clock: any Clock<Duration> = ContinuousClock(),
+        now: @escaping @Sendable () -> Date = { Date() },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        logger: Logger,
+        leaseOwner: String? = nil,
+        observer: (@Sendable (ClaimedDelivery, CompletedAttempt) -> Void)? = nil
+    ) {
+        self.store = store
+        self.transport = transport
+        self.configuration = configuration
+        self.clock = clock
+        self.now = now
+        self.random = random
+        self.logger = logger
+        self.leaseOwner = leaseOwner ?? Identifier.make("lease")
+        self.observer = observer
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func run() async throws {
+        logger.info("dispatcher started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        await withGracefulShutdownHandler {
+            await self.loop()
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.yield()
+        }
+        logger.info("dispatcher stopped")
+    }
+
+    private func loop() async {
+        let storeWakeUps = store.deliveryWakeUps()
+        await withDiscardingTaskGroup { group in
+            group.addTask { [wake] in
+                for await _ in storeWakeUps { wake.yield() }
+            }
+            var wakeIterator = wakes.makeAsyncIterator()
+            var timer: Task<Void, Never>?
+            var failures = 0
+            while !Task.isCancelled {
+                let stopping = state.withLock { $0.stopping }
+                let flushed = flush()
+                if stopping {
+                    if state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
+                } else {
+                    do {
+                        let idleSlots = try claimAndStart(in: &group)
+                        failures = 0
+                        timer?.cancel()
+                        timer = nil
+                        if idleSlots { timer = startTimer(until: try store.nextDeliveryWakeTime(now: now())) }
+                    } catch {
+                        failures += 1
+                        let delay = Duration.milliseconds(min(30_000, 100 << min(failures, 8)))
+                        logger.error("could not claim deliveries", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                        timer?.cancel()
+                        timer = startTimer(after: delay)
+                    }
+                }
+                if !flushed {
+                    // Outcomes could not be written: keep them and try again shortly.
+                    timer?.cancel()
+                    timer = startTimer(after: .milliseconds(500))
+                }
+                guard await wakeIterator.next() != nil else { break }
+            }
+            timer?.cancel()
+            group.cancelAll()
+        }
+        _ = flush()
+    }
+
+    /// Claims as many due deliveries as there are free slots and starts them. Returns whether slots
+    /// stayed free (nothing more is due right now), so the caller arms the timer.
+    private func claimAndStart(in group: inout DiscardingTaskGroup) throws -> Bool {
+        let (free, inFlight) = state.withLock { ($0.stopping ? 0 : configuration.concurrency - $0.total, $0.inFlight) }
+        guard free > 0 else { return false }
+        let claimed = try store.claimDueDeliveries(
+            now: now(),
+            limit: free,
+            leaseOwner: leaseOwner,
+            leaseDuration: configuration.leaseDuration,
+            perSubscriptionLimit: configuration.perSubscriptionLimit,
+            inFlight: inFlight
+        )
+        state.withLock { state in
+            for delivery in claimed { state.inFlight[delivery.subscriptionID, default: 0] += 1 }
+            state.total += claimed.count
+        }
+        for delivery in claimed {
+            group.addTask { [self] in
+                let outcome = await self.attempt(delivery)
+                self.observer?(delivery, outcome)
+                self.state.withLock { $0.finished.append(outcome) }
+                self.wake.yield()
+            }
+        }
+        return claimed.count < free
+    }
+
+    /// Writes finished attempts in one transaction; false (keeping them) when the store refuses.
+    private func flush() -> Bool {
+        let batch = state.withLock { state -> [CompletedAttempt] in
+            defer { state.finished.removeAll(keepingCapacity: true) }
+            return state.finished
+        }
+        guard !batch.isEmpty else { return true }
+        do {
+            let disabled = try store.completeAttempts(batch, now: now(), disableAfter: configuration.disableAfter)
+            for subscription in disabled {
+                logger.warning(
+                    "subscription disabled; its deliveries are held until it is enabled again",
+                    metadata: ["subscription_id": "\(subscription.id)", "reason": "\(subscription.reason)"]
+                )
+            }
+        } catch {
+            logger.error("could not record delivery attempts; will retry", metadata: ["error": "\(error)", "count": "\(batch.count)"])
+            state.withLock { $0.finished.insert(contentsOf: batch, at: 0) }
+            return false
+        }
+        state.withLock { state in
+            for attempt in batch {
+                state.total -= 1
+                let left = (state.inFlight[attempt.subscriptionID] ?? 1) - 1
+                state.inFlight[attempt.subscriptionID] = left > 0 ? left : nil
+            }
+        }
+        return true
+    }
+
+    private func startTimer(until date: Date?) -> Task<Void, Never>? {
+        let wait = date.map { Duration.milliseconds(Int64(max(0, $0.timeIntervalSince(now())) * 1000) + 1) }
+        return startTimer(after: min(wait ?? configuration.maxIdleWait, configuration.maxIdleWait))
+    }
+
+    private func startTimer(after delay: Duration) -> Task<Void, Never> {
+        Task { [clock, wake] in
+            do {
+                try await clock.sleep(for: delay)
+                wake.yield()
+            } catch {}
+        }
+    }
+
+    // MARK: - One attempt
+
+    func attempt(_ delivery: ClaimedDelivery) async -> CompletedAttempt {
+        let secrets = delivery.secrets.compactMap(WebhookSecret.init)
+        let body = Data(delivery.payload.utf8)
+        let started = now()
+        let timestamp = Int64(started.timeIntervalSince1970)
+        var headers: HeaderFields = [
+            "Content-Type": "application/json",
+            "webhook-id": delivery.eventID,
+            "webhook-timestamp": String(timestamp),
+        ]
+        headers.add(name: "webhook-signature", value: WebhookSigner.header(id: delivery.eventID, timestamp: timestamp, body: body, secrets: secrets))
+        let request = OutboundRequest(
+            method: "POST",
+            url: delivery.url,
+            headers: headers,
+            body: body,
+            timeout: configuration.timeout,
+            connectTimeout: min(configuration.timeout, .seconds(5)),
+            maxResponseBytes: configuration.responseSnippetBytes,
+            truncateLongBodies: true,
+            destinationCheck: configuration.destinations.connectCheck
+        )
+        let clockStart = ContinuousClock.now
+        let result: Result<OutboundResponse, CurlError>
+        do {
+            result = .success(try await transport.send(request))
+        } catch {
+            result = .failure(error)
+        }
+        let latency = ContinuousClock.now - clockStart
+        let finished = now()
+        var outcome = CompletedAttempt(
+            deliveryID: delivery.id, subscriptionID: delivery.subscriptionID, leaseOwner: leaseOwner,
+            attemptedAt: started, latency: latency, statusCode: nil, errorKind: nil, responseSnippet: nil,
+            disposition: .succeeded
+        )
+        switch result {
+        case .success(let response):
+            outcome.statusCode = response.status
+            outcome.responseSnippet = String(decoding: response.body.prefix(configuration.responseSnippetBytes), as: UTF8.self)
+            switch response.status {
+            case 200..<300:
+                outcome.disposition = .succeeded
+            case 410:
+                outcome.disposition = .gone
+            case 429, 503:
+                if let retryAfter = RetryAfter.parse(response.headers["retry-after"], now: finished) {
+                    let scheduled = nextRetry(after: delivery.attemptNumber, at: finished)
+                    let asked = finished + min(retryAfter, configuration.maxRetryAfter)
+                    switch scheduled {
+                    case .retry(let at): outcome.disposition = .throttled(until: max(at, asked))
+                    default: outcome.disposition = scheduled
+                    }
+                } else {
+                    outcome.disposition = nextRetry(after: delivery.attemptNumber, at: finished)
+                }
+            default:
+                outcome.disposition = nextRetry(after: delivery.attemptNumber, at: finished)
+            }
+        case .failure(let error):
+            outcome.errorKind = error.kind
+            if error == .cancelled || error == .shutdown {
+                outcome.disposition = .released
+            } else {
+                outcome.disposition = nextRetry(after: delivery.attemptNumber, at: finished)
+            }
+        }
+        logger.debug(
+            "delivery attempt",
+            metadata: [
+                "delivery_id": "\(delivery.id)", "event_id": "\(delivery.eventID)", "subscription_id": "\(delivery.subscriptionID)",
+                "attempt": "\(delivery.attemptNumber)", "status": "\(outcome.statusCode.map(String.init) ?? outcome.errorKind ?? "")",
+                "latency_ms": "\(Int(latency.components.attoseconds / 1_000_000_000_000_000 + latency.components.seconds * 1000))",
+            ]
+        )
+        if outcome.disposition == .failed {
+            logger.warning(
+                "delivery failed after its last attempt",
+                metadata: ["delivery_id": "\(delivery.id)", "event_id": "\(delivery.eventID)", "subscription_id": "\(delivery.subscriptionID)"]
+            )
+        }
+        return outcome
+    }
+
+    private func nextRetry(after attempts: Int, at moment: Date) -> CompletedAttempt.Disposition {
+        guard let delay = configuration.retrySchedule.delay(afterFailedAttempts: attempts, random: random()) else { return .failed }
+        return .retry(at: moment + delay)
+    }
+}
+
+extension Date {
+    static func + (date: Date, duration: Duration) -> Date {
+        let (seconds, attoseconds) = duration.components
+        return date.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
+    }
+}

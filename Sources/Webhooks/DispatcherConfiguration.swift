@@ -1,0 +1,44 @@
+/// Tuning of the dispatcher; defaults follow the contract.
+public struct DispatcherConfiguration: Sendable {
+    /// Attempts in flight at once (`BRIDGE_DELIVERY_CONCURRENCY`).
+    public var concurrency: Int
+    /// In-flight cap per subscription, so one slow receiver cannot occupy every slot.
+    public var perSubscriptionLimit: Int
+    /// Time a receiver has to answer (`BRIDGE_DELIVERY_TIMEOUT`).
+    public var timeout: Duration
+    public var retrySchedule: RetrySchedule
+    /// Failing without a success this long disables the subscription (`BRIDGE_DISABLE_AFTER`).
+    public var disableAfter: Duration
+    /// Upper bound on a receiver's `Retry-After`.
+    public var maxRetryAfter: Duration
+    public var destinations: DestinationPolicy
+    /// Longest sleep with nothing due, as a safety net next to the wake-up signal and the due-row timer.
+    public var maxIdleWait: Duration
+    /// Bytes of each response kept with the attempt.
+    public var responseSnippetBytes: Int
+
+    public init(
+        concurrency: Int = 64,
+        perSubscriptionLimit: Int? = nil,
+        timeout: Duration = .seconds(10),
+        retrySchedule: RetrySchedule = RetrySchedule([0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000].map { .seconds($0) }),
+        disableAfter: Duration = .seconds(5 * 86_400),
+        maxRetryAfter: Duration = .seconds(3600),
+        destinations: DestinationPolicy = DestinationPolicy(allowPrivate: false),
+        maxIdleWait: Duration = .seconds(60),
+        responseSnippetBytes: Int = 1024
+    ) {
+        self.concurrency = max(1, concurrency)
+        self.perSubscriptionLimit = perSubscriptionLimit ?? max(8, concurrency / 4)
+        self.timeout = timeout
+        self.retrySchedule = retrySchedule
+        self.disableAfter = disableAfter
+        self.maxRetryAfter = maxRetryAfter
+        self.destinations = destinations
+        self.maxIdleWait = maxIdleWait
+        self.responseSnippetBytes = responseSnippetBytes
+    }
+
+    /// A lease outlives the longest possible attempt, so it only runs out when its holder died.
+    var leaseDuration: Duration { timeout + .seconds(5) }
+}
