@@ -13,7 +13,7 @@ public protocol DeliveryStore: Sendable {
     @discardableResult
     func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) throws(StoreError)
         -> [DisabledSubscription]
-    func nextDeliveryWakeTime(now: Date) throws(StoreError) -> Date?
+    func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) throws(StoreError) -> Date?
     /// Yields after commits that queued deliveries.
     func deliveryWakeUps() -> AsyncStream<Void>
 }

@@ -22,12 +22,6 @@ extension SQLiteBridgeStore {
     ) throws(StoreError) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         return try write { db in
-            let candidates = try Row.fetchAll(
-                db,
-                sql: Self.dueDeliveriesSQL,
-                arguments: ["now": now.unixSeconds, "limit": limit * 4]
-            ).map { $0["id"] as Int64 }
-            guard !candidates.isEmpty else { return [] }
             var perSubscription = inFlight
             var claimed: [ClaimedDelivery] = []
             let detail = try db.cachedStatement(
@@ -44,21 +38,37 @@ extension SQLiteBridgeStore {
                     """
             )
             let expiry = (now + leaseDuration).unixSeconds
-            for id in candidates where claimed.count < limit {
-                guard let row = try Row.fetchOne(detail, arguments: [id]) else { continue }
-                let subscription: String = row["subscription_id"]
-                guard perSubscription[subscription, default: 0] < perSubscriptionLimit else { continue }
-                try lease.execute(arguments: [leaseOwner, expiry, now.unixSeconds, id, now.unixSeconds])
-                guard db.changesCount == 1, let type = EventType(rawValue: row["type"]) else { continue }
-                perSubscription[subscription, default: 0] += 1
-                claimed.append(
-                    ClaimedDelivery(
-                        id: id, eventID: row["event_id"], eventType: type, payload: row["payload"],
-                        subscriptionID: subscription, tenant: row["tenant"], videoID: row["video_id"], url: row["url"],
-                        secrets: try Self.activeSecrets(db, subscriptionID: subscription, now: now),
-                        attemptNumber: (row["attempts"] as Int) + 1
-                    )
+            // Subscriptions at their cap are left out of the query itself, so a backlog for one busy
+            // receiver can never fill the candidate window and starve the others.
+            for _ in 0..<4 where claimed.count < limit {
+                let capped = perSubscription.filter { $0.value >= perSubscriptionLimit }.map(\.key).sorted()
+                let candidates = try Int64.fetchAll(
+                    db,
+                    sql: Self.dueDeliveriesSQL(excludingSubscriptions: capped.count),
+                    arguments: StatementArguments([now.unixSeconds, now.unixSeconds] + capped.map { $0 as any DatabaseValueConvertible } + [(limit - claimed.count) * 2])
                 )
+                guard !candidates.isEmpty else { break }
+                var skipped = false
+                for id in candidates where claimed.count < limit {
+                    guard let row = try Row.fetchOne(detail, arguments: [id]) else { continue }
+                    let subscription: String = row["subscription_id"]
+                    guard perSubscription[subscription, default: 0] < perSubscriptionLimit else {
+                        skipped = true
+                        continue
+                    }
+                    try lease.execute(arguments: [leaseOwner, expiry, now.unixSeconds, id, now.unixSeconds])
+                    guard db.changesCount == 1, let type = EventType(rawValue: row["type"]) else { continue }
+                    perSubscription[subscription, default: 0] += 1
+                    claimed.append(
+                        ClaimedDelivery(
+                            id: id, eventID: row["event_id"], eventType: type, payload: row["payload"],
+                            subscriptionID: subscription, tenant: row["tenant"], videoID: row["video_id"], url: row["url"],
+                            secrets: try Self.activeSecrets(db, subscriptionID: subscription, now: now),
+                            attemptNumber: (row["attempts"] as Int) + 1
+                        )
+                    )
+                }
+                if !skipped { break }
             }
             return claimed
         }
@@ -189,9 +199,11 @@ extension SQLiteBridgeStore {
     }
 
     /// When the dispatcher should look again if nothing wakes it: the earliest next attempt of a
-    /// delivery at the head of its stream, or the earliest lease to run out.
-    public func nextDeliveryWakeTime(now: Date) throws(StoreError) -> Date? {
+    /// delivery at the head of its stream (leaving out subscriptions at their in-flight cap, which a
+    /// finishing attempt will wake for), or the earliest lease to run out.
+    public func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) throws(StoreError) -> Date? {
         try read { db in
+            let exclusion = excluded.isEmpty ? "" : "AND d.subscription_id NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ", ")))"
             let head = try Double.fetchOne(
                 db,
                 sql: """
@@ -201,8 +213,10 @@ extension SQLiteBridgeStore {
                           SELECT 1 FROM deliveries p
                           WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
                             AND p.state IN ('pending', 'held') AND p.id < d.id)
+                      \(exclusion)
                     ORDER BY d.next_attempt_at LIMIT 1
-                    """
+                    """,
+                arguments: StatementArguments(excluded)
             )
             let lease = try Double.fetchOne(
                 db,

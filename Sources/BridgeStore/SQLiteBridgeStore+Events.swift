@@ -166,17 +166,22 @@ extension SQLiteBridgeStore {
     /// The dispatcher's hot query: pending deliveries whose time has come and whose lease (if any)
     /// has run out, skipping any delivery that has an earlier open one for the same subscription and
     /// video (per-video ordering), soonest first.
-    static let dueDeliveriesSQL = """
-        SELECT d.id FROM deliveries d
-        WHERE d.state = 'pending' AND d.next_attempt_at <= :now
-          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= :now)
-          AND NOT EXISTS (
-              SELECT 1 FROM deliveries p
-              WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
-                AND p.state IN ('pending', 'held') AND p.id < d.id)
-        ORDER BY d.next_attempt_at
-        LIMIT :limit
-        """
+    /// Positional arguments: now, now, each excluded subscription id, limit.
+    static func dueDeliveriesSQL(excludingSubscriptions excluded: Int) -> String {
+        let exclusion = excluded == 0 ? "" : "AND d.subscription_id NOT IN (\(Array(repeating: "?", count: excluded).joined(separator: ", ")))"
+        return """
+            SELECT d.id FROM deliveries d
+            WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+              AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
+              AND NOT EXISTS (
+                  SELECT 1 FROM deliveries p
+                  WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                    AND p.state IN ('pending', 'held') AND p.id < d.id)
+              \(exclusion)
+            ORDER BY d.next_attempt_at, d.id
+            LIMIT ?
+            """
+    }
 
     /// SQLite's plan for the two hot queries, for tests that pin index use.
     public func queryPlans() throws(StoreError) -> (dueVideos: String, dueDeliveries: String) {
@@ -188,7 +193,7 @@ extension SQLiteBridgeStore {
             }
             return (
                 try plan(Self.dueVideosSQL, [0, 10]),
-                try plan(Self.dueDeliveriesSQL, ["now": 0, "limit": 10])
+                try plan(Self.dueDeliveriesSQL(excludingSubscriptions: 1), [0, 0, "sub_x", 10])
             )
         }
     }

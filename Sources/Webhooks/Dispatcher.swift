@@ -89,7 +89,12 @@ public final class Dispatcher: Service {
                         failures = 0
                         timer?.cancel()
                         timer = nil
-                        if idleSlots { timer = startTimer(until: try store.nextDeliveryWakeTime(now: now())) }
+                        if idleSlots {
+                            let capped = state.withLock { state in
+                                state.inFlight.filter { $0.value >= configuration.perSubscriptionLimit }.map(\.key)
+                            }
+                            timer = startTimer(until: try store.nextDeliveryWakeTime(now: now(), excludingSubscriptions: capped))
+                        }
                     } catch {
                         failures += 1
                         let delay = Duration.milliseconds(min(30_000, 100 << min(failures, 8)))
@@ -169,9 +174,11 @@ public final class Dispatcher: Service {
         return true
     }
 
+    /// Arms the timer for the next due row (at once if it came due since the claim).
     private func startTimer(until date: Date?) -> Task<Void, Never>? {
-        let wait = date.map { Duration.milliseconds(Int64(max(0, $0.timeIntervalSince(now())) * 1000) + 1) }
-        return startTimer(after: min(wait ?? configuration.maxIdleWait, configuration.maxIdleWait))
+        guard let date else { return startTimer(after: configuration.maxIdleWait) }
+        let seconds = max(0, date.timeIntervalSince(now()))
+        return startTimer(after: min(Duration.milliseconds(Int64(seconds * 1000) + 1), configuration.maxIdleWait))
     }
 
     private func startTimer(after delay: Duration) -> Task<Void, Never> {
