@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "BridgeServiceTests",
             dependencies: [
-                "BridgeService", "BridgeStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport",
+                "BridgeService", "BridgeStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport", "Webhooks",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

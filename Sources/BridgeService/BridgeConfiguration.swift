@@ -1,4 +1,5 @@
 import BridgeCore
+public import Webhooks
 import Foundation
 public import TalkingPhoto
 
@@ -75,6 +76,16 @@ public struct BridgeConfiguration: Sendable {
     /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
     public static let defaultRetrySchedule: [Duration] = [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]
         .map { Duration.seconds($0) }
+
+    public var dispatcherConfiguration: DispatcherConfiguration {
+        DispatcherConfiguration(
+            concurrency: deliveryConcurrency,
+            timeout: deliveryTimeout,
+            retrySchedule: RetrySchedule(retrySchedule),
+            disableAfter: disableAfter,
+            destinations: DestinationPolicy(allowPrivate: allowPrivateDestinations)
+        )
+    }
 
     public var pollerConfiguration: PollerConfiguration {
         PollerConfiguration(interval: pollInterval, trackingLimit: trackingLimit, retention: retention)

@@ -3,6 +3,7 @@ import CurlHTTP
 public import Logging
 public import ServiceLifecycle
 import TalkingPhoto
+import Webhooks
 
 /// The running bridge: opens the database, wires the upstream client, and runs every long-lived
 /// piece as a service in one group (shut down in reverse on SIGTERM/SIGINT).
@@ -10,17 +11,20 @@ public struct BridgeRuntime: Sendable {
     public let configuration: BridgeConfiguration
     public let store: SQLiteBridgeStore
     public let services: [any Service]
-    private let transport: CurlTransport
+    /// Upstream calls and callbacks use separate connection pools.
+    private let upstreamTransport: CurlTransport
+    private let callbackTransport: CurlTransport
     private let logger: Logger
 
     public init(configuration: BridgeConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         store = try SQLiteBridgeStore(path: configuration.databasePath)
-        transport = try CurlTransport()
+        upstreamTransport = try CurlTransport()
+        callbackTransport = try CurlTransport(configuration: .init(maxCachedConnections: max(256, configuration.deliveryConcurrency)))
         let client = TalkingPhotoClient(
             configuration: .init(baseURL: configuration.upstreamBaseURL, token: configuration.upstreamToken),
-            transport: transport
+            transport: upstreamTransport
         )
         let poller = Poller(
             store: store,
@@ -28,7 +32,13 @@ public struct BridgeRuntime: Sendable {
             configuration: configuration.pollerConfiguration,
             logger: logger.labelled("bridge.poller")
         )
-        services = [poller]
+        let dispatcher = Dispatcher(
+            store: store,
+            transport: callbackTransport,
+            configuration: configuration.dispatcherConfiguration,
+            logger: logger.labelled("bridge.dispatcher")
+        )
+        services = [poller, dispatcher]
     }
 
     /// Runs until SIGTERM/SIGINT (graceful) or cancellation.
@@ -44,7 +54,8 @@ public struct BridgeRuntime: Sendable {
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
-        transport.shutdown()
+        upstreamTransport.shutdown()
+        callbackTransport.shutdown()
         logger.info("talking-photo-bridge stopped")
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import Simulator
 import TestSupport
 import Testing
+import Webhooks
 
 /// `kill -9` of the real binary in the middle of bursts of status changes, restarted on the same
 /// file each time: every change must produce exactly one event, each with its outbox rows.
@@ -98,5 +99,82 @@ struct CrashRecoveryTests {
         #expect(deliveries[.pending] == videoCount * 4 * subscriptionCount)
         #expect(kills == 6)
         await simulator.stop()
+    }
+}
+
+@Suite("Delivery crash recovery with the real binary", .serialized)
+struct DeliveryCrashTests {
+    @Test("kill -9 with 1,000 deliveries in flight: all arrive after restart, duplicates only with the same webhook-id")
+    func killNineWithDeliveriesInFlight() async throws {
+        let directory = try TemporaryDirectory("delivery-crash")
+        defer { directory.remove() }
+        let receiver = try await WebhookReceiver.start { _, _ in .delayThen(.milliseconds(1500), 200) }
+        let databasePath = directory.path("bridge.sqlite")
+        let subscriptions = 4
+        let videos = 250
+        var expected = Set<String>()
+        do {
+            let seed = try SQLiteBridgeStore(path: databasePath)
+            for index in 0..<subscriptions {
+                try seed.createSubscription(
+                    NewSubscription(tenant: "acme", url: receiver.url("s\(index)"), secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                    now: Date()
+                )
+            }
+            for index in 0..<videos {
+                let report = try seed.track(
+                    tenant: "acme", videoID: "v\(index)", source: .watch,
+                    initial: Observation(videoID: "v\(index)", status: "finished"), now: Date(),
+                    nextPollAt: Date().addingTimeInterval(86_400)
+                )
+                for event in report.report.events {
+                    for sub in 0..<subscriptions { expected.insert("s\(sub)/\(event.id)") }
+                }
+            }
+        }
+        #expect(expected.count == 1000)
+        let environment = [
+            "BRIDGE_DATABASE": databasePath,
+            "SURREAL_BASE_URL": "http://127.0.0.1:9",
+            "SURREAL_API_TOKEN": "unused",
+            "BRIDGE_API_KEYS": "acme:crash-test-key-0123456789",
+            "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "BRIDGE_DELIVERY_CONCURRENCY": "1000",
+            "BRIDGE_DELIVERY_TIMEOUT": "3s",
+            "BRIDGE_LISTEN": "127.0.0.1:0",
+            "BRIDGE_LOG_LEVEL": "error",
+        ]
+        let binary = try bridgeBinaryPath()
+        let first = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("1.log"))
+        // Wait until the receiver holds (nearly) all 1,000 requests open, then kill.
+        let inFlight = await eventually(within: .seconds(20)) { receiver.received.count >= 950 }
+        #expect(inFlight, "only \(receiver.received.count) requests reached the receiver\n\(first.output)")
+        await first.kill9()
+        try await Task.sleep(for: .milliseconds(300))  // requests already on the wire still land
+        let beforeRestart = receiver.received.count
+
+        let second = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("2.log"))
+        let reader = try SQLiteBridgeStore(path: databasePath)
+        let done = await eventually(within: .seconds(60)) {
+            ((try? reader.counts().deliveries[.succeeded]) ?? 0) == 1000
+        }
+        #expect(done, "\(String(describing: try? reader.counts().deliveries))\n\(second.output)")
+        await second.kill9()
+
+        let received = receiver.received
+        let keys = received.map { "\($0.path)/\($0.id)" }
+        #expect(Set(keys) == expected, "every event reached every subscription at least once")
+        let duplicates = keys.count - Set(keys).count
+        // Duplicates can only be the attempts in flight at the kill, re-sent once with the same webhook-id.
+        #expect(duplicates <= beforeRestart)
+        #expect(Dictionary(grouping: keys, by: { $0 }).values.allSatisfy { $0.count <= 2 })
+        let secret = try #require(WebhookSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        #expect(received.allSatisfy { message in
+            WebhookSigner.verify(
+                id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body,
+                header: message.signature, secrets: [secret]
+            )
+        })
+        await receiver.stop()
     }
 }
