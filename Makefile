@@ -4,7 +4,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build release deps bench bench-transport bench-core clean
+.PHONY: demo test build release deps bench bench-transport bench-core bench-delivery clean
 
 ## Install the C libraries the build links against, only when missing.
 deps:
@@ -36,7 +36,10 @@ bench-transport: release
 bench-core: release
 	$(SWIFT) run -c release core-bench
 
-bench: bench-transport bench-core
+bench-delivery: release
+	$(SWIFT) run -c release delivery-bench
+
+bench: bench-transport bench-core bench-delivery
 
 clean:
 	rm -rf .build

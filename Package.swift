@@ -123,6 +123,17 @@ let package = Package(
             path: "Benchmarks/CoreBenchmark",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "delivery-bench",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "CurlHTTP", "Webhooks", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/DeliveryBenchmark",
+            swiftSettings: strict
+        ),
         // Loopback servers and helpers shared by tests and benchmarks.
         .target(
             name: "TestSupport",

@@ -24,6 +24,7 @@ extension SQLiteBridgeStore {
         return try write { db in
             var perSubscription = inFlight
             var claimed: [ClaimedDelivery] = []
+            var secrets: [String: [String]] = [:]
             let detail = try db.cachedStatement(
                 sql: """
                     SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url
@@ -63,7 +64,11 @@ extension SQLiteBridgeStore {
                         ClaimedDelivery(
                             id: id, eventID: row["event_id"], eventType: type, payload: row["payload"],
                             subscriptionID: subscription, tenant: row["tenant"], videoID: row["video_id"], url: row["url"],
-                            secrets: try Self.activeSecrets(db, subscriptionID: subscription, now: now),
+                            secrets: try secrets[subscription] ?? {
+                                let active = try Self.activeSecrets(db, subscriptionID: subscription, now: now)
+                                secrets[subscription] = active
+                                return active
+                            }(),
                             attemptNumber: (row["attempts"] as Int) + 1
                         )
                     )
@@ -91,7 +96,7 @@ extension SQLiteBridgeStore {
             for attempt in attempts {
                 touched.insert(attempt.subscriptionID)
                 if attempt.disposition != .released {
-                    try db.execute(
+                    try db.run(
                         sql: """
                             INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet)
                             VALUES (?, ?, ?, ?, ?, ?)
@@ -107,17 +112,20 @@ extension SQLiteBridgeStore {
                 let ids: StatementArguments = [attempt.deliveryID, attempt.leaseOwner]
                 switch attempt.disposition {
                 case .succeeded:
-                    try db.execute(
+                    try db.run(
                         sql: """
                             UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = ?, updated_at = ?,
                                 last_error = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
                             """,
                         arguments: [now.unixSeconds, now.unixSeconds] + ids
                     )
-                    try db.execute(sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ?", arguments: [attempt.subscriptionID])
+                    try db.run(
+                        sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
+                        arguments: [attempt.subscriptionID]
+                    )
                     failing.remove(attempt.subscriptionID)
                 case .retry(let at):
-                    try db.execute(
+                    try db.run(
                         sql: """
                             UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
                                 lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
@@ -126,14 +134,14 @@ extension SQLiteBridgeStore {
                     )
                     failing.insert(attempt.subscriptionID)
                 case .throttled(let until):
-                    try db.execute(
+                    try db.run(
                         sql: """
                             UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
                                 lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
                             """,
                         arguments: [until.unixSeconds, now.unixSeconds, error] + ids
                     )
-                    try db.execute(
+                    try db.run(
                         sql: """
                             UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?)
                             WHERE subscription_id = ? AND state = 'pending' AND lease_owner IS NULL
@@ -142,7 +150,7 @@ extension SQLiteBridgeStore {
                     )
                     failing.insert(attempt.subscriptionID)
                 case .failed:
-                    try db.execute(
+                    try db.run(
                         sql: """
                             UPDATE deliveries SET state = 'failed', attempts = attempts + 1, completed_at = ?, updated_at = ?,
                                 last_error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
@@ -151,7 +159,7 @@ extension SQLiteBridgeStore {
                     )
                     failing.insert(attempt.subscriptionID)
                 case .gone:
-                    try db.execute(
+                    try db.run(
                         sql: """
                             UPDATE deliveries SET state = 'held', attempts = attempts + 1, updated_at = ?, last_error = ?,
                                 lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
@@ -160,14 +168,14 @@ extension SQLiteBridgeStore {
                     )
                     toDisable[attempt.subscriptionID] = "receiver answered 410 Gone"
                 case .released:
-                    try db.execute(
+                    try db.run(
                         sql: "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)",
                         arguments: ids
                     )
                 }
             }
             for id in failing {
-                try db.execute(
+                try db.run(
                     sql: "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
                     arguments: [now.unixSeconds, id]
                 )
@@ -184,7 +192,7 @@ extension SQLiteBridgeStore {
             }
             // A delivery of a disabled subscription that just failed stays held, not pending.
             for id in touched {
-                try db.execute(
+                try db.run(
                     sql: """
                         UPDATE deliveries SET state = 'held' WHERE subscription_id = ? AND state = 'pending'
                           AND lease_owner IS NULL AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND enabled = 0)
@@ -245,11 +253,11 @@ extension SQLiteBridgeStore {
         let changed = try write { db -> Bool in
             guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return false }
             if enabled {
-                try db.execute(
+                try db.run(
                     sql: "UPDATE subscriptions SET enabled = 1, disabled_reason = NULL, failing_since = NULL, updated_at = ? WHERE id = ?",
                     arguments: [now.unixSeconds, id]
                 )
-                try db.execute(
+                try db.run(
                     sql: """
                         UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
                         WHERE subscription_id = ? AND state = 'held'
@@ -270,7 +278,7 @@ extension SQLiteBridgeStore {
     public func replay(tenant: String, subscriptionID: String, since: Date, now: Date) throws(StoreError) -> Int? {
         let count = try write { db -> Int? in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
                                             created_at, updated_at)
@@ -302,7 +310,7 @@ extension SQLiteBridgeStore {
             if (row["lease_owner"] as String?) != nil, let expires = row["lease_expires_at"] as Double?, expires > now.unixSeconds {
                 return false
             }
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE deliveries SET state = CASE WHEN (SELECT enabled FROM subscriptions WHERE id = subscription_id)
                         THEN 'pending' ELSE 'held' END,
@@ -324,7 +332,7 @@ extension SQLiteBridgeStore {
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
             let payload = EventPayload.ping(timestamp: now, subscriptionID: subscriptionID)
             let event = try self.appendEvent(db, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
                                             created_at, updated_at)
@@ -345,12 +353,12 @@ extension SQLiteBridgeStore {
     {
         try write { db in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return false }
-            try db.execute(sql: "DELETE FROM subscription_secrets WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now.unixSeconds])
-            try db.execute(
+            try db.run(sql: "DELETE FROM subscription_secrets WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now.unixSeconds])
+            try db.run(
                 sql: "UPDATE subscription_secrets SET expires_at = ? WHERE subscription_id = ? AND expires_at IS NULL",
                 arguments: [(now + grace).unixSeconds, subscriptionID]
             )
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
                 arguments: [subscriptionID, newSecret, now.unixSeconds]
             )
@@ -396,11 +404,11 @@ extension SQLiteBridgeStore {
         guard let tenant = try String.fetchOne(
             db, sql: "SELECT tenant FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [subscriptionID]
         ) else { return nil }
-        try db.execute(
+        try db.run(
             sql: "UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
             arguments: [reason, now.unixSeconds, subscriptionID]
         )
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE deliveries SET state = 'held', updated_at = ?
                 WHERE subscription_id = ? AND state = 'pending' AND (lease_owner IS NULL OR lease_expires_at <= ?)

@@ -90,7 +90,7 @@ extension SQLiteBridgeStore {
         var report = PruneReport()
         while true {
             let removed = try write { db in
-                try db.execute(
+                try db.run(
                     sql: """
                         DELETE FROM deliveries WHERE id IN (
                             SELECT id FROM deliveries
@@ -105,7 +105,7 @@ extension SQLiteBridgeStore {
         }
         while true {
             let removed = try write { db in
-                try db.execute(
+                try db.run(
                     sql: """
                         DELETE FROM events WHERE seq IN (
                             SELECT seq FROM events e

@@ -10,7 +10,7 @@ extension SQLiteBridgeStore {
     public func createSubscription(_ new: NewSubscription, now: Date) throws(StoreError) -> Subscription {
         try write { db in
             try Self.ensureTenant(db, new.tenant, now: now)
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO subscriptions (id, tenant, url, event_types, video_id, description, enabled,
                                                created_at, updated_at)
@@ -21,7 +21,7 @@ extension SQLiteBridgeStore {
                     new.videoID, new.description, now.unixSeconds, now.unixSeconds,
                 ]
             )
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
                 arguments: [new.id, new.secret, now.unixSeconds]
             )

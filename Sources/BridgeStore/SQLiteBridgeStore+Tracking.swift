@@ -19,7 +19,7 @@ extension SQLiteBridgeStore {
     ) throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
         let result = try write { db -> (TrackedVideo, Bool, ObservationReport) in
             try Self.ensureTenant(db, tenant, now: now)
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO videos (tenant, video_id, source, tracking_started_at, next_poll_at)
                     VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, video_id) DO NOTHING
@@ -47,7 +47,7 @@ extension SQLiteBridgeStore {
     @discardableResult
     public func untrack(tenant: String, videoID: String) throws(StoreError) -> Bool {
         try write { db in
-            try db.execute(sql: "DELETE FROM videos WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID])
+            try db.run(sql: "DELETE FROM videos WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID])
             return db.changesCount > 0
         }
     }
@@ -101,7 +101,7 @@ extension SQLiteBridgeStore {
                 let tenant: String = row["tenant"]
                 let videoID: String = row["video_id"]
                 let status: String? = row["observed_status"]
-                try db.execute(
+                try db.run(
                     sql: "UPDATE videos SET terminal = 1, expired = 1 WHERE id = ?",
                     arguments: [row["id"] as Int64]
                 )
@@ -189,7 +189,7 @@ extension SQLiteBridgeStore {
         let transition = StatusRules.apply(observation, to: current)
         let tenant: String = row["tenant"]
         let changed = transition.event != nil
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE videos SET observed_status = ?, notified_status = ?, known_status = ?, unknown_seen = ?,
                     video_url = ?, terminal = ?, first_seen_at = COALESCE(first_seen_at, ?), last_seen_at = ?,
@@ -225,7 +225,7 @@ extension SQLiteBridgeStore {
         now: Date
     ) throws -> StoredEvent {
         let id = Identifier.make("evt", now: now)
-        try db.execute(
+        try db.run(
             sql: "INSERT INTO events (id, tenant, type, video_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [id, tenant, type.rawValue, videoID, payload, now.unixSeconds]
         )
@@ -238,7 +238,7 @@ extension SQLiteBridgeStore {
     /// One delivery per subscription of the event's tenant whose filters match: `pending` when the
     /// subscription is enabled, `held` while it is disabled. Returns how many pending rows it made.
     static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
                                         created_at, updated_at)
@@ -257,7 +257,7 @@ extension SQLiteBridgeStore {
     }
 
     static func ensureTenant(_ db: Database, _ tenant: String, now: Date) throws {
-        try db.execute(
+        try db.run(
             sql: "INSERT INTO tenants (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
             arguments: [tenant, now.unixSeconds]
         )

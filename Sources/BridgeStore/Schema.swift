@@ -8,6 +8,16 @@ enum Schema {
         migrator.registerMigration("v1-initial") { db in
             try db.execute(sql: v1)
         }
+        // The dispatcher orders due deliveries by time, then id (creation order within a tick): the
+        // index must carry both, or every claim sorts the whole backlog.
+        migrator.registerMigration("v2-deliveries-due-by-time-and-id") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX deliveries_due;
+                    CREATE INDEX deliveries_due ON deliveries(next_attempt_at, id) WHERE state = 'pending';
+                    """
+            )
+        }
         return migrator
     }
 

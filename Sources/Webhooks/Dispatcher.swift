@@ -119,8 +119,12 @@ public final class Dispatcher: Service {
     /// Claims as many due deliveries as there are free slots and starts them. Returns whether slots
     /// stayed free (nothing more is due right now), so the caller arms the timer.
     private func claimAndStart(in group: inout DiscardingTaskGroup) throws -> Bool {
-        let (free, inFlight) = state.withLock { ($0.stopping ? 0 : configuration.concurrency - $0.total, $0.inFlight) }
-        guard free > 0 else { return false }
+        let (free, inFlight, busy) = state.withLock {
+            ($0.stopping ? 0 : configuration.concurrency - $0.total, $0.inFlight, $0.total > 0)
+        }
+        // Under load, refill in batches: one claim query for many slots instead of one per finished
+        // attempt. With nothing in flight, any free slot claims at once (no added latency when idle).
+        guard free > 0, !busy || free >= configuration.claimBatch else { return false }
         let claimed = try store.claimDueDeliveries(
             now: now(),
             limit: free,

@@ -39,6 +39,9 @@ public struct DispatcherConfiguration: Sendable {
         self.responseSnippetBytes = responseSnippetBytes
     }
 
+    /// Free slots that trigger a refill while attempts are in flight.
+    var claimBatch: Int { max(1, min(16, concurrency / 4)) }
+
     /// A lease outlives the longest possible attempt, so it only runs out when its holder died.
     var leaseDuration: Duration { timeout + .seconds(5) }
 }
