@@ -2,9 +2,11 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
+# Python packages the test suite uses as independent checkers (official Standard Webhooks library).
+PYTHON_PACKAGES := standardwebhooks==1.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build release deps bench bench-transport bench-core bench-delivery clean
+.PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery clean
 
 ## Install the C libraries the build links against, only when missing.
 deps:
@@ -15,6 +17,10 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+## Python checkers for the tests, only when missing.
+test-deps: deps
+	@python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q $(PYTHON_PACKAGES)
+
 build: deps
 	$(SWIFT) build
 
@@ -23,7 +29,7 @@ demo: build
 	$(SWIFT) run talking-photo-bridge demo
 
 ## The whole test suite (debug build; release builds stay out of it).
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
