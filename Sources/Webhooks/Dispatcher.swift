@@ -32,8 +32,9 @@ public final class Dispatcher: Service {
     private let state = Mutex(State())
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
-    /// Told about each attempt (metrics, the demo's output).
+    /// Told about each attempt (the demo's output).
     private let observer: (@Sendable (ClaimedDelivery, CompletedAttempt) -> Void)?
+    private let metrics: DeliveryMetrics
 
     public init(
         store: any DeliveryStore,
@@ -44,8 +45,10 @@ public final class Dispatcher: Service {
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         logger: Logger,
         leaseOwner: String? = nil,
+        metrics: DeliveryMetrics = DeliveryMetrics(),
         observer: (@Sendable (ClaimedDelivery, CompletedAttempt) -> Void)? = nil
     ) {
+        self.metrics = metrics
         self.store = store
         self.transport = transport
         self.configuration = configuration
@@ -140,6 +143,7 @@ public final class Dispatcher: Service {
         for delivery in claimed {
             group.addTask { [self] in
                 let outcome = await self.attempt(delivery)
+                self.metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
                 self.observer?(delivery, outcome)
                 self.state.withLock { $0.finished.append(outcome) }
                 self.wake.yield()
@@ -158,6 +162,7 @@ public final class Dispatcher: Service {
         do {
             let disabled = try store.completeAttempts(batch, now: now(), disableAfter: configuration.disableAfter)
             for subscription in disabled {
+                metrics.subscriptionDisabled(reason: subscription.reason.contains("410") ? "gone" : "failing")
                 logger.warning(
                     "subscription disabled; its deliveries are held until it is enabled again",
                     metadata: ["subscription_id": "\(subscription.id)", "reason": "\(subscription.reason)"]
@@ -283,6 +288,19 @@ public final class Dispatcher: Service {
     private func nextRetry(after attempts: Int, at moment: Date) -> CompletedAttempt.Disposition {
         guard let delay = configuration.retrySchedule.delay(afterFailedAttempts: attempts, random: random()) else { return .failed }
         return .retry(at: moment + delay)
+    }
+}
+
+extension CompletedAttempt.Disposition {
+    var label: String {
+        switch self {
+        case .succeeded: "succeeded"
+        case .retry: "retry"
+        case .failed: "failed"
+        case .gone: "gone"
+        case .throttled: "throttled"
+        case .released: "released"
+        }
     }
 }
 

@@ -3,6 +3,7 @@ import BridgeStore
 import CurlHTTP
 import Foundation
 import Logging
+import MetricsTestKit
 import TestSupport
 import Testing
 import Webhooks
@@ -14,6 +15,7 @@ final class DeliveryHarness: Sendable {
     let receiver: WebhookReceiver
     let transport: CurlTransport
     let task: Task<Void, any Error>
+    let metrics = TestMetrics()
 
     init(
         schedule: [Duration] = [.zero, .milliseconds(50), .milliseconds(50), .milliseconds(50)],
@@ -36,7 +38,8 @@ final class DeliveryHarness: Sendable {
                 concurrency: concurrency, timeout: timeout, retrySchedule: RetrySchedule(schedule),
                 disableAfter: disableAfter, destinations: DestinationPolicy(allowPrivate: allowPrivate)
             ),
-            logger: logger
+            logger: logger,
+            metrics: DeliveryMetrics(factory: metrics)
         )
         task = Task { try await dispatcher.run() }
     }
@@ -123,6 +126,8 @@ struct DispatcherTests {
         #expect(Set(received.map(\.id)).count == 1)
         let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
         #expect(attempts.map(\.statusCode) == [500, 500, 204])
+        #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "retry")]).totalValue == 2)
+        #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "succeeded")]).totalValue == 1)
         #expect(attempts.first?.responseSnippet == "oops")
         await harness.stop()
     }
@@ -146,6 +151,7 @@ struct DispatcherTests {
         try harness.observe("v1", ["pending"])
         #expect(await harness.waitFor { try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false })
         #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.disabledReason?.contains("410") == true)
+        #expect(await harness.waitFor { try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "gone")]).totalValue == 1 })
         try harness.observe("v2", ["pending", "in_progressing", "finished"])
         try harness.store.recordObservations([Observation(videoID: "v1", status: "finished")], now: Date(), nextPollAt: Date())
         try await Task.sleep(for: .milliseconds(200))
@@ -315,6 +321,7 @@ struct DispatcherTests {
         try harness.observe("v1", ["pending"])
         #expect(await harness.waitFor { try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false })
         #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.disabledReason?.contains("failing") == true)
+        #expect(await harness.waitFor { try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "failing")]).totalValue == 1 })
         #expect(await harness.waitFor { try harness.deliveries(.held).count == 1 })
         await harness.stop()
     }
