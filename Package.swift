@@ -24,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libcurl headers plus typed wrappers for its variadic C functions. Only CurlHTTP imports it.
@@ -76,12 +80,27 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Types and server stubs generated from openapi/bridge.yaml (spec-first); no hand-written code.
+        .target(
+            name: "BridgeAPI",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
         // The running service: poller (and, later, dispatcher and HTTP API) as lifecycle services.
         .target(
             name: "BridgeService",
             dependencies: [
-                "BridgeCore", "BridgeStore", "TalkingPhoto", "CurlHTTP", "Webhooks",
+                "BridgeCore", "BridgeStore", "TalkingPhoto", "CurlHTTP", "Webhooks", "BridgeAPI",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -100,6 +119,8 @@ let package = Package(
             dependencies: [
                 "BridgeService", "BridgeStore",
                 "CurlHTTP",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "TalkingPhoto",
                 "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,8 @@
 public import BridgeStore
 import CurlHTTP
+import Foundation
+import Metrics
+public import Prometheus
 public import Logging
 public import ServiceLifecycle
 import TalkingPhoto
@@ -16,7 +19,16 @@ public struct BridgeRuntime: Sendable {
     private let callbackTransport: CurlTransport
     private let logger: Logger
 
-    public init(configuration: BridgeConfiguration, logger: Logger) throws {
+    /// - Parameters:
+    ///   - metricsRegistry: where swift-metrics land for `/metrics`; `serve` bootstraps the global
+    ///     metrics system with the same registry.
+    ///   - onListening: called with the bound port once the HTTP server accepts connections.
+    public init(
+        configuration: BridgeConfiguration,
+        logger: Logger,
+        metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        onListening: @escaping @Sendable (Int) -> Void = { _ in }
+    ) throws {
         self.configuration = configuration
         self.logger = logger
         store = try SQLiteBridgeStore(path: configuration.databasePath)
@@ -38,11 +50,32 @@ public struct BridgeRuntime: Sendable {
             configuration: configuration.dispatcherConfiguration,
             logger: logger.labelled("bridge.dispatcher")
         )
-        services = [poller, dispatcher]
+        let metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
+        _ = metricsFactory
+        let dependencies = BridgeAPIHandler.Dependencies(
+            store: store,
+            client: client,
+            destinations: DestinationPolicy(allowPrivate: configuration.allowPrivateDestinations),
+            pollInterval: configuration.pollInterval,
+            secretGrace: configuration.secretGrace,
+            readiness: ReadinessProbe(store: store, client: client),
+            metrics: MetricsEndpoint(registry: metricsRegistry, store: store),
+            now: { Date() },
+            logger: logger.labelled("bridge.api")
+        )
+        let application = try HTTPServer.makeApplication(
+            dependencies: dependencies,
+            apiKeys: configuration.apiKeys,
+            host: configuration.listenHost,
+            port: configuration.listenPort,
+            onListening: onListening
+        )
+        // Shut down in reverse: stop accepting requests first, then drain deliveries, then stop polling.
+        services = [poller, dispatcher, application]
     }
 
-    /// Runs until SIGTERM/SIGINT (graceful) or cancellation.
-    public func run() async throws {
+    /// Runs until SIGTERM/SIGINT (graceful; `handleSignals: false` for tests) or cancellation.
+    public func run(handleSignals: Bool = true) async throws {
         logger.info(
             "talking-photo-bridge starting",
             metadata: [
@@ -51,7 +84,7 @@ public struct BridgeRuntime: Sendable {
             ]
         )
         let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger)
         )
         try await group.run()
         upstreamTransport.shutdown()

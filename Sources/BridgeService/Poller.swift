@@ -5,6 +5,7 @@ public import Logging
 public import ServiceLifecycle
 public import TalkingPhoto
 import Synchronization
+import Metrics
 
 /// Watches every tracked, non-terminal video with as few upstream calls as possible and records
 /// what it sees. A long-running service: `run()` returns on graceful shutdown or cancellation.
@@ -92,6 +93,7 @@ public final class Poller: Service {
                 logger.info("status went backwards; recorded without an event", metadata: ["video_id": "\(id)"])
             }
             for event in recorded.events {
+                Counter(label: "bridge_events_total", dimensions: [("type", event.type.rawValue)]).increment()
                 logger.info(
                     "status changed",
                     metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)", "type": "\(event.type.rawValue)"]
@@ -110,6 +112,10 @@ public final class Poller: Service {
             report.failure = "store"
             report.delay = backoff(after: nil)
             logger.error("poll cycle could not be recorded", metadata: ["error": "\(error)", "retry_in": "\(report.delay)"])
+        }
+        Counter(label: "bridge_poll_cycles_total", dimensions: [("mode", report.mode.rawValue)]).increment()
+        if let failure = report.failure {
+            Counter(label: "bridge_upstream_errors_total", dimensions: [("kind", failure)]).increment()
         }
         logger.debug(
             "poll cycle",
@@ -219,6 +225,3 @@ extension Duration {
     }
 }
 
-extension Date {
-    static func + (date: Date, duration: Duration) -> Date { date.addingTimeInterval(duration.timeInterval) }
-}

@@ -89,7 +89,7 @@ extension SQLiteBridgeStore {
         disableAfter: Duration
     ) throws(StoreError) -> [DisabledSubscription] {
         guard !attempts.isEmpty else { return [] }
-        let (disabled, woke) = try write { db -> ([DisabledSubscription], Bool) in
+        let disabled = try write { db -> [DisabledSubscription] in
             var failing = Set<String>()
             var toDisable: [String: String] = [:]
             var touched = Set<String>()
@@ -200,9 +200,9 @@ extension SQLiteBridgeStore {
                     arguments: [id, id]
                 )
             }
-            return (disabled, attempts.contains { $0.disposition != .failed })
+            return disabled
         }
-        if woke { notifyDeliveriesEnqueued() }
+        // No wake-up here: the dispatcher that wrote these claims again right after.
         return disabled
     }
 
@@ -343,7 +343,10 @@ extension SQLiteBridgeStore {
             )
             return event
         }
-        if event != nil { notifyDeliveriesEnqueued() }
+        if event != nil {
+            notifyDeliveriesEnqueued()
+            eventsAppended.signal()
+        }
         return event
     }
 

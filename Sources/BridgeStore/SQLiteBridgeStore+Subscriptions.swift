@@ -10,26 +10,30 @@ extension SQLiteBridgeStore {
     public func createSubscription(_ new: NewSubscription, now: Date) throws(StoreError) -> Subscription {
         try write { db in
             try Self.ensureTenant(db, new.tenant, now: now)
-            try db.run(
-                sql: """
-                    INSERT INTO subscriptions (id, tenant, url, event_types, video_id, description, enabled,
-                                               created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
-                    """,
-                arguments: [
-                    new.id, new.tenant, new.url, try new.eventTypes.map { try Self.encodeList($0.map(\.rawValue)) },
-                    new.videoID, new.description, now.unixSeconds, now.unixSeconds,
-                ]
-            )
-            try db.run(
-                sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
-                arguments: [new.id, new.secret, now.unixSeconds]
-            )
+            try Self.insertSubscription(db, new, now: now)
             guard let created = try Self.fetchSubscription(db, tenant: new.tenant, id: new.id) else {
                 throw StoreError.invalidData("subscription vanished")
             }
             return created
         }
+    }
+
+    static func insertSubscription(_ db: Database, _ new: NewSubscription, now: Date) throws {
+        try db.run(
+            sql: """
+                INSERT INTO subscriptions (id, tenant, url, event_types, video_id, description, enabled,
+                                           created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+                """,
+            arguments: [
+                new.id, new.tenant, new.url, try new.eventTypes.map { try Self.encodeList($0.map(\.rawValue)) },
+                new.videoID, new.description, now.unixSeconds, now.unixSeconds,
+            ]
+        )
+        try db.run(
+            sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
+            arguments: [new.id, new.secret, now.unixSeconds]
+        )
     }
 
     // MARK: - Reads

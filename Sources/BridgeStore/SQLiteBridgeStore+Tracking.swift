@@ -14,11 +14,14 @@ extension SQLiteBridgeStore {
         videoID: String,
         source: TrackingSource,
         initial: Observation? = nil,
+        subscription: NewSubscription? = nil,
         now: Date,
         nextPollAt: Date
     ) throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
         let result = try write { db -> (TrackedVideo, Bool, ObservationReport) in
             try Self.ensureTenant(db, tenant, now: now)
+            // A per-video subscription made with the submit exists before the first event fans out.
+            if let subscription { try Self.insertSubscription(db, subscription, now: now) }
             try db.run(
                 sql: """
                     INSERT INTO videos (tenant, video_id, source, tracking_started_at, next_poll_at)
@@ -39,7 +42,7 @@ extension SQLiteBridgeStore {
             }
             return (video, created, report)
         }
-        if result.2.deliveriesCreated > 0 { notifyDeliveriesEnqueued() }
+        notifyCommitted(result.2)
         return (video: result.0, created: result.1, report: result.2)
     }
 
@@ -73,7 +76,7 @@ extension SQLiteBridgeStore {
             }
             return report
         }
-        if report.deliveriesCreated > 0 { notifyDeliveriesEnqueued() }
+        notifyCommitted(report)
         return report
     }
 
@@ -116,7 +119,7 @@ extension SQLiteBridgeStore {
             }
             return report
         }
-        if report.deliveriesCreated > 0 { notifyDeliveriesEnqueued() }
+        notifyCommitted(report)
         return report
     }
 

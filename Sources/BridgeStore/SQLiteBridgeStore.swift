@@ -27,6 +27,8 @@ public final class SQLiteBridgeStore: Sendable {
     let afterEventInsert: (@Sendable () throws -> Void)?
     /// Called after a commit that created pending deliveries (the dispatcher's wake-up signal).
     private let deliveriesEnqueued: WakeSignal
+    /// Signalled after a commit that appended events (the pull feed's wake-up).
+    let eventsAppended: WakeSignal
 
     public convenience init(path: String, configuration: Configuration = .init()) throws(StoreError) {
         try self.init(path: path, configuration: configuration, afterEventInsert: nil)
@@ -40,6 +42,7 @@ public final class SQLiteBridgeStore: Sendable {
         self.path = path
         self.afterEventInsert = afterEventInsert
         self.deliveriesEnqueued = WakeSignal()
+        self.eventsAppended = WakeSignal()
         var config = GRDB.Configuration()
         config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
         config.maximumReaderCount = max(1, configuration.maximumReaderCount)
@@ -72,6 +75,12 @@ public final class SQLiteBridgeStore: Sendable {
 
     /// Signals the dispatcher (after a commit that created pending deliveries).
     func notifyDeliveriesEnqueued() { deliveriesEnqueued.signal() }
+
+    /// Signals both listeners after a commit described by `report`.
+    func notifyCommitted(_ report: ObservationReport) {
+        if !report.events.isEmpty { eventsAppended.signal() }
+        if report.deliveriesCreated > 0 { deliveriesEnqueued.signal() }
+    }
 
     // MARK: - Access
 

@@ -18,6 +18,24 @@ enum Schema {
                     """
             )
         }
+        // Idempotency-Key records: one per (tenant, key), holding the first response for 24 h.
+        migrator.registerMigration("v3-idempotency-keys") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE idempotency_keys (
+                        tenant TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        request_hash TEXT NOT NULL,
+                        status INTEGER,
+                        content_type TEXT,
+                        body BLOB,
+                        created_at REAL NOT NULL,
+                        PRIMARY KEY (tenant, key)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+                    """
+            )
+        }
         return migrator
     }
 

@@ -37,7 +37,7 @@ public struct TalkingPhotoClient: Sendable {
     }
 
     public let configuration: Configuration
-    private let transport: any HTTPTransport
+    public let transport: any HTTPTransport
     private let now: @Sendable () -> Date
 
     public init(
@@ -60,6 +60,14 @@ public struct TalkingPhotoClient: Sendable {
         let decoder = EnvelopeDecoder(now: now())
         let data = try decoder.data(of: response)
         guard let video = decoder.video(from: data) else { throw .malformed("generate answer has no video") }
+        return video
+    }
+
+    /// Reads a `video.generate` / `video.get` answer obtained through ``send(method:path:body:)``.
+    public func decodeVideo(from response: OutboundResponse) throws(UpstreamError) -> UpstreamVideo {
+        let decoder = EnvelopeDecoder(now: now())
+        let data = try decoder.data(of: response)
+        guard let video = decoder.video(from: data) else { throw .malformed("answer has no video") }
         return video
     }
 

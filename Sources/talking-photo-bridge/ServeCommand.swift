@@ -3,6 +3,8 @@ import BridgeService
 import BridgeStore
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 
 /// `talking-photo-bridge serve`: the service. Every setting is an environment variable and a flag
 /// (flags win); resolution and validation live in `ConfigurationLoader`, not here.
@@ -66,9 +68,14 @@ struct Serve: AsyncParsableCommand {
             return
         }
         let logger = bootstrapLogging(configuration)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let runtime: BridgeRuntime
+        let host = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
         do {
-            runtime = try BridgeRuntime(configuration: configuration, logger: logger)
+            runtime = try BridgeRuntime(configuration: configuration, logger: logger, metricsRegistry: registry) { port in
+                FileHandle.standardOutput.write(Data("talking-photo-bridge listening on http://\(host):\(port)\n".utf8))
+            }
         } catch {
             printError("talking-photo-bridge: cannot start: \(error)")
             throw ExitCode(1)

@@ -1,0 +1,55 @@
+import BridgeAPI
+import BridgeCore
+import BridgeStore
+import Foundation
+
+extension BridgeAPIHandler {
+    func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
+        let tenant = try Caller.required()
+        let limit = try Self.pageSize(input.query.limit)
+        let cursor = try Self.numericCursor(input.query.cursor) ?? 0
+        if let videoID = input.query.videoId { try Self.checkVideoID(videoID) }
+        let type = try input.query._type.map(EventType.init)
+        let wait = input.query.wait ?? 0
+        guard (0...30).contains(wait) else { throw BridgeError.badRequest("wait must be between 0 and 30 seconds") }
+
+        func page() throws -> [StoredEvent] {
+            try store.events(tenant: tenant, after: cursor, videoID: input.query.videoId, type: type, limit: limit)
+        }
+        var events = try page()
+        if events.isEmpty, wait > 0 {
+            // Long poll: listen before re-checking, so an event committed in between is not missed.
+            let wakeUps = store.eventWakeUps()
+            events = try page()
+            if events.isEmpty {
+                let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+                let forward = Task {
+                    for await _ in wakeUps { signal.yield() }
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: .seconds(wait))
+                    signal.finish()
+                }
+                defer {
+                    forward.cancel()
+                    timer.cancel()
+                    signal.finish()
+                }
+                for await _ in signals {
+                    events = try page()
+                    if !events.isEmpty { break }
+                }
+            }
+        }
+        let next = events.last.map { String($0.sequence) } ?? String(cursor)
+        return .ok(.init(body: .json(.init(data: events.map(Self.api), nextCursor: next))))
+    }
+
+    func getEvent(_ input: Operations.GetEvent.Input) async throws -> Operations.GetEvent.Output {
+        let tenant = try Caller.required()
+        guard Identifier.isValid(input.path.eventId, prefix: "evt"),
+            let event = try store.event(tenant: tenant, id: input.path.eventId)
+        else { throw BridgeError.notFound("no such event") }
+        return .ok(.init(body: .json(Self.api(event))))
+    }
+}

@@ -1,0 +1,19 @@
+import Foundation
+
+/// Every failure a handler reports. How each becomes an HTTP answer (status, native JSON or the
+/// upstream envelope) is decided in one place, `BridgeError+HTTP.swift`; handlers only throw.
+enum BridgeError: Error, Sendable {
+    case badRequest(String)
+    case unauthorized
+    case notFound(String)
+    case conflict(String)
+    case payloadTooLarge(limit: Int)
+    case unprocessable(String)
+    /// The upstream could not be reached (proxy: 502).
+    case upstreamUnreachable(String)
+    /// The upstream refused: its status and body pass through unchanged (proxy routes).
+    case upstreamAnswered(status: Int, contentType: String?, body: Data)
+    /// The database cannot take writes right now (disk full, read-only, busy).
+    case unavailable(String)
+    case internalFailure
+}

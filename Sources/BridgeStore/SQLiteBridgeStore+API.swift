@@ -1,0 +1,143 @@
+public import BridgeCore
+public import Foundation
+import GRDB
+
+/// What a stored Idempotency-Key says about a new request carrying it.
+public enum IdempotencyClaim: Sendable, Equatable {
+    /// First use: the caller runs the request and then records its response.
+    case new
+    /// The first request with this key is still running.
+    case inProgress
+    /// The same key with a different request.
+    case mismatch
+    /// The first response, to be returned again as is.
+    case completed(status: Int, contentType: String?, body: Data)
+}
+
+extension SQLiteBridgeStore {
+    // MARK: - Subscriptions
+
+    public func subscriptions(tenant: String, after cursor: String?, limit: Int) throws(StoreError) -> [Subscription] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: Self.subscriptionSelect + " WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?",
+                arguments: [tenant, cursor ?? "", limit]
+            ).map(Self.subscription(from:))
+        }
+    }
+
+    /// Changes what is given (nil leaves a field as it is); `eventTypes: []` means every type and
+    /// `description: ""` removes it. Enabling or disabling goes through ``setSubscriptionEnabled``.
+    public func updateSubscription(
+        tenant: String,
+        id: String,
+        url: String?,
+        eventTypes: [EventType]?,
+        description: String?,
+        now: Date
+    ) throws(StoreError) -> Subscription? {
+        try write { db in
+            guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return nil }
+            if let url {
+                try db.run(sql: "UPDATE subscriptions SET url = ? WHERE id = ?", arguments: [url, id])
+            }
+            if let eventTypes {
+                let encoded = eventTypes.isEmpty ? nil : try Self.encodeList(eventTypes.map(\.rawValue))
+                try db.run(sql: "UPDATE subscriptions SET event_types = ? WHERE id = ?", arguments: [encoded, id])
+            }
+            if let description {
+                try db.run(
+                    sql: "UPDATE subscriptions SET description = ? WHERE id = ?",
+                    arguments: [description.isEmpty ? nil : description, id]
+                )
+            }
+            try db.run(sql: "UPDATE subscriptions SET updated_at = ? WHERE id = ?", arguments: [now.unixSeconds, id])
+            return try Self.fetchSubscription(db, tenant: tenant, id: id)
+        }
+    }
+
+    /// Deletes a subscription, its secrets, and its deliveries with their attempts.
+    public func deleteSubscription(tenant: String, id: String) throws(StoreError) -> Bool {
+        try write { db in
+            try db.run(sql: "DELETE FROM subscriptions WHERE tenant = ? AND id = ?", arguments: [tenant, id])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: - Events
+
+    public func event(tenant: String, id: String) throws(StoreError) -> StoredEvent? {
+        try read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = ? AND id = ?",
+                arguments: [tenant, id]
+            ).map(Self.event(from:))
+        }
+    }
+
+    /// The newest event sequence number (0 when the log is empty).
+    public func lastEventSequence() throws(StoreError) -> Int64 {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0 }
+    }
+
+    /// A stream that yields after every commit that appended events (the long-poll feed's wake-up).
+    public func eventWakeUps() -> AsyncStream<Void> { eventsAppended.stream() }
+
+    // MARK: - Idempotency keys
+
+    /// Records the first use of `key` for `tenant`, or says what an earlier use decided.
+    /// Keys older than `ttl` are forgotten.
+    public func claimIdempotencyKey(tenant: String, key: String, requestHash: String, ttl: Duration, now: Date)
+        throws(StoreError) -> IdempotencyClaim
+    {
+        try write { db in
+            try db.run(
+                sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at < ?",
+                arguments: [tenant, key, (now.unixSeconds - ttl.seconds)]
+            )
+            if let row = try Row.fetchOne(
+                db,
+                sql: "SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE tenant = ? AND key = ?",
+                arguments: [tenant, key]
+            ) {
+                guard (row["request_hash"] as String) == requestHash else { return .mismatch }
+                guard let status = row["status"] as Int? else { return .inProgress }
+                return .completed(status: status, contentType: row["content_type"], body: row["body"] ?? Data())
+            }
+            try db.run(
+                sql: "INSERT INTO idempotency_keys (tenant, key, request_hash, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [tenant, key, requestHash, now.unixSeconds]
+            )
+            return .new
+        }
+    }
+
+    public func completeIdempotencyKey(tenant: String, key: String, status: Int, contentType: String?, body: Data)
+        throws(StoreError)
+    {
+        try write { db in
+            try db.run(
+                sql: "UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE tenant = ? AND key = ?",
+                arguments: [status, contentType, body, tenant, key]
+            )
+        }
+    }
+
+    /// Forgets an unfinished key (the request failed before doing anything), so a retry may run.
+    public func releaseIdempotencyKey(tenant: String, key: String) throws(StoreError) {
+        try write { db in
+            try db.run(
+                sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND status IS NULL",
+                arguments: [tenant, key]
+            )
+        }
+    }
+}
+
+extension SQLiteBridgeStore {
+    public func disabledSubscriptionCount() throws(StoreError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriptions WHERE enabled = 0") ?? 0 }
+    }
+}
