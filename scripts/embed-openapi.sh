@@ -9,6 +9,7 @@ out=Sources/BridgeService/API/OpenAPIDocument.swift
   echo 'enum OpenAPIDocument {'
   echo '    static let yaml = ###"""'
   cat openapi/bridge.yaml
+  echo   # the string ends with the file's final newline
   echo '"""###'
   echo '}'
 } > "$out"

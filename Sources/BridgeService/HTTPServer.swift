@@ -26,7 +26,7 @@ enum HTTPServer {
             on: router,
             serverURL: root,
             configuration: Configuration(
-                dateTranscoder: .iso8601WithFractionalSeconds,
+                dateTranscoder: RFC3339DateTranscoder(),
                 jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]
             ),
             middlewares: [

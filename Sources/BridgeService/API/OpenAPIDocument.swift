@@ -1281,5 +1281,6 @@ components:
           properties:
             subscription_id:
               type: string
+
 """###
 }

@@ -1,0 +1,103 @@
+import BridgeService
+import BridgeStore
+import CurlHTTP
+import Foundation
+import Logging
+import Simulator
+import Synchronization
+import TestSupport
+
+/// The whole bridge in-process (HTTP API, poller, dispatcher) on a temp SQLite file, against the
+/// simulator and a loopback receiver, driven over real HTTP through the curl transport.
+final class APIHarness: Sendable {
+    static let keys = ["acme": "acme-key-0123456789abcdef", "globex": "globex-key-0123456789abcdef"]
+
+    let directory: TemporaryDirectory
+    let simulator: RunningSimulator
+    let receiver: WebhookReceiver
+    let transport: CurlTransport
+    let runtime: BridgeRuntime
+    let task: Task<Void, any Error>
+    let port: Int
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var store: SQLiteBridgeStore { runtime.store }
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HeaderFields
+        var body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+        var data: [String: Any] { json["data"] as? [String: Any] ?? [:] }
+    }
+
+    init(
+        allowPrivate: Bool = true,
+        upstreamURL: String? = nil,
+        renderTime: Duration = .milliseconds(300),
+        script: @escaping WebhookReceiver.Script = { _, _ in .status(200) }
+    ) async throws {
+        directory = try TemporaryDirectory("api")
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        simulator = try await UpstreamSimulator.start(
+            SimulatorConfiguration(port: 0, token: "api-token", renderTime: renderTime, pendingTime: .milliseconds(100), seed: 5),
+            logger: quiet
+        )
+        receiver = try await WebhookReceiver.start(script: script)
+        transport = try CurlTransport()
+        let configuration = BridgeConfiguration(
+            listenHost: "127.0.0.1",
+            listenPort: 0,
+            databasePath: directory.path("bridge.sqlite"),
+            upstreamBaseURL: upstreamURL ?? simulator.baseURL,
+            upstreamToken: .init("api-token"),
+            apiKeys: Self.keys.map { .init(name: $0.key, key: $0.value) },
+            allowPrivateDestinations: allowPrivate,
+            pollInterval: .milliseconds(100),
+            retrySchedule: [.zero, .milliseconds(50), .milliseconds(50)]
+        )
+        let ports = AsyncStream.makeStream(of: Int.self)
+        runtime = try BridgeRuntime(configuration: configuration, logger: quiet) { port in
+            ports.continuation.yield(port)
+            ports.continuation.finish()
+        }
+        let runtime = self.runtime
+        task = Task { try await runtime.run(handleSignals: false) }
+        var iterator = ports.stream.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw LoopbackServerError.didNotStart }
+        self.port = port
+    }
+
+    @discardableResult
+    func call(
+        _ method: String,
+        _ path: String,
+        as tenant: String? = "acme",
+        json: Any? = nil,
+        raw: Data? = nil,
+        headers extra: [String: String] = [:]
+    ) async throws -> Reply {
+        var headers = HeaderFields()
+        if let tenant, let key = Self.keys[tenant] { headers.add(name: "Authorization", value: "Bearer \(key)") }
+        var body = raw
+        if let json { body = try JSONSerialization.data(withJSONObject: json) }
+        if body != nil { headers.add(name: "Content-Type", value: "application/json") }
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        let response = try await transport.send(
+            OutboundRequest(method: method, url: baseURL + path, headers: headers, body: body, timeout: .seconds(40))
+        )
+        return Reply(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await withDeadline(.seconds(15)) { [task] in _ = await task.result }
+        transport.shutdown()
+        await receiver.stop()
+        await simulator.stop()
+        directory.remove()
+    }
+}
