@@ -141,3 +141,16 @@ extension SQLiteBridgeStore {
         try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriptions WHERE enabled = 0") ?? 0 }
     }
 }
+
+extension SQLiteBridgeStore {
+    /// Row counts of every table, for tests that assert "nothing changed" and for diagnostics.
+    public func tableCounts() throws(StoreError) -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            for table in ["tenants", "subscriptions", "subscription_secrets", "videos", "events", "deliveries", "attempts", "idempotency_keys"] {
+                counts[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
+            }
+            return counts
+        }
+    }
+}
