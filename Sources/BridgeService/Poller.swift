@@ -64,11 +64,15 @@ public final class Poller: Service {
 
     public func run() async throws {
         logger.info("poller started", metadata: ["interval": "\(configuration.interval)"])
-        try await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let report = await self.cycle()
-                try await self.clock.sleep(for: report.delay)
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    let report = await self.cycle()
+                    try await self.clock.sleep(for: report.delay)
+                }
             }
+        } catch is CancellationError {
+            // Graceful shutdown cuts the sleep short: a normal end, not a failure.
         }
         logger.info("poller stopped")
     }

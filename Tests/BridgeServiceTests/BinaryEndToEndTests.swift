@@ -1,0 +1,126 @@
+import BridgeStore
+import CurlHTTP
+import Foundation
+import Logging
+import Simulator
+import TestSupport
+import Testing
+import Webhooks
+
+/// The real binary, configured by environment, against the simulator and a loopback receiver.
+@Suite("End to end through the real binary", .serialized)
+struct BinaryEndToEndTests {
+    static let key = "e2e-key-0123456789abcdef"
+
+    struct Running {
+        let process: ChildProcess
+        let baseURL: String
+    }
+
+    static func launch(_ directory: TemporaryDirectory, upstream: String, extra: [String: String] = [:]) async throws -> Running {
+        var environment = [
+            "BRIDGE_DATABASE": directory.path("bridge.sqlite"),
+            "SURREAL_BASE_URL": upstream,
+            "SURREAL_API_TOKEN": "e2e-token",
+            "BRIDGE_API_KEYS": "acme:\(key)",
+            "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "BRIDGE_POLL_INTERVAL": "100ms",
+            "BRIDGE_LISTEN": "127.0.0.1:0",
+            "BRIDGE_LOG_LEVEL": "warning",
+        ]
+        environment.merge(extra) { $1 }
+        let process = try ChildProcess(
+            executable: try bridgeBinaryPath(), arguments: ["serve"], environment: environment,
+            outputPath: directory.path("serve-\(UUID().uuidString.prefix(6)).log")
+        )
+        @Sendable func announced() -> String? {
+            let line = process.output.split(separator: "\n").first { $0.contains("listening on http://") }
+            guard let line, let start = line.range(of: "http://")?.lowerBound else { return nil }
+            return String(line[start...])
+        }
+        _ = await eventually(within: .seconds(20)) { announced() != nil }
+        guard let baseURL = announced() else { throw LoopbackServerError.didNotStart }
+        return Running(process: process, baseURL: baseURL)
+    }
+
+    static func post(_ transport: CurlTransport, _ url: String, _ json: [String: Any]) async throws -> [String: Any] {
+        let response = try await transport.send(
+            OutboundRequest(
+                method: "POST", url: url, headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/json"],
+                body: try JSONSerialization.data(withJSONObject: json)
+            )
+        )
+        return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? ["status": response.status]
+    }
+
+    @Test("generate with callback_url and watch: signed video.finished arrives; SIGTERM exits cleanly")
+    func generateAndWatch() async throws {
+        let directory = try TemporaryDirectory("e2e")
+        defer { directory.remove() }
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let simulator = try await UpstreamSimulator.start(
+            SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .milliseconds(500), pendingTime: .milliseconds(100), seed: 9),
+            logger: quiet
+        )
+        let receiver = try await WebhookReceiver.start()
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        let bridge = try await Self.launch(directory, upstream: simulator.baseURL)
+
+        let generated = try await Self.post(transport, bridge.baseURL + "/v1/v2v/video.generate", [
+            "audio_url": "https://media.example.com/a.mp3", "image_url": "https://media.example.com/f.jpg",
+            "callback_url": receiver.url("generate"), "events": ["video.finished"],
+        ])
+        let data = try #require(generated["data"] as? [String: Any], "\(generated)")
+        let secret = try #require(WebhookSecret(data["subscription_secret"] as? String ?? ""))
+
+        let watched = simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
+        let subscription = try await Self.post(transport, bridge.baseURL + "/v1/subscriptions", [
+            "url": receiver.url("watch"), "video_id": watched,
+        ])
+        let watchSecret = try #require(WebhookSecret(subscription["secret"] as? String ?? ""))
+        _ = try await Self.post(transport, bridge.baseURL + "/v1/videos/\(watched)/watch", [:])
+        _ = simulator.control.pin(videoID: watched, status: "finished", videoURL: "https://cdn.example.com/w.mp4")
+
+        let arrived = await eventually(within: .seconds(20)) {
+            receiver.received(path: "generate").contains { $0.type == "video.finished" }
+                && receiver.received(path: "watch").contains { $0.type == "video.finished" }
+        }
+        #expect(arrived, "\(receiver.received.map { "\($0.path) \($0.type ?? "")" })\n\(bridge.process.output)")
+        #expect(receiver.received(path: "generate").map(\.type) == ["video.finished"], "event filter applied")
+        #expect(receiver.received(path: "watch").compactMap(\.status) == ["in_progressing", "finished"])
+        for (path, key) in [("generate", secret), ("watch", watchSecret)] {
+            for message in receiver.received(path: path) {
+                #expect(WebhookSigner.verify(id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body, header: message.signature, secrets: [key]))
+            }
+        }
+
+        // Graceful shutdown: SIGTERM ends the process promptly with exit code 0.
+        bridge.process.signal(SIGTERM)
+        let status = await bridge.process.waitForExit(within: .seconds(20))
+        #expect(status.map { ChildProcess.exitedNormally($0) } == true, "exit status \(String(describing: status))\n\(bridge.process.output)")
+        if status == nil { await bridge.process.kill9() }
+        #expect(!bridge.process.output.contains("e2e-token"), "the upstream token never appears in logs")
+        await receiver.stop()
+        await simulator.stop()
+    }
+
+    @Test("a bad setting stops start-up with one line naming it; secrets are never printed")
+    func badConfiguration() async throws {
+        let directory = try TemporaryDirectory("config")
+        defer { directory.remove() }
+        let process = try ChildProcess(
+            executable: try bridgeBinaryPath(), arguments: ["serve", "--poll-interval", "soon"],
+            environment: ["SURREAL_API_TOKEN": "super-secret-token", "BRIDGE_API_KEYS": "acme:short", "BRIDGE_DELIVERY_CONCURRENCY": "0"],
+            outputPath: directory.path("out.log")
+        )
+        let status = await process.waitForExit(within: .seconds(10))
+        #expect(status.map { ChildProcess.exitedNormally($0, code: 78) } == true)
+        let lines = process.output.split(separator: "\n")
+        #expect(lines.contains { $0.contains("BRIDGE_POLL_INTERVAL") && $0.contains("soon") })
+        #expect(lines.contains { $0.contains("BRIDGE_API_KEYS") })
+        #expect(lines.contains { $0.contains("BRIDGE_DELIVERY_CONCURRENCY") })
+        #expect(!process.output.contains("super-secret-token") && !process.output.contains("acme:short"))
+    }
+}
