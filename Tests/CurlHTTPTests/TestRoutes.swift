@@ -61,6 +61,7 @@ final class TransportTestServer: Sendable {
                 headers[xTestEcho] = value
             }
             headers[xMethod] = request.method.rawValue
+            headers[xExpect] = request.headers[.expect] ?? "none"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
         let server = try await LoopbackServer.start(host: host, router: router)
@@ -79,6 +80,7 @@ final class Counter: Sendable {
 private let xTest = HTTPField.Name("x-test") ?? .contentLocation
 private let xTestEcho = HTTPField.Name("x-test-echo") ?? .contentLocation
 private let xMethod = HTTPField.Name("x-method") ?? .contentLocation
+private let xExpect = HTTPField.Name("x-expect") ?? .contentLocation
 
 private struct HitCounter: RouterMiddleware {
     let hits: Counter

@@ -11,6 +11,15 @@ import OpenAPIRuntime
 /// claimed in SQLite before the handler runs, so a retried `video.generate` can never reach the
 /// upstream twice, even across a crash in between (that retry gets 409 until the key expires).
 struct RequestBodyMiddleware: ServerMiddleware {
+    /// JSON bodies compare by meaning (key order and whitespace do not matter); others byte for byte.
+    static func canonical(_ bytes: [UInt8]) -> Data {
+        let data = Data(bytes)
+        guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
+            let normalised = try? JSONSerialization.data(withJSONObject: parsed, options: [.sortedKeys, .fragmentsAllowed])
+        else { return data }
+        return normalised
+    }
+
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")
     static let replayed = HTTPField.Name("Idempotent-Replayed")
 
@@ -45,7 +54,7 @@ struct RequestBodyMiddleware: ServerMiddleware {
         let tenant = try Caller.required()
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method.rawValue) \(request.path ?? "")\n".utf8))
-        hasher.update(data: bytes)
+        hasher.update(data: Self.canonical(bytes))
         let hash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
 
         switch try store.claimIdempotencyKey(tenant: tenant, key: key, requestHash: hash, ttl: ttl, now: now()) {
