@@ -3,10 +3,10 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 # Python packages the test suite uses as independent checkers (official Standard Webhooks library).
-PYTHON_PACKAGES := standardwebhooks==1.1.0
+PYTHON_PACKAGES := standardwebhooks==1.1.0 schemathesis==4.32.5 openapi-spec-validator
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery clean
+.PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery bench-api clean
 
 ## Install the C libraries the build links against, only when missing.
 deps:
@@ -19,7 +19,8 @@ deps:
 
 ## Python checkers for the tests, only when missing.
 test-deps: deps
-	@python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q $(PYTHON_PACKAGES)
+	@python3 -c "import standardwebhooks, schemathesis, openapi_spec_validator" 2>/dev/null \
+	  || python3 -m pip install -q $(PYTHON_PACKAGES)
 
 build: deps
 	$(SWIFT) build
@@ -45,7 +46,10 @@ bench-core: release
 bench-delivery: release
 	$(SWIFT) run -c release delivery-bench
 
-bench: bench-transport bench-core bench-delivery
+bench-api: release
+	$(SWIFT) run -c release api-bench
+
+bench: bench-transport bench-core bench-delivery bench-api
 
 clean:
 	rm -rf .build

@@ -124,3 +124,36 @@ struct BinaryEndToEndTests {
         #expect(!process.output.contains("super-secret-token") && !process.output.contains("acme:short"))
     }
 }
+
+@Suite("Schemathesis against the running binary", .serialized)
+struct SchemathesisTests {
+    @Test("no server errors and no schema violations on /openapi.yaml")
+    func schemathesis() async throws {
+        let directory = try TemporaryDirectory("schemathesis")
+        defer { directory.remove() }
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let simulator = try await UpstreamSimulator.start(
+            SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .seconds(2), seed: 11),
+            logger: quiet
+        )
+        let bridge = try await BinaryEndToEndTests.launch(directory, upstream: simulator.baseURL, extra: ["BRIDGE_LOG_LEVEL": "error"])
+        let (status, output) = try await runCommand(
+            "/usr/bin/env",
+            [
+                "st", "run", bridge.baseURL + "/openapi.yaml",
+                "-H", "Authorization: Bearer \(BinaryEndToEndTests.key)",
+                "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,response_headers_conformance",
+                "--max-examples", "10", "--max-time", "60", "--seed", "7", "--request-timeout", "35", "--workers", "2",
+                "--phases", "examples,coverage,fuzzing", "--no-shrink",
+            ],
+            timeout: .seconds(240)
+        )
+        let summary = output.split(separator: "\n").suffix(25).joined(separator: "\n")
+        #expect(status == 0, "schemathesis reported problems:\n\(summary)")
+        #expect(output.contains("Tested:"), "schemathesis did not run: \(summary)")
+        #expect(bridge.process.poll() == nil, "the bridge is still up")
+        await bridge.process.kill9()
+        await simulator.stop()
+    }
+}

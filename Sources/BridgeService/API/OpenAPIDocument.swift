@@ -107,8 +107,7 @@ paths:
           required: true
           schema:
             type: string
-            minLength: 1
-            maxLength: 128
+            pattern: '^[!-~]{1,128}$'
       responses:
         '200':
           description: The video as last observed.
@@ -185,7 +184,7 @@ paths:
       operationId: listSubscriptions
       summary: The caller's subscriptions, oldest first.
       parameters:
-        - $ref: '#/components/parameters/Cursor'
+        - $ref: '#/components/parameters/SubscriptionCursor'
         - $ref: '#/components/parameters/Limit'
       responses:
         '200':
@@ -474,8 +473,7 @@ paths:
           in: query
           schema:
             type: string
-            minLength: 1
-            maxLength: 128
+            pattern: '^[!-~]{1,128}$'
         - name: type
           in: query
           schema:
@@ -811,17 +809,24 @@ components:
       name: Idempotency-Key
       in: header
       required: false
+      description: Reusing a key with a different request is a 422; while the first is running, 409.
       schema:
         type: string
-        minLength: 1
-        maxLength: 255
+        pattern: '^[!-~]{1,255}$'
     Cursor:
       name: cursor
       in: query
-      description: The `next_cursor` of the previous page.
+      description: The `next_cursor` of the previous page (a sequence number).
       schema:
         type: string
-        maxLength: 64
+        pattern: '^[0-9]{1,18}$'
+    SubscriptionCursor:
+      name: cursor
+      in: query
+      description: The `next_cursor` of the previous page (a subscription id).
+      schema:
+        type: string
+        pattern: '^sub_[0-9A-Z]{26}$'
     Limit:
       name: limit
       in: query
@@ -843,8 +848,7 @@ components:
       required: true
       schema:
         type: string
-        minLength: 1
-        maxLength: 128
+        pattern: '^[!-~]{1,128}$'
     DeliveryID:
       name: delivery_id
       in: path
@@ -933,12 +937,18 @@ components:
       properties:
         audio_url:
           type: string
+          format: uri
+          pattern: '^https?://[^\s]+$'
           maxLength: 2048
         image_url:
           type: string
+          format: uri
+          pattern: '^https?://[^\s]+$'
           maxLength: 2048
         callback_url:
           type: string
+          format: uri
+          pattern: '^https?://[^\s]+$'
           maxLength: 2048
           description: Creates a subscription for just this video.
         events:
@@ -1005,7 +1015,10 @@ components:
       properties:
         url:
           type: string
+          format: uri
+          pattern: '^https?://[^\s]+$'
           maxLength: 2048
+          description: http(s) only; private, loopback and link-local destinations are refused unless allowed.
         events:
           type: array
           maxItems: 7
@@ -1013,7 +1026,7 @@ components:
             $ref: '#/components/schemas/EventType'
         video_id:
           type: string
-          maxLength: 128
+          pattern: '^[!-~]{1,128}$'
         description:
           type: string
           maxLength: 500
@@ -1023,6 +1036,8 @@ components:
       properties:
         url:
           type: string
+          format: uri
+          pattern: '^https?://[^\s]+$'
           maxLength: 2048
         events:
           type: array
