@@ -118,8 +118,9 @@ let package = Package(
         .executableTarget(
             name: "talking-photo-bridge",
             dependencies: [
-                "BridgeService", "BridgeStore",
+                "BridgeService", "BridgeStore", "Webhooks",
                 "CurlHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "TalkingPhoto",

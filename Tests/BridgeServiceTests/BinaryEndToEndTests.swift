@@ -157,3 +157,26 @@ struct SchemathesisTests {
         await simulator.stop()
     }
 }
+
+@Suite("The demo command", .serialized)
+struct DemoCommandTests {
+    @Test("demo shows verified callbacks, a visible retry, and a summary")
+    func demo() async throws {
+        let directory = try TemporaryDirectory("demo")
+        defer { directory.remove() }
+        let process = try ChildProcess(
+            executable: try bridgeBinaryPath(),
+            arguments: ["demo", "--exit", "--render-time", "2s", "--poll-interval", "200ms", "--listen", "127.0.0.1:0", "--videos", "3"],
+            environment: ProcessInfo.processInfo.environment, outputPath: directory.path("demo.log")
+        )
+        let status = await process.waitForExit(within: .seconds(90))
+        if status == nil { await process.kill9() }
+        let output = process.output
+        #expect(status.map { ChildProcess.exitedNormally($0) } == true, "\(output)")
+        let verified = output.split(separator: "\n").filter { $0.contains("verified ✓") }
+        #expect(verified.count >= 7, "3 videos × (pending, …, terminal) plus the retried one\n\(output)")
+        #expect(output.contains("answered 503 on purpose"))
+        #expect(!output.contains("INVALID"))
+        #expect(output.contains("summary") && output.contains("curl -s"))
+    }
+}
