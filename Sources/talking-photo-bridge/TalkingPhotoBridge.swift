@@ -6,11 +6,8 @@ struct TalkingPhotoBridge: AsyncParsableCommand {
         commandName: "talking-photo-bridge",
         abstract: "Push notifications (signed webhooks) for the poll-only Talking Photo API.",
         discussion: """
-            Subcommands:
-              serve     the bridge service (poller today; callbacks and the HTTP API land next)
-              simulate  run a stand-in for the upstream Talking Photo API, with fault knobs
-              demo      run the simulator and show the upstream client polling it
+            Start with `serve --help` (the service) or `demo` (everything on loopback, callbacks printed).
             """,
-        subcommands: [Serve.self, Simulate.self, Demo.self]
+        subcommands: [Serve.self, Simulate.self, Demo.self, Migrate.self, Backup.self, Keys.self, Healthcheck.self]
     )
 }

@@ -1,0 +1,95 @@
+import BridgeService
+import Foundation
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    static let minimal = ["SURREAL_API_TOKEN": "tok-secret-value", "BRIDGE_API_KEYS": "acme:acme-key-0123456789abcdef"]
+
+    func load(_ environment: [String: String], flags: [String: String] = [:], files: [String: String] = [:])
+        -> Result<BridgeConfiguration, ConfigurationErrors>
+    {
+        ConfigurationLoader(environment: environment, flags: flags) { path in
+            guard let contents = files[path] else { throw CocoaError(.fileNoSuchFile) }
+            return contents
+        }.load()
+    }
+
+    @Test("defaults follow the contract")
+    func defaults() throws {
+        let configuration = try load(Self.minimal).get()
+        #expect(configuration.listenHost == "127.0.0.1" && configuration.listenPort == 8080)
+        #expect(configuration.pollInterval == .seconds(2) && configuration.trackingLimit == .seconds(86_400))
+        #expect(configuration.deliveryTimeout == .seconds(10) && configuration.deliveryConcurrency == 64)
+        #expect(configuration.retrySchedule == [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000].map { Duration.seconds($0) })
+        #expect(configuration.secretGrace == .seconds(86_400) && !configuration.allowPrivateDestinations)
+        #expect(configuration.apiKeys == [.init(name: "acme", key: "acme-key-0123456789abcdef")])
+    }
+
+    @Test("flags win over the environment, which wins over _FILE")
+    func precedence() throws {
+        var environment = Self.minimal
+        environment["BRIDGE_POLL_INTERVAL"] = "5s"
+        environment["SURREAL_API_TOKEN_FILE"] = "/run/secrets/token"
+        let configuration = try load(environment, flags: ["BRIDGE_POLL_INTERVAL": "750ms", "BRIDGE_LISTEN": "[::1]:9000"]).get()
+        #expect(configuration.pollInterval == .milliseconds(750))
+        #expect(configuration.listenHost == "::1" && configuration.listenPort == 9000)
+        #expect(configuration.upstreamToken == .init("tok-secret-value"), "the variable beats the file")
+    }
+
+    @Test("secrets from NAME_FILE, trimmed")
+    func secretFiles() throws {
+        let environment = ["SURREAL_API_TOKEN_FILE": "/run/secrets/token", "BRIDGE_API_KEYS_FILE": "/run/secrets/keys"]
+        let files = ["/run/secrets/token": "from-file-token\n", "/run/secrets/keys": "ops:ops-key-0123456789abcdef\n"]
+        let configuration = try load(environment, files: files).get()
+        #expect(configuration.upstreamToken == .init("from-file-token"))
+        #expect(configuration.apiKeys.map(\.name) == ["ops"])
+        guard case .failure(let errors) = load(["SURREAL_API_TOKEN_FILE": "/missing", "BRIDGE_API_KEYS": "a:0123456789abcdef0"]) else {
+            Issue.record("a missing secret file must fail")
+            return
+        }
+        #expect(errors.lines == [#"SURREAL_API_TOKEN_FILE: cannot read "/missing""#])
+    }
+
+    @Test("each bad value gives one line naming the variable, never a secret", arguments: [
+        ("BRIDGE_LISTEN", "8080"), ("BRIDGE_LISTEN", "host:99999"), ("BRIDGE_DATABASE", ""),
+        ("SURREAL_BASE_URL", "ftp://upstream"), ("SURREAL_BASE_URL", "not a url"), ("SURREAL_API_TOKEN", ""),
+        ("BRIDGE_API_KEYS", "nocolon"), ("BRIDGE_API_KEYS", "acme:short"), ("BRIDGE_API_KEYS", "a:0123456789abcdefX,a:0123456789abcdefY"),
+        ("BRIDGE_ALLOW_PRIVATE_DESTINATIONS", "maybe"), ("BRIDGE_POLL_INTERVAL", "fast"), ("BRIDGE_POLL_INTERVAL", "1ms"),
+        ("BRIDGE_TRACKING_LIMIT", "-5s"), ("BRIDGE_DELIVERY_TIMEOUT", "10"), ("BRIDGE_DELIVERY_CONCURRENCY", "0"),
+        ("BRIDGE_DELIVERY_CONCURRENCY", "lots"), ("BRIDGE_RETRY_SCHEDULE", "0s,,5s"), ("BRIDGE_RETRY_SCHEDULE", "soon"),
+        ("BRIDGE_SECRET_GRACE", "1 day"), ("BRIDGE_LOG_FORMAT", "xml"), ("BRIDGE_LOG_LEVEL", "loud"),
+    ])
+    func badValue(name: String, value: String) {
+        var environment = Self.minimal
+        environment[name] = value
+        guard case .failure(let errors) = load(environment) else {
+            Issue.record("\(name)=\(value) was accepted")
+            return
+        }
+        #expect(errors.lines.count == 1, "\(errors.lines)")
+        #expect(errors.lines.first?.hasPrefix(name) == true, "\(errors.lines)")
+        #expect(!errors.description.contains("0123456789abcdef") && !errors.description.contains("tok-secret-value"))
+    }
+
+    @Test("missing required settings are each reported")
+    func missing() {
+        guard case .failure(let errors) = load([:]) else {
+            Issue.record("accepted an empty environment")
+            return
+        }
+        #expect(errors.lines.count == 2)
+        #expect(errors.lines.contains { $0.hasPrefix("SURREAL_API_TOKEN is required") })
+        #expect(errors.lines.contains { $0.hasPrefix("BRIDGE_API_KEYS is required") })
+    }
+
+    @Test("--print-config redacts every secret")
+    func redaction() throws {
+        let configuration = try load(Self.minimal).get()
+        let text = configuration.redactedLines.joined(separator: "\n")
+        #expect(text.contains("SURREAL_API_TOKEN = <redacted>") && text.contains("BRIDGE_API_KEYS = acme:<redacted>"))
+        #expect(!text.contains("tok-secret-value") && !text.contains("acme-key-0123456789abcdef"))
+        #expect(text.contains("BRIDGE_RETRY_SCHEDULE = 0s,5s,5m,30m,2h,5h,10h,10h"))
+        #expect(text.contains("BRIDGE_TRACKING_LIMIT = 24h"))
+    }
+}
