@@ -1,0 +1,47 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Every curl command in the README's "API at a glance" block, run against a live bridge with the
+/// placeholders filled in: each must answer 2xx.
+@Suite("README curl examples")
+struct ReadmeExamplesTests {
+    @Test("every curl example of the README works")
+    func examples() async throws {
+        let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
+        guard let section = readme.range(of: "## The API at a glance"),
+            let start = readme.range(of: "```sh\n", range: section.upperBound..<readme.endIndex),
+            let end = readme.range(of: "```", range: start.upperBound..<readme.endIndex)
+        else {
+            Issue.record("README has no API block")
+            return
+        }
+        // Join continuation lines, drop comments and the variable line (the test sets those).
+        let block = String(readme[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "\\\n", with: " ")
+        let commands = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .flatMap { $0.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) } }
+            .filter { $0.hasPrefix("curl ") }
+        #expect(commands.count >= 12, "\(commands.count) curl commands found")
+
+        let harness = try await APIHarness()
+        let video = harness.simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
+        _ = try await harness.call("POST", "/v1/videos/\(video)/watch")
+        let subscription = try #require(try await harness.call("POST", "/v1/subscriptions", json: ["url": harness.receiver.url("r")]).json["id"] as? String)
+        _ = try await harness.call("POST", "/v1/subscriptions/\(subscription)/test")
+        #expect(await eventually { ((try? harness.store.deliveries(tenant: "acme").first?.id) ?? nil) != nil })
+        let delivery = try #require(try harness.store.deliveries(tenant: "acme").first?.id)
+
+        for command in commands {
+            let filled = command
+                .replacingOccurrences(of: "VIDEO_ID", with: video)
+                .replacingOccurrences(of: "SUB_ID", with: subscription)
+                .replacingOccurrences(of: "dlv_12", with: "dlv_\(delivery)")
+            let script = "KEY='\(APIHarness.keys["acme"] ?? "")'; BRIDGE='\(harness.baseURL)'; " + filled
+                + " -o /dev/null -w '%{http_code}'"
+            let (status, output) = try await runCommand("/bin/sh", ["-c", script], timeout: .seconds(60))
+            let code = Int(output.trimmingCharacters(in: .whitespacesAndNewlines).suffix(3)) ?? 0
+            #expect(status == 0 && (200..<300).contains(code), "\(command)\n→ HTTP \(code) (\(output))")
+        }
+        await harness.stop()
+    }
+}
