@@ -124,7 +124,7 @@ extension SQLiteBridgeStore {
                         arguments: [attempt.subscriptionID]
                     )
                     failing.remove(attempt.subscriptionID)
-                case .retry(let at):
+                case .retry(let at), .throttled(until: let at):
                     try db.run(
                         sql: """
                             UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
@@ -132,22 +132,16 @@ extension SQLiteBridgeStore {
                             """,
                         arguments: [at.unixSeconds, now.unixSeconds, error] + ids
                     )
-                    failing.insert(attempt.subscriptionID)
-                case .throttled(let until):
-                    try db.run(
-                        sql: """
-                            UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
-                                lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
-                            """,
-                        arguments: [until.unixSeconds, now.unixSeconds, error] + ids
-                    )
-                    try db.run(
-                        sql: """
-                            UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?)
-                            WHERE subscription_id = ? AND state = 'pending' AND lease_owner IS NULL
-                            """,
-                        arguments: [until.unixSeconds, attempt.subscriptionID]
-                    )
+                    if case .throttled = attempt.disposition {
+                        // The receiver asked for a pause: its other pending deliveries wait as long.
+                        try db.run(
+                            sql: """
+                                UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?)
+                                WHERE subscription_id = ? AND state = 'pending' AND lease_owner IS NULL
+                                """,
+                            arguments: [at.unixSeconds, attempt.subscriptionID]
+                        )
+                    }
                     failing.insert(attempt.subscriptionID)
                 case .failed:
                     try db.run(
