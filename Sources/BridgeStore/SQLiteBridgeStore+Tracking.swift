@@ -67,12 +67,29 @@ extension SQLiteBridgeStore {
         guard !observations.isEmpty else { return ObservationReport() }
         let report = try write { db in
             var report = ObservationReport()
+            var unchanged: [Int64] = []
             let statement = try db.cachedStatement(sql: Self.stateSelect + " WHERE video_id = ? AND terminal = 0")
             for observation in observations {
                 let rows = try Row.fetchAll(statement, arguments: [observation.videoID])
                 for row in rows {
+                    // Most answers repeat what is known: those rows only get their poll times, in bulk below.
+                    let current = try Self.trackingState(from: row)
+                    if current.observedStatus != nil, StatusRules.apply(observation, to: current).state == current {
+                        unchanged.append(row["id"])
+                        continue
+                    }
                     try self.apply(observation, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
                 }
+            }
+            if !unchanged.isEmpty {
+                try db.run(
+                    sql: """
+                        UPDATE videos SET last_seen_at = ?, next_poll_at = ?
+                        WHERE id IN (SELECT value FROM json_each(?))
+                        """,
+                    arguments: [now.unixSeconds, nextPollAt.unixSeconds, "[" + unchanged.map(String.init).joined(separator: ",") + "]"]
+                )
+                report.videosUpdated += unchanged.count
             }
             return report
         }

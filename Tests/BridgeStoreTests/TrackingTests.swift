@@ -119,6 +119,17 @@ struct TrackingTests {
         #expect(try restarted.counts().events == 1)
     }
 
+    @Test("a repeated status only moves the poll times (in bulk), and emits nothing")
+    func repeatsOnlyTouchPollTimes() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        try fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: at(2))
+        let report = try fixture.store.recordObservations([observe("v1", "pending")], now: at(10), nextPollAt: at(12))
+        #expect(report.events.isEmpty && report.videosUpdated == 1)
+        let video = try #require(try fixture.store.trackedVideo(tenant: "acme", videoID: "v1"))
+        #expect(video.lastSeenAt == at(10) && video.nextPollAt == at(12) && video.lastChangedAt == t0)
+    }
+
     @Test("non-terminal videos past the tracking limit emit video.tracking_expired and stop")
     func trackingExpiry() throws {
         let fixture = try StoreFixture()
