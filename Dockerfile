@@ -12,7 +12,8 @@ COPY openapi ./openapi
 COPY Benchmarks ./Benchmarks
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product talking-photo-bridge \
- && cp "$(swift build -c release --show-bin-path)/talking-photo-bridge" /talking-photo-bridge
+ && cp "$(swift build -c release --show-bin-path)/talking-photo-bridge" /talking-photo-bridge \
+ && strip /talking-photo-bridge
 
 FROM debian:bookworm-slim
 RUN apt-get update \
