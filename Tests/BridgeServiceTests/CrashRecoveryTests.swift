@@ -177,3 +177,52 @@ struct DeliveryCrashTests {
         await receiver.stop()
     }
 }
+
+@Suite("Graceful shutdown under load with the real binary", .serialized)
+struct GracefulShutdownTests {
+    @Test("SIGTERM during heavy delivery: exit 0 within the grace time, nothing lost after a restart")
+    func sigtermDuringDelivery() async throws {
+        let directory = try TemporaryDirectory("sigterm")
+        defer { directory.remove() }
+        let receiver = try await WebhookReceiver.start { _, _ in .delayThen(.milliseconds(200), 200) }
+        let databasePath = directory.path("bridge.sqlite")
+        var expected = Set<String>()
+        do {
+            let seed = try SQLiteBridgeStore(path: databasePath)
+            for index in 0..<2 {
+                try seed.createSubscription(NewSubscription(tenant: "acme", url: receiver.url("s\(index)"), secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), now: Date())
+            }
+            for index in 0..<300 {
+                let report = try seed.track(
+                    tenant: "acme", videoID: "v\(index)", source: .watch,
+                    initial: Observation(videoID: "v\(index)", status: "finished"), now: Date(), nextPollAt: Date().addingTimeInterval(86_400)
+                )
+                for event in report.report.events { for sub in 0..<2 { expected.insert("s\(sub)/\(event.id)") } }
+            }
+        }
+        let environment = [
+            "BRIDGE_DATABASE": databasePath, "SURREAL_BASE_URL": "http://127.0.0.1:9", "SURREAL_API_TOKEN": "unused",
+            "BRIDGE_API_KEYS": "acme:sigterm-test-key-0123456789", "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "BRIDGE_DELIVERY_CONCURRENCY": "32", "BRIDGE_DELIVERY_TIMEOUT": "5s", "BRIDGE_LISTEN": "127.0.0.1:0", "BRIDGE_LOG_LEVEL": "error",
+        ]
+        let binary = try bridgeBinaryPath()
+        let first = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("1.log"))
+        #expect(await eventually(within: .seconds(20)) { receiver.received.count >= 50 })
+        let signalled = ContinuousClock.now
+        first.signal(SIGTERM)
+        let status = await first.waitForExit(within: .seconds(15))
+        #expect(status.map { ChildProcess.exitedNormally($0) } == true, "exit status \(String(describing: status))\n\(first.output)")
+        #expect(ContinuousClock.now - signalled < .seconds(10), "within the delivery timeout plus a margin")
+        if status == nil { await first.kill9() }
+        let reader = try SQLiteBridgeStore(path: databasePath)
+        let leftover = try reader.counts().deliveries
+        #expect((leftover[.succeeded] ?? 0) < 600, "the shutdown came while work was left: \(leftover)")
+
+        let second = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("2.log"))
+        let done = await eventually(within: .seconds(60)) { ((try? reader.counts().deliveries[.succeeded]) ?? 0) == 600 }
+        #expect(done, "\(String(describing: try? reader.counts().deliveries))\n\(second.output)")
+        await second.kill9()
+        #expect(Set(receiver.received.map { "\($0.path)/\($0.id)" }) == expected)
+        await receiver.stop()
+    }
+}
