@@ -8,16 +8,12 @@ import Testing
 struct ReadmeExamplesTests {
     @Test("every curl example of the README works")
     func examples() async throws {
-        let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
-        guard let section = readme.range(of: "## The API at a glance"),
-            let start = readme.range(of: "```sh\n", range: section.upperBound..<readme.endIndex),
-            let end = readme.range(of: "```", range: start.upperBound..<readme.endIndex)
-        else {
+        guard let raw = try readmeCodeBlock(after: "## The API at a glance", language: "sh") else {
             Issue.record("README has no API block")
             return
         }
         // Join continuation lines, drop comments and the variable line (the test sets those).
-        let block = String(readme[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "\\\n", with: " ")
+        let block = raw.replacingOccurrences(of: "\\\n", with: " ")
         let commands = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .flatMap { $0.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) } }
             .filter { $0.hasPrefix("curl ") }

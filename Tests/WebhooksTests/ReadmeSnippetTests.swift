@@ -9,11 +9,7 @@ import Webhooks
 struct ReadmeSnippetTests {
     @Test("the Python snippet verifies a bridge-signed callback with the official library")
     func pythonSnippet() async throws {
-        let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
-        guard let section = readme.range(of: "## Verifying callbacks"),
-            let start = readme.range(of: "```python\n", range: section.upperBound..<readme.endIndex),
-            let end = readme.range(of: "```", range: start.upperBound..<readme.endIndex)
-        else {
+        guard let python = try readmeCodeBlock(after: "## Verifying callbacks", language: "python") else {
             Issue.record("README has no Python snippet under Verifying callbacks")
             return
         }
@@ -21,7 +17,7 @@ struct ReadmeSnippetTests {
         let body = #"{"type":"video.finished","timestamp":"2026-11-24T20:00:00.123Z","data":{"video_id":"v1","status":"finished","previous_status":"in_progressing","video_url":"https://cdn.example.com/v1.mp4"}}"#
         let timestamp = Int64(Date().timeIntervalSince1970)
         let signature = WebhookSigner.header(id: "evt_1", timestamp: timestamp, body: Data(body.utf8), secrets: [secret])
-        let snippet = String(readme[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "whsec_...", with: secret.text)
+        let snippet = python.replacingOccurrences(of: "whsec_...", with: secret.text)
         let script = snippet + """
 
             event = handle(\(pythonBytes(body)), {"webhook-id": "evt_1", "webhook-timestamp": "\(timestamp)", "webhook-signature": "\(signature)"})
