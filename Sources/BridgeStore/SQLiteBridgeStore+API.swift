@@ -95,7 +95,7 @@ extension SQLiteBridgeStore {
         try write { db in
             try db.run(
                 sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at < ?",
-                arguments: [tenant, key, (now.unixSeconds - ttl.seconds)]
+                arguments: [tenant, key, (now.unixSeconds - ttl.timeInterval)]
             )
             if let row = try Row.fetchOne(
                 db,

@@ -103,7 +103,7 @@ extension SQLiteBridgeStore {
                             """,
                         arguments: [
                             attempt.deliveryID, attempt.attemptedAt.unixSeconds, attempt.statusCode, attempt.errorKind,
-                            attempt.latency.milliseconds, attempt.responseSnippet,
+                            attempt.latency.timeInterval * 1000, attempt.responseSnippet,
                         ]
                     )
                 }
@@ -174,7 +174,7 @@ extension SQLiteBridgeStore {
                     arguments: [now.unixSeconds, id]
                 )
                 let since = try Double.fetchOne(db, sql: "SELECT failing_since FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [id])
-                if let since, now.unixSeconds - since >= disableAfter.seconds {
+                if let since, now.unixSeconds - since >= disableAfter.timeInterval {
                     toDisable[id] = toDisable[id] ?? "failing without a success since \(Timestamp.iso8601(Date(unixSeconds: since)))"
                 }
             }
@@ -414,17 +414,4 @@ extension SQLiteBridgeStore {
         )
         return tenant
     }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (whole, atto) = components
-        return Double(whole) + Double(atto) / 1e18
-    }
-
-    var milliseconds: Double { seconds * 1000 }
-}
-
-extension Date {
-    static func + (date: Date, duration: Duration) -> Date { date.addingTimeInterval(duration.seconds) }
 }

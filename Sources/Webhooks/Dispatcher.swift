@@ -303,10 +303,3 @@ extension CompletedAttempt.Disposition {
         }
     }
 }
-
-extension Date {
-    static func + (date: Date, duration: Duration) -> Date {
-        let (seconds, attoseconds) = duration.components
-        return date.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
-    }
-}

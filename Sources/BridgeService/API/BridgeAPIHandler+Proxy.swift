@@ -126,7 +126,3 @@ extension BridgeAPIHandler {
         }
     }
 }
-
-extension Date {
-    static func + (date: Date, duration: Duration) -> Date { date.addingTimeInterval(duration.timeInterval) }
-}
