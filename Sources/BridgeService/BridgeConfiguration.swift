@@ -22,6 +22,8 @@ public struct BridgeConfiguration: Sendable {
     public var databasePath: String
     public var upstreamBaseURL: String
     public var upstreamToken: UpstreamToken
+    /// Total time one upstream call may take before it counts as a failure (the poller backs off).
+    public var upstreamTimeout: Duration
     public var apiKeys: [APIKey]
     public var allowPrivateDestinations: Bool
     public var pollInterval: Duration
@@ -41,6 +43,7 @@ public struct BridgeConfiguration: Sendable {
         databasePath: String = "bridge.sqlite",
         upstreamBaseURL: String,
         upstreamToken: UpstreamToken,
+        upstreamTimeout: Duration = .seconds(10),
         apiKeys: [APIKey] = [],
         allowPrivateDestinations: Bool = false,
         pollInterval: Duration = .seconds(2),
@@ -59,6 +62,7 @@ public struct BridgeConfiguration: Sendable {
         self.databasePath = databasePath
         self.upstreamBaseURL = upstreamBaseURL
         self.upstreamToken = upstreamToken
+        self.upstreamTimeout = upstreamTimeout
         self.apiKeys = apiKeys
         self.allowPrivateDestinations = allowPrivateDestinations
         self.pollInterval = pollInterval

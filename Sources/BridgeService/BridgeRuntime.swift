@@ -35,7 +35,9 @@ public struct BridgeRuntime: Sendable {
         upstreamTransport = try CurlTransport()
         callbackTransport = try CurlTransport(configuration: .init(maxCachedConnections: max(256, configuration.deliveryConcurrency)))
         let client = TalkingPhotoClient(
-            configuration: .init(baseURL: configuration.upstreamBaseURL, token: configuration.upstreamToken),
+            configuration: .init(
+                baseURL: configuration.upstreamBaseURL, token: configuration.upstreamToken, timeout: configuration.upstreamTimeout
+            ),
             transport: upstreamTransport
         )
         let poller = Poller(

@@ -24,6 +24,8 @@ public struct ConfigurationLoader: Sendable {
                 help: "Base URL of the Talking Photo API."),
         Setting(name: "SURREAL_API_TOKEN", flag: "upstream-token", kind: .secret, defaultValue: nil,
                 help: "Bearer token for the Talking Photo API (or SURREAL_API_TOKEN_FILE)."),
+        Setting(name: "SURREAL_TIMEOUT", flag: "upstream-timeout", kind: .duration, defaultValue: "10s",
+                help: "Time one upstream call may take; slower answers count as a failed cycle (the poller backs off)."),
         Setting(name: "BRIDGE_API_KEYS", flag: "api-keys", kind: .keys, defaultValue: nil,
                 help: "Comma-separated name:key pairs accepted as Bearer keys (or BRIDGE_API_KEYS_FILE)."),
         Setting(name: "BRIDGE_ALLOW_PRIVATE_DESTINATIONS", flag: "allow-private-destinations", kind: .flag, defaultValue: "false",
@@ -131,6 +133,7 @@ public struct ConfigurationLoader: Sendable {
                 return nil
             }
         }
+        duration("SURREAL_TIMEOUT", minimum: .milliseconds(100)) { configuration.upstreamTimeout = $0 }
         duration("BRIDGE_POLL_INTERVAL", minimum: .milliseconds(50)) { configuration.pollInterval = $0 }
         duration("BRIDGE_TRACKING_LIMIT", minimum: .seconds(1)) { configuration.trackingLimit = $0 }
         duration("BRIDGE_DELIVERY_TIMEOUT", minimum: .milliseconds(100)) { configuration.deliveryTimeout = $0 }
@@ -248,6 +251,7 @@ extension BridgeConfiguration {
             "BRIDGE_DATABASE = \(databasePath)",
             "SURREAL_BASE_URL = \(upstreamBaseURL)",
             "SURREAL_API_TOKEN = <redacted>",
+            "SURREAL_TIMEOUT = \(DurationText.format(upstreamTimeout))",
             "BRIDGE_API_KEYS = " + apiKeys.map { "\($0.name):<redacted>" }.joined(separator: ","),
             "BRIDGE_ALLOW_PRIVATE_DESTINATIONS = \(allowPrivateDestinations)",
             "BRIDGE_POLL_INTERVAL = \(DurationText.format(pollInterval))",

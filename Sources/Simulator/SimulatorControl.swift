@@ -27,6 +27,7 @@ public final class SimulatorControl: Sendable {
         var index: [String: Int] = [:]
         var faults: FaultSettings
         var counts = SimulatorCallCounts()
+        var injected: [InjectedFault: Int] = [:]
         var boundPort: Int?
     }
 
@@ -72,6 +73,21 @@ public final class SimulatorControl: Sendable {
     /// Sets every call counter to zero.
     public func resetCallCounts() {
         state.withLock { $0.counts = SimulatorCallCounts() }
+    }
+
+    /// How many times each fault has been applied since start or the last reset (a status fault
+    /// counts once per video item it changed). Test suites print these beside their results.
+    public func injectedFaults() -> [InjectedFault: Int] {
+        state.withLock { $0.injected }
+    }
+
+    /// Sets every injected-fault counter to zero.
+    public func resetInjectedFaults() {
+        state.withLock { $0.injected = [:] }
+    }
+
+    func recordFault(_ fault: InjectedFault) {
+        state.withLock { $0.injected[fault, default: 0] += 1 }
     }
 
     func recordCall(_ endpoint: SimulatorEndpoint) {
@@ -220,4 +236,19 @@ enum VideoStatus {
     static let inProgressing = "in_progressing"
     static let finished = "finished"
     static let error = "error"
+}
+
+/// One kind of misbehaviour the simulator applied, as counted by ``SimulatorControl/injectedFaults()``.
+public enum InjectedFault: String, Sendable, Hashable, CaseIterable, Comparable {
+    case latency, hang
+    case rateLimit = "rate_limit"
+    case serverError = "server_error"
+    case html, truncated
+    case nonzeroCode = "nonzero_code"
+    case unknownStatus = "unknown_status"
+    case backwards
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
 }

@@ -76,24 +76,31 @@ struct SimulatorRoutes: Sendable {
         var truncate = false
         if faulted {
             if faults.latency > .zero {
+                control.recordFault(.latency)
                 try await Task.sleep(for: faults.latency)
             }
             if dice.chance(faults.hangRatio) {
+                control.recordFault(.hang)
                 logger.debug("simulated hang", metadata: ["endpoint": "\(endpoint.rawValue)"])
                 try await Task.sleep(for: faults.hangTime)
             }
             if dice.chance(faults.rateLimitRatio) {
+                control.recordFault(.rateLimit)
                 return rateLimited(faults)
             }
             if dice.chance(faults.serverErrorRatio) {
+                control.recordFault(.serverError)
                 return Self.serverError(faults.serverErrorStatus)
             }
             if dice.chance(faults.htmlRatio) {
+                control.recordFault(.html)
                 return Self.htmlPage()
             }
             if dice.chance(faults.truncatedRatio) {
+                control.recordFault(.truncated)
                 truncate = true
             } else if dice.chance(faults.nonzeroCodeRatio) {
+                control.recordFault(.nonzeroCode)
                 return Self.json(.ok, JSONText.failure(
                     code: SimulatorErrorCode.internalError, message: "internal error, please retry"))
             }
@@ -198,13 +205,16 @@ struct SimulatorRoutes: Sendable {
     private func itemFaults(_ video: VideoView, _ faults: FaultSettings) -> VideoView {
         let dice = control.faultRandom
         if dice.chance(faults.unknownStatusRatio) {
+            control.recordFault(.unknownStatus)
             return VideoView(id: video.id, status: faults.unknownStatus)
         }
         if dice.chance(faults.backwardsRatio) {
             switch video.status {
             case VideoStatus.inProgressing:
+                control.recordFault(.backwards)
                 return VideoView(id: video.id, status: VideoStatus.pending)
             case VideoStatus.finished, VideoStatus.error:
+                control.recordFault(.backwards)
                 return VideoView(id: video.id, status: VideoStatus.inProgressing)
             default:
                 return video

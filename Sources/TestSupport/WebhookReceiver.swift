@@ -24,6 +24,8 @@ public final class WebhookReceiver: Sendable {
         case status(Int, headers: [String: String] = [:], body: String = "")
         case hang(Duration)
         case delayThen(Duration, Int)
+        /// Sends `200` headers announcing a 1 KiB body, a few bytes of it, then drops the connection.
+        case closeMidResponse
     }
 
     public typealias Script = @Sendable (_ path: String, _ index: Int) -> Reply
@@ -73,6 +75,14 @@ public final class WebhookReceiver: Sendable {
             case .delayThen(let duration, let code):
                 try await Task.sleep(for: duration)
                 return Response(status: .init(code: code))
+            case .closeMidResponse:
+                return Response(
+                    status: .ok, headers: [.contentLength: "1024"],
+                    body: ResponseBody { writer in
+                        try await writer.write(ByteBuffer(string: "{\"ok\":"))
+                        throw ReceiverDroppedConnection()
+                    }
+                )
             }
         }
         let server = try await LoopbackServer.start(host: host, router: router)
@@ -92,3 +102,6 @@ private final class ReceiverLog: Sendable {
     let log = Mutex<[WebhookReceiver.Received]>([])
     let counts = Mutex<[String: Int]>([:])
 }
+
+/// Thrown inside a response body to make the server drop the connection mid-response.
+private struct ReceiverDroppedConnection: Error {}

@@ -23,6 +23,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("database"), help: help("BRIDGE_DATABASE")) var database: String?
     @Option(name: .customLong("upstream-base-url"), help: help("SURREAL_BASE_URL")) var upstreamBaseURL: String?
     @Option(name: .customLong("upstream-token"), help: help("SURREAL_API_TOKEN")) var upstreamToken: String?
+    @Option(name: .customLong("upstream-timeout"), help: help("SURREAL_TIMEOUT")) var upstreamTimeout: String?
     @Option(name: .customLong("api-keys"), help: help("BRIDGE_API_KEYS")) var apiKeys: String?
     @Option(name: .customLong("allow-private-destinations"), help: help("BRIDGE_ALLOW_PRIVATE_DESTINATIONS"))
     var allowPrivateDestinations: String?
@@ -44,7 +45,7 @@ struct Serve: AsyncParsableCommand {
     private var flagValues: [String: String] {
         let pairs: [(String, String?)] = [
             ("BRIDGE_LISTEN", listen), ("BRIDGE_DATABASE", database), ("SURREAL_BASE_URL", upstreamBaseURL),
-            ("SURREAL_API_TOKEN", upstreamToken), ("BRIDGE_API_KEYS", apiKeys),
+            ("SURREAL_API_TOKEN", upstreamToken), ("SURREAL_TIMEOUT", upstreamTimeout), ("BRIDGE_API_KEYS", apiKeys),
             ("BRIDGE_ALLOW_PRIVATE_DESTINATIONS", allowPrivateDestinations), ("BRIDGE_POLL_INTERVAL", pollInterval),
             ("BRIDGE_TRACKING_LIMIT", trackingLimit), ("BRIDGE_DELIVERY_TIMEOUT", deliveryTimeout),
             ("BRIDGE_DELIVERY_CONCURRENCY", deliveryConcurrency), ("BRIDGE_RETRY_SCHEDULE", retrySchedule),

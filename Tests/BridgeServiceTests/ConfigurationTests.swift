@@ -21,6 +21,7 @@ struct ConfigurationTests {
         #expect(configuration.listenHost == "127.0.0.1" && configuration.listenPort == 8080)
         #expect(configuration.pollInterval == .seconds(2) && configuration.trackingLimit == .seconds(86_400))
         #expect(configuration.deliveryTimeout == .seconds(10) && configuration.deliveryConcurrency == 64)
+        #expect(configuration.upstreamTimeout == .seconds(10))
         #expect(configuration.retrySchedule == [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000].map { Duration.seconds($0) })
         #expect(configuration.secretGrace == .seconds(86_400) && !configuration.allowPrivateDestinations)
         #expect(configuration.apiKeys == [.init(name: "acme", key: "acme-key-0123456789abcdef")])
@@ -56,7 +57,7 @@ struct ConfigurationTests {
         ("SURREAL_BASE_URL", "ftp://upstream"), ("SURREAL_BASE_URL", "not a url"), ("SURREAL_API_TOKEN", ""),
         ("BRIDGE_API_KEYS", "nocolon"), ("BRIDGE_API_KEYS", "acme:short"), ("BRIDGE_API_KEYS", "a:0123456789abcdefX,a:0123456789abcdefY"),
         ("BRIDGE_ALLOW_PRIVATE_DESTINATIONS", "maybe"), ("BRIDGE_POLL_INTERVAL", "fast"), ("BRIDGE_POLL_INTERVAL", "1ms"),
-        ("BRIDGE_TRACKING_LIMIT", "-5s"), ("BRIDGE_DELIVERY_TIMEOUT", "10"), ("BRIDGE_DELIVERY_CONCURRENCY", "0"),
+        ("BRIDGE_TRACKING_LIMIT", "-5s"), ("SURREAL_TIMEOUT", "50ms"), ("BRIDGE_DELIVERY_TIMEOUT", "10"), ("BRIDGE_DELIVERY_CONCURRENCY", "0"),
         ("BRIDGE_DELIVERY_CONCURRENCY", "lots"), ("BRIDGE_RETRY_SCHEDULE", "0s,,5s"), ("BRIDGE_RETRY_SCHEDULE", "soon"),
         ("BRIDGE_SECRET_GRACE", "1 day"), ("BRIDGE_LOG_FORMAT", "xml"), ("BRIDGE_LOG_LEVEL", "loud"),
     ])

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+/// Issue 8's fault suite: the real binary, the simulator and verifying loopback receivers under
+/// injected faults. Scenarios run one after another (each owns the machine's timing); the test ends
+/// by printing one table of figures and fails on any loss, false event or unexpected 5xx.
+@Suite("Fault suite", .serialized)
+struct FaultSuiteTests {
+    @Test("kill -9, upstream faults, hostile receivers, read-only and full disks, SIGTERM: nothing lost, nothing false")
+    func faultSuite() async throws {
+        var rows: [FaultFigures] = []
+        let scenarios: [(String, () async throws -> FaultFigures)] = [
+            ("kill -9", KillNineScenario.run),
+        ]
+        for (name, scenario) in scenarios {
+            do {
+                rows.append(try await scenario())
+            } catch {
+                Issue.record("scenario \(name) stopped: \(error)")
+            }
+        }
+        let table = FaultFigures.table(rows)
+        print("\nFault suite figures\n" + table + "\n")
+        for row in rows {
+            #expect(row.lost == 0, "\(row.scenario): \(row.lost) lost")
+            #expect(row.falseEvents == 0, "\(row.scenario): \(row.falseEvents) false events")
+            #expect(row.serverErrors == 0, "\(row.scenario): \(row.serverErrors) unexpected 5xx")
+        }
+        #expect(rows.count == scenarios.count)
+    }
+}

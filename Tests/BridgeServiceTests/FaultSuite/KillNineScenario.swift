@@ -1,0 +1,145 @@
+import BridgeCore
+import BridgeStore
+import Foundation
+import Simulator
+import TestSupport
+import Testing
+import Webhooks
+
+/// `kill -9` of the real binary at 20 random moments during 1,000 status changes across 200 videos
+/// and 3 subscriptions, restarted each time on the same database.
+///
+/// The driver moves a video to its next status only after the bridge has recorded the previous one
+/// (read from the database), so every change is observable and each must become exactly one event.
+/// Kills are placed by progress (20 random change counts), then after a random 0–60 ms, so they land
+/// in every phase: mid-cycle, mid-delivery, during start-up and migrations.
+enum KillNineScenario {
+    static let steps = ["pending", "in_progressing", "qc_review", "retouching", "publishing", "finished"]
+    static let videoCount = 200
+    static let killCount = 20
+
+    static func run() async throws -> FaultFigures {
+        let directory = try TemporaryDirectory("fault-kill9")
+        defer { directory.remove() }
+        let simulator = try await startFaultSimulator(seed: 81)
+        let receiver = try await WebhookReceiver.start()
+        let api = try BridgeAPIClient()
+        let environment = [
+            "BRIDGE_POLL_INTERVAL": "50ms", "BRIDGE_DELIVERY_TIMEOUT": "1s", "BRIDGE_LOG_LEVEL": "error",
+            "BRIDGE_RETRY_SCHEDULE": "0s,100ms,500ms,1s,2s,5s,10s,30s",
+        ]
+        var bridge = try await BinaryEndToEndTests.launch(directory, upstream: simulator.baseURL, extra: environment)
+        api.baseURL = bridge.baseURL
+        var logs: [String] = []
+
+        // Three subscriptions; the second only wants finished and undocumented-status events.
+        let filters: [String: [String]?] = ["s0": nil, "s1": ["video.finished", "video.status_changed"], "s2": nil]
+        var secrets: [String: WebhookSecret] = [:]
+        for path in filters.keys.sorted() {
+            secrets[path] = try await api.subscribe(url: receiver.url(path), events: filters[path] ?? nil).secret
+        }
+        let ids = simulator.control.createVideos(count: videoCount, pinnedStatus: "pending")
+        for id in ids { try await api.watch(id) }
+        let probe = ReadProbe(api)
+
+        let reader = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
+        func notified() -> [String: String] {
+            let rows = (try? reader.trackedVideos(tenant: "acme", limit: 10_000)) ?? []
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0.video.videoID, $0.video.notifiedStatus ?? "") })
+        }
+
+        var generator = SystemRandomNumberGenerator()
+        var killAt = Set<Int>()
+        while killAt.count < killCount { killAt.insert(Int.random(in: 10..<990, using: &generator)) }
+        var thresholds = killAt.sorted()
+        var stage = Dictionary(uniqueKeysWithValues: ids.map { ($0, 0) })
+        var changes = 0
+        var kills = 0
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(180)
+        for _ in 0..<50_000 where clock.now < deadline {
+            let seen = notified()
+            if changes == ids.count * (steps.count - 1) && ids.allSatisfy({ seen[$0] == "finished" }) { break }
+            let ready = ids.filter { stage[$0]! < steps.count - 1 && seen[$0] == steps[stage[$0]!] }
+            var killNow = false
+            for id in ready.shuffled(using: &generator).prefix(Int.random(in: 5...40, using: &generator)) {
+                stage[id]! += 1
+                let status = steps[stage[id]!]
+                _ = simulator.control.pin(videoID: id, status: status, videoURL: status == "finished" ? "https://cdn.example/\(id).mp4" : nil)
+                changes += 1
+                if let next = thresholds.first, changes >= next {
+                    thresholds.removeFirst()
+                    killNow = true
+                    break
+                }
+            }
+            if killNow {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...60, using: &generator)))
+                await bridge.process.kill9()
+                kills += 1
+                logs.append(bridge.process.output)
+                bridge = try await BinaryEndToEndTests.launch(directory, upstream: simulator.baseURL, extra: environment)
+                api.baseURL = bridge.baseURL
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+
+        // The database must hold exactly the lifecycle of every video, once.
+        let events = try reader.events(tenant: "acme", limit: 1_000_000)
+        var falseEvents = 0
+        var eventProblems: [String] = []
+        for (video, list) in Dictionary(grouping: events, by: { $0.videoID ?? "" }) {
+            let statuses = list.map { payloadStatus($0) ?? "?" }
+            if statuses != steps {
+                falseEvents += max(0, statuses.count - Set(statuses).intersection(steps).count)
+                if eventProblems.count < 5 { eventProblems.append("\(video): \(statuses)") }
+            }
+        }
+
+        // Every event must reach every subscription whose filter matches it.
+        var expected: [String: (video: String, status: String)] = [:]
+        var order: [String: [String]] = [:]
+        for (path, types) in filters {
+            order[path] = steps.filter { step in types.map { $0.contains(EventType.announcing(step).rawValue) } ?? true }
+            for event in events where types.map({ $0.contains(event.type.rawValue) }) ?? true {
+                expected["\(path)/\(event.id)"] = (event.videoID ?? "", payloadStatus(event) ?? "")
+            }
+        }
+        let wanted = Set(expected.keys)
+        let arrived = await eventually(within: .seconds(60), every: .milliseconds(100)) {
+            Set(receiver.received.map(\.key)).isSuperset(of: wanted)
+        }
+        let probed = await probe.finish()
+        logs.append(bridge.process.output)
+        await bridge.process.kill9()
+        let received = receiver.received
+        let check = ArrivalCheck(received: received, expected: expected, order: order)
+        let badSignatures = received.filter { message in
+            !WebhookSigner.verify(
+                id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body,
+                header: message.signature, secrets: secrets[message.path].map { [$0] } ?? []
+            )
+        }.count
+
+        #expect(kills == killCount, "\(kills) kills")
+        #expect(changes == videoCount * (steps.count - 1), "only \(changes) changes were made before the deadline")
+        #expect(events.count == videoCount * steps.count, "\(events.count) events; \(eventProblems)")
+        #expect(eventProblems.isEmpty, "\(eventProblems)")
+        #expect(expected.count == videoCount * (6 + 4 + 6))
+        #expect(arrived && check.missing.isEmpty, "\(check.missing.count) pairs never arrived, e.g. \(check.missing.prefix(3))\n\(tail(logs.last ?? ""))")
+        #expect(check.unexpected.isEmpty, "\(check.unexpected.prefix(5))")
+        #expect(check.outOfOrder.isEmpty, "\(check.outOfOrder.prefix(5))")
+        #expect(badSignatures == 0)
+        #expect(probed.serverErrors == 0, "\(probed.samples)")
+        await receiver.stop()
+        await simulator.stop()
+        api.stop()
+        return FaultFigures(
+            scenario: "kill -9 × \(kills) during \(changes) changes (200 videos, 3 subs)", faultsInjected: kills,
+            expected: expected.count, delivered: check.delivered, duplicates: check.duplicates,
+            falseEvents: falseEvents + check.unexpected.count, serverErrors: probed.serverErrors,
+            note: "\(events.count) events; \(check.outOfOrder.count) out of order; \(badSignatures) bad signatures"
+        )
+    }
+
+}
