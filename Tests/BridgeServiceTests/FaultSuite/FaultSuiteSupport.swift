@@ -25,6 +25,8 @@ struct FaultFigures: Sendable {
     /// 5xx answers from the bridge's own read routes while faults were on.
     var serverErrors: Int
     var note: String = ""
+    /// Printed under the table (per-knob counts and the like).
+    var details: String = ""
 
     var lost: Int { expected - delivered }
 

@@ -4,14 +4,20 @@ import Testing
 /// Issue 8's fault suite: the real binary, the simulator and verifying loopback receivers under
 /// injected faults. Scenarios run one after another (each owns the machine's timing); the test ends
 /// by printing one table of figures and fails on any loss, false event or unexpected 5xx.
+/// `FAULT_SCENARIOS=kill9,upstream swift test --filter FaultSuite` runs only the named scenarios.
 @Suite("Fault suite", .serialized)
 struct FaultSuiteTests {
     @Test("kill -9, upstream faults, hostile receivers, read-only and full disks, SIGTERM: nothing lost, nothing false")
     func faultSuite() async throws {
         var rows: [FaultFigures] = []
-        let scenarios: [(String, () async throws -> FaultFigures)] = [
-            ("kill -9", KillNineScenario.run),
+        let all: [(String, () async throws -> FaultFigures)] = [
+            ("kill9", KillNineScenario.run),
+            ("upstream", UpstreamFaultScenario.run),
+            ("receivers", ReceiverFaultScenario.run),
         ]
+        // FAULT_SCENARIOS=kill9,upstream runs a subset while working on one.
+        let chosen = ProcessInfo.processInfo.environment["FAULT_SCENARIOS"].map { Set($0.split(separator: ",").map(String.init)) }
+        let scenarios = all.filter { chosen?.contains($0.0) ?? true }
         for (name, scenario) in scenarios {
             do {
                 rows.append(try await scenario())
@@ -20,7 +26,8 @@ struct FaultSuiteTests {
             }
         }
         let table = FaultFigures.table(rows)
-        print("\nFault suite figures\n" + table + "\n")
+        let details = rows.filter { !$0.details.isEmpty }.map { "- \($0.scenario): \($0.details)" }.joined(separator: "\n")
+        print("\nFault suite figures\n" + table + "\n" + details + "\n")
         for row in rows {
             #expect(row.lost == 0, "\(row.scenario): \(row.lost) lost")
             #expect(row.falseEvents == 0, "\(row.scenario): \(row.falseEvents) false events")
