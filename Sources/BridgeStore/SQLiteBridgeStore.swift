@@ -61,8 +61,32 @@ public final class SQLiteBridgeStore: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(error)
+            switch StoreError(error) {
+            case .cannotOpen(let message): throw .cannotOpen(Self.explainOpenFailure(path: path) ?? message)
+            case .readOnly: throw .cannotOpen(Self.explainOpenFailure(path: path) ?? "\(path) is read-only")
+            case let other: throw other
+            }
         }
+    }
+
+    /// SQLite says only "unable to open database file"; name what is wrong with the path instead.
+    /// WAL mode needs to create `-wal` and `-shm` files beside the database, so its directory must be
+    /// writable too.
+    static func explainOpenFailure(path: String) -> String? {
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = parent.isEmpty ? "." : parent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return "directory \(directory) does not exist"
+        }
+        if access(directory, W_OK) != 0 {
+            return "directory \(directory) is not writable (\(String(cString: strerror(errno)))); "
+                + "the database and its -wal/-shm files need a writable directory"
+        }
+        if FileManager.default.fileExists(atPath: path), access(path, R_OK | W_OK) != 0 {
+            return "\(path) is not readable and writable (\(String(cString: strerror(errno))))"
+        }
+        return nil
     }
 
     /// Identifiers of the migrations this database has applied, oldest first.

@@ -46,6 +46,15 @@ public final class ChildProcess: @unchecked Sendable {
         self.pid = pid
     }
 
+    /// A test that fails half-way must not leave the binary running (holding ports, mounts, files).
+    deinit {
+        if poll() == nil {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+        }
+    }
+
     public func signal(_ signal: Int32) { kill(pid, signal) }
 
     /// The exit status once the child has ended (reaps it); nil while it runs.

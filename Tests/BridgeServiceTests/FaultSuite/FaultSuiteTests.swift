@@ -14,6 +14,9 @@ struct FaultSuiteTests {
             ("kill9", KillNineScenario.run),
             ("upstream", UpstreamFaultScenario.run),
             ("receivers", ReceiverFaultScenario.run),
+            ("diskfull", DiskFullScenario.run),
+            ("readonly", ReadOnlyScenario.run),
+            ("sigterm", SigtermScenario.run),
         ]
         // FAULT_SCENARIOS=kill9,upstream runs a subset while working on one.
         let chosen = ProcessInfo.processInfo.environment["FAULT_SCENARIOS"].map { Set($0.split(separator: ",").map(String.init)) }
