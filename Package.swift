@@ -169,6 +169,15 @@ let package = Package(
             path: "Benchmarks/APIBenchmark",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "system-bench",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "CurlHTTP", "Simulator", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/SystemBenchmark",
+            swiftSettings: strict
+        ),
         // Loopback servers and helpers shared by tests and benchmarks.
         .target(
             name: "TestSupport",

@@ -40,6 +40,38 @@ struct DecodingTests {
         #expect(list.unreadableItems == 3)
     }
 
+    /// A well-formed list takes the JSONDecoder fast path; its item rules must be the tolerant path's.
+    @Test("string ids: unreadable items, non-string URLs and empty statuses read as on the tolerant path")
+    func fastList() async throws {
+        let body = """
+            {"code":0,"message":"success","data":[
+              {"video_id":"a","status":"finished","video_url":"https://cdn/a.mp4","duration":3.2},
+              {"video_id":"b","status":"in_progressing","video_url":7},
+              {"video_id":"c","status":""},
+              {"video_id":"","status":"pending"},
+              {"video_id":null,"status":"pending"},
+              {"video_id":"d","status":5},
+              {"video_id":"e","status":"queued_for_review","video_url":null},
+              ["not", "an", "object"],
+              "garbage"
+            ]}
+            """
+        let list = try await client(body: body).listVideos()
+        #expect(list.videos == [
+            UpstreamVideo(id: "a", status: .finished, videoURL: "https://cdn/a.mp4"),
+            UpstreamVideo(id: "b", status: .inProgressing),
+            UpstreamVideo(id: "e", status: VideoStatus("queued_for_review")),
+        ])
+        #expect(list.unreadableItems == 6)
+        let items = (0..<10_000).map { #"{"video_id":"v\#($0)","status":"pending"}"# }
+        let many = try await client(body: #"{"code":0,"data":["# + items.joined(separator: ",") + "]}").listVideos()
+        #expect(many.videos.count == 10_000 && many.videos.last?.id == "v9999" && many.unreadableItems == 0)
+        // A non-zero code is an error on either path.
+        await #expect(throws: UpstreamError.apiError(code: 50001, message: "busy")) {
+            try await client(body: #"{"code":50001,"message":"busy","data":[]}"#).listVideos()
+        }
+    }
+
     @Test("malformed answers never become a status", arguments: [
         (#"{"code":0,"data":null,"message":"success"}"#, UpstreamError.malformed("envelope has no data")),
         (#"{"data":{"video_id":"a","status":"finished"}}"#, .malformed("envelope has no numeric code")),
