@@ -66,15 +66,16 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Resident set size now and at its peak, in MB, from /proc.
-func memory(of pid: pid_t) -> (rss: Double, peak: Double) {
+/// Resident set size now, at its peak, and its anonymous part (heap, stacks: what grows with load;
+/// the rest is the binary's and libraries' pages, shared and reclaimable), in MB, from /proc.
+func memory(of pid: pid_t) -> (rss: Double, peak: Double, anonymous: Double) {
     let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
     func field(_ name: String) -> Double {
         let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
         let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
         return kilobytes / 1024
     }
-    return (field("VmRSS"), field("VmHWM"))
+    return (field("VmRSS"), field("VmHWM"), field("RssAnon"))
 }
 
 /// Sum of a Prometheus counter's samples on the bridge's /metrics.
@@ -127,7 +128,7 @@ if wanted("idle") {
     let bridge = try await startBridge("idle", database: workDirectory.path("idle.sqlite"), upstream: simulator.baseURL)
     try await Task.sleep(for: .seconds(3))
     let idle = memory(of: bridge.process.pid)
-    print(String(format: "RSS idle (empty database, nothing tracked, 3 s after start): %.1f MB", idle.rss))
+    print(String(format: "RSS idle (empty database, nothing tracked, 3 s after start): %.1f MB (anonymous %.1f MB)", idle.rss, idle.anonymous))
     csv.append(String(format: "rss_idle,%.1f,MB,,", idle.rss))
     await bridge.process.kill9()
     await simulator.stop()
@@ -158,10 +159,10 @@ for count in [100, 1_000, 10_000] {
     }
     rssSamples.sort()
     let rss = rssSamples[rssSamples.count / 2]
-    let peak = memory(of: bridge.process.pid).peak
+    let (_, peak, anonymous) = memory(of: bridge.process.pid)
     if count == 10_000 { rssAt10k = rss }
     let perCycle = Double(calls) / max(cycles, 1)
-    print(String(format: "  %7d   %11.2f   %17d   %6.0f   %.1f MB (peak %.1f MB)", count, perCycle, count, cycles, rss, peak))
+    print(String(format: "  %7d   %11.2f   %17d   %6.0f   %.1f MB (peak %.1f, anonymous %.1f)", count, perCycle, count, cycles, rss, peak, anonymous))
     csv.append(String(format: "calls_per_cycle_%d,%.2f,calls,%d,calls", count, perCycle, count))
     await bridge.process.kill9()
     await simulator.stop()
@@ -227,10 +228,10 @@ if wanted("queued") {
         let pending = (try? reader.counts().deliveries[.pending]) ?? 0
         samples.append((memory(of: bridge.process.pid).rss, pending))
     }
-    let (rss, peak) = memory(of: bridge.process.pid)
+    let (rss, peak, anonymous) = memory(of: bridge.process.pid)
     let queued = samples.last?.1 ?? 0
-    print(String(format: "\nRSS with 100,000 deliveries queued (slow receiver, 64 in flight): %.1f MB after 10 s with %d still queued; peak %.1f MB",
-                 rss, queued, peak))
+    print(String(format: "\nRSS with 100,000 deliveries queued (slow receiver, 64 in flight): %.1f MB after 10 s with %d still queued; peak %.1f MB, anonymous %.1f MB",
+                 rss, queued, peak, anonymous))
     csv.append(String(format: "rss_100k_queued,%.1f,MB,,", rss))
     csv.append(String(format: "rss_100k_queued_peak,%.1f,MB,,", peak))
     await bridge.process.kill9()
