@@ -136,7 +136,7 @@ if wanted("idle") {
 
 // MARK: Upstream calls per poll cycle
 if wanted("calls") {
-print("\nupstream calls per poll cycle (poll interval 500ms, every tracked video in_progressing, 8 s window; a cycle in flight at either end may count on one side only):")
+print("\nupstream calls per poll cycle (poll interval 500ms, every tracked video in_progressing, ~8 s window between two cycle ends):")
 print("  tracked   calls/cycle   naive calls/cycle   cycles   RSS")
 var rssAt10k = 0.0
 for count in [100, 1_000, 10_000] {
@@ -146,11 +146,22 @@ for count in [100, 1_000, 10_000] {
     try seed(database, ids: ids, status: "in_progressing")
     let bridge = try await startBridge("calls-\(count)", database: database, upstream: simulator.baseURL, extra: ["BRIDGE_POLL_INTERVAL": "500ms"])
     try await Task.sleep(for: .seconds(2))
-    let callsBefore = simulator.control.callCounts().total
-    let cyclesBefore = try await metric(bridge, "bridge_poll_cycles_total")
+    // Both ends of the window sit just after a cycle completed (the next one starts 500 ms later),
+    // so every call counted belongs to a cycle counted.
+    func cycleBoundary() async throws -> (cycles: Double, calls: Int) {
+        let start = try await metric(bridge, "bridge_poll_cycles_total")
+        for _ in 0..<500 {
+            let now = try await metric(bridge, "bridge_poll_cycles_total")
+            if now > start { return (now, simulator.control.callCounts().total) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw BenchError("no poll cycle completed within 2.5 s")
+    }
+    let before = try await cycleBoundary()
     try await Task.sleep(for: .seconds(8))
-    let calls = simulator.control.callCounts().total - callsBefore
-    let cycles = try await metric(bridge, "bridge_poll_cycles_total") - cyclesBefore
+    let after = try await cycleBoundary()
+    let calls = after.calls - before.calls
+    let cycles = after.cycles - before.cycles
     // RSS sampled every 100 ms across one more second of polling: the median and the peak.
     var rssSamples: [Double] = []
     for _ in 0..<10 {
