@@ -180,6 +180,16 @@ struct ArrivalCheck {
     }
 }
 
+/// How many arrivals do not verify with their subscription's secret (keyed by receiver path).
+func countBadSignatures(_ received: [WebhookReceiver.Received], secrets: [String: WebhookSecret]) -> Int {
+    received.filter { message in
+        !WebhookSigner.verify(
+            id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body,
+            header: message.signature, secrets: secrets[message.path].map { [$0] } ?? []
+        )
+    }.count
+}
+
 /// The `data.status` of a stored event's payload.
 func payloadStatus(_ event: StoredEvent) -> String? {
     guard let object = try? JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as? [String: Any] else { return nil }

@@ -114,12 +114,7 @@ enum KillNineScenario {
         await bridge.process.kill9()
         let received = receiver.received
         let check = ArrivalCheck(received: received, expected: expected, order: order)
-        let badSignatures = received.filter { message in
-            !WebhookSigner.verify(
-                id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body,
-                header: message.signature, secrets: secrets[message.path].map { [$0] } ?? []
-            )
-        }.count
+        let badSignatures = countBadSignatures(received, secrets: secrets)
 
         #expect(kills == killCount, "\(kills) kills")
         #expect(changes == videoCount * (steps.count - 1), "only \(changes) changes were made before the deadline")

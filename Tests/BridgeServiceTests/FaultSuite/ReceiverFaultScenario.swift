@@ -114,12 +114,7 @@ enum ReceiverFaultScenario {
         await bridge.process.kill9()
         let received = receiver.received
         let check = ArrivalCheck(received: received, expected: expected, order: Dictionary(uniqueKeysWithValues: paths.map { ($0, steps) }))
-        let badSignatures = received.filter { message in
-            !WebhookSigner.verify(
-                id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body,
-                header: message.signature, secrets: secrets[message.path].map { [$0] } ?? []
-            )
-        }.count
+        let badSignatures = countBadSignatures(received, secrets: secrets)
         let injected = behaviour.injected.withLock { $0 }
 
         #expect(events.count == videoCount * steps.count)
