@@ -184,8 +184,11 @@ extension SQLiteBridgeStore {
                     disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
                 }
             }
-            // A delivery of a disabled subscription that just failed stays held, not pending.
-            for id in touched {
+            // A delivery of a disabled subscription that just failed stays held, not pending. Only
+            // subscriptions disabled right now can have such rows: checking that first (a primary-key
+            // lookup) spares a scan of every pending delivery per enabled subscription.
+            let isDisabled = try db.cachedStatement(sql: "SELECT 1 FROM subscriptions WHERE id = ? AND enabled = 0")
+            for id in touched where try Bool.fetchOne(isDisabled, arguments: [id]) != nil {
                 try db.run(
                     sql: """
                         UPDATE deliveries SET state = 'held' WHERE subscription_id = ? AND state = 'pending'
