@@ -82,8 +82,8 @@ public final class Dispatcher: Service {
             var timer: Task<Void, Never>?
             var failures = 0
             while !Task.isCancelled {
-                let stopping = state.withLock { $0.stopping }
-                let flushed = flush()
+                let (stopping, due) = state.withLock { ($0.stopping, self.outcomesDue($0)) }
+                let flushed = due ? flush() : true
                 if stopping {
                     if state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
                 } else {
@@ -145,11 +145,24 @@ public final class Dispatcher: Service {
                 let outcome = await self.attempt(delivery)
                 self.metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
                 self.observer?(delivery, outcome)
-                self.state.withLock { $0.finished.append(outcome) }
-                self.wake.yield()
+                let wakeLoop = self.state.withLock { state in
+                    state.finished.append(outcome)
+                    return self.outcomesDue(state)
+                }
+                if wakeLoop { self.wake.yield() }
             }
         }
         return claimed.count < free
+    }
+
+    /// Whether finished outcomes should be written now. Under load they are written (and the slots
+    /// they free refilled) once a claim batch has finished, not one transaction per attempt; when
+    /// the slots would be refilled anyway, nothing else is in flight, or on shutdown, at once. The
+    /// finishing attempts only wake the loop when this holds, so a busy loop wakes once per batch.
+    private func outcomesDue(_ state: State) -> Bool {
+        guard !state.finished.isEmpty else { return false }
+        let stillRunning = state.total - state.finished.count
+        return state.stopping || stillRunning == 0 || configuration.concurrency - stillRunning >= configuration.claimBatch
     }
 
     /// Writes finished attempts in one transaction; false (keeping them) when the store refuses.
