@@ -19,6 +19,8 @@ public final class Dispatcher: Service {
         var total = 0
         var finished: [CompletedAttempt] = []
         var stopping = false
+        /// Signing keys by secret text, prepared once (the loop drops them when secrets change a lot).
+        var keys: [String: WebhookSigner.Key] = [:]
     }
 
     private let store: any DeliveryStore
@@ -140,9 +142,10 @@ public final class Dispatcher: Service {
             for delivery in claimed { state.inFlight[delivery.subscriptionID, default: 0] += 1 }
             state.total += claimed.count
         }
-        for delivery in claimed {
+        let keys = signingKeys(for: claimed)
+        for (delivery, keys) in zip(claimed, keys) {
             group.addTask { [self] in
-                let outcome = await self.attempt(delivery)
+                let outcome = await self.attempt(delivery, keys: keys)
                 self.metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
                 self.observer?(delivery, outcome)
                 let wakeLoop = self.state.withLock { state in
@@ -153,6 +156,22 @@ public final class Dispatcher: Service {
             }
         }
         return claimed.count < free
+    }
+
+    /// Each delivery's signing keys (valid secrets only), from the cache of prepared keys.
+    private func signingKeys(for claimed: [ClaimedDelivery]) -> [[WebhookSigner.Key]] {
+        state.withLock { state in
+            if state.keys.count > 4096 { state.keys.removeAll() }
+            return claimed.map { delivery in
+                delivery.secrets.compactMap { text in
+                    if let key = state.keys[text] { return key }
+                    guard let secret = WebhookSecret(text) else { return nil }
+                    let key = WebhookSigner.Key(secret)
+                    state.keys[text] = key
+                    return key
+                }
+            }
+        }
     }
 
     /// Whether finished outcomes should be written now. Under load they are written (and the slots
@@ -215,7 +234,10 @@ public final class Dispatcher: Service {
     // MARK: - One attempt
 
     func attempt(_ delivery: ClaimedDelivery) async -> CompletedAttempt {
-        let secrets = delivery.secrets.compactMap(WebhookSecret.init)
+        await attempt(delivery, keys: delivery.secrets.compactMap(WebhookSecret.init).map(WebhookSigner.Key.init))
+    }
+
+    func attempt(_ delivery: ClaimedDelivery, keys: [WebhookSigner.Key]) async -> CompletedAttempt {
         let body = Data(delivery.payload.utf8)
         let started = now()
         let timestamp = Int64(started.timeIntervalSince1970)
@@ -224,7 +246,7 @@ public final class Dispatcher: Service {
             "webhook-id": delivery.eventID,
             "webhook-timestamp": String(timestamp),
         ]
-        headers.add(name: "webhook-signature", value: WebhookSigner.header(id: delivery.eventID, timestamp: timestamp, body: body, secrets: secrets))
+        headers.add(name: "webhook-signature", value: WebhookSigner.header(id: delivery.eventID, timestamp: timestamp, body: body, keys: keys))
         let request = OutboundRequest(
             method: "POST",
             url: delivery.url,
