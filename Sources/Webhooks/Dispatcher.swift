@@ -10,8 +10,9 @@ import Synchronization
 /// and records every attempt. A long-running service.
 ///
 /// It sleeps while nothing is due: a commit that queues deliveries wakes it at once, a timer wakes
-/// it for the next scheduled retry, and each finished attempt wakes it to refill its slots. Outcomes
-/// are written in batches (one transaction per wake-up). On graceful shutdown it stops claiming and
+/// it for the next scheduled retry, and finished attempts wake it to record them and refill their
+/// slots: at once when lightly loaded, once per claim batch under load (one transaction for the
+/// outcomes, one for the claim). On graceful shutdown it stops claiming and
 /// lets attempts in flight finish (each is bounded by the delivery timeout).
 public final class Dispatcher: Service {
     private struct State {
