@@ -25,51 +25,45 @@ extension SQLiteBridgeStore {
             var perSubscription = inFlight
             var claimed: [ClaimedDelivery] = []
             var secrets: [String: [String]] = [:]
-            let detail = try db.cachedStatement(
-                sql: """
-                    SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url
-                    FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
-                    WHERE d.id = ?
-                    """
-            )
+            let due = try db.cachedStatement(sql: Self.dueDeliveryDetailsSQL)
             let lease = try db.cachedStatement(
                 sql: """
                     UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?, updated_at = ?
                     WHERE id = ? AND state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
                     """
             )
+            let secretsOf = try db.cachedStatement(sql: Self.activeSecretsSQL)
+            let nowSeconds = now.unixSeconds
             let expiry = (now + leaseDuration).unixSeconds
             // Subscriptions at their cap are left out of the query itself, so a backlog for one busy
             // receiver can never fill the candidate window and starve the others.
             for _ in 0..<4 where claimed.count < limit {
                 let capped = perSubscription.filter { $0.value >= perSubscriptionLimit }.map(\.key).sorted()
-                let candidates = try Int64.fetchAll(
-                    db,
-                    sql: Self.dueDeliveriesSQL(excludingSubscriptions: capped.count),
-                    arguments: StatementArguments([now.unixSeconds, now.unixSeconds] + capped.map { $0 as any DatabaseValueConvertible } + [(limit - claimed.count) * 2])
+                let rows = try Row.fetchAll(
+                    due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(capped), (limit - claimed.count) * 2]
                 )
-                guard !candidates.isEmpty else { break }
+                guard !rows.isEmpty else { break }
                 var skipped = false
-                for id in candidates where claimed.count < limit {
-                    guard let row = try Row.fetchOne(detail, arguments: [id]) else { continue }
-                    let subscription: String = row["subscription_id"]
+                for row in rows where claimed.count < limit {
+                    let subscription: String = row[1]
                     guard perSubscription[subscription, default: 0] < perSubscriptionLimit else {
                         skipped = true
                         continue
                     }
-                    try lease.execute(arguments: [leaseOwner, expiry, now.unixSeconds, id, now.unixSeconds])
-                    guard db.changesCount == 1, let type = EventType(rawValue: row["type"]) else { continue }
+                    let id: Int64 = row[0]
+                    try lease.execute(arguments: [leaseOwner, expiry, nowSeconds, id, nowSeconds])
+                    guard db.changesCount == 1, let type = EventType(rawValue: row[5]) else { continue }
                     perSubscription[subscription, default: 0] += 1
                     claimed.append(
                         ClaimedDelivery(
-                            id: id, eventID: row["event_id"], eventType: type, payload: row["payload"],
-                            subscriptionID: subscription, tenant: row["tenant"], videoID: row["video_id"], url: row["url"],
+                            id: id, eventID: row[4], eventType: type, payload: row[6],
+                            subscriptionID: subscription, tenant: row[2], videoID: row[7], url: row[8],
                             secrets: try secrets[subscription] ?? {
-                                let active = try Self.activeSecrets(db, subscriptionID: subscription, now: now)
+                                let active = try String.fetchAll(secretsOf, arguments: [subscription, nowSeconds])
                                 secrets[subscription] = active
                                 return active
                             }(),
-                            attemptNumber: (row["attempts"] as Int) + 1
+                            attemptNumber: (row[3] as Int) + 1
                         )
                     )
                 }
@@ -77,6 +71,26 @@ extension SQLiteBridgeStore {
             }
             return claimed
         }
+    }
+
+    /// `["a","b"]`: subscription ids as a JSON array for `json_each` (ids are generated, but any
+    /// text is escaped).
+    static func jsonArray(_ values: [String]) -> String {
+        var text = "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { text += "," }
+            text += "\""
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\"": text += "\\\""
+                case "\\": text += "\\\\"
+                case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
+                default: text.unicodeScalars.append(scalar)
+                }
+            }
+            text += "\""
+        }
+        return text + "]"
     }
 
     /// Records attempts and moves each delivery on, in one transaction for the whole batch.
@@ -93,36 +107,53 @@ extension SQLiteBridgeStore {
             var failing = Set<String>()
             var toDisable: [String: String] = [:]
             var touched = Set<String>()
+            // Attempt rows, in batch order, several per INSERT.
+            let recorded = attempts.filter { $0.disposition != .released }
+            var start = 0
+            while start < recorded.count {
+                let chunk = recorded[start..<min(start + Self.attemptRowsPerInsert, recorded.count)]
+                var values: [(any DatabaseValueConvertible)?] = []
+                values.reserveCapacity(chunk.count * 6)
+                for attempt in chunk {
+                    values += [
+                        attempt.deliveryID, attempt.attemptedAt.unixSeconds, attempt.statusCode, attempt.errorKind,
+                        attempt.latency.timeInterval * 1000, attempt.responseSnippet,
+                    ] as [(any DatabaseValueConvertible)?]
+                }
+                try db.run(sql: Self.insertAttemptsSQL(rows: chunk.count), arguments: StatementArguments(values))
+                start += chunk.count
+            }
+            // Successes (the common case) move on with one UPDATE per lease owner.
+            var succeeded: [String: [Int64]] = [:]
+            var succeededSubscriptions: [String] = []
+            for attempt in attempts where attempt.disposition == .succeeded {
+                succeeded[attempt.leaseOwner, default: []].append(attempt.deliveryID)
+                if !succeededSubscriptions.contains(attempt.subscriptionID) { succeededSubscriptions.append(attempt.subscriptionID) }
+            }
+            for (owner, ids) in succeeded.sorted(by: { $0.key < $1.key }) {
+                try db.run(
+                    sql: """
+                        UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = ?, updated_at = ?,
+                            last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
+                        WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?
+                        """,
+                    arguments: [now.unixSeconds, now.unixSeconds, "[" + ids.map(String.init).joined(separator: ",") + "]", owner]
+                )
+            }
+            for subscription in succeededSubscriptions {
+                try db.run(
+                    sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
+                    arguments: [subscription]
+                )
+            }
             for attempt in attempts {
                 touched.insert(attempt.subscriptionID)
-                if attempt.disposition != .released {
-                    try db.run(
-                        sql: """
-                            INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet)
-                            VALUES (?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
-                            attempt.deliveryID, attempt.attemptedAt.unixSeconds, attempt.statusCode, attempt.errorKind,
-                            attempt.latency.timeInterval * 1000, attempt.responseSnippet,
-                        ]
-                    )
-                }
                 let error = attempt.errorKind ?? attempt.statusCode.map { "http_\($0)" }
                 let leaseHeld = "id = ? AND lease_owner = ?"
                 let ids: StatementArguments = [attempt.deliveryID, attempt.leaseOwner]
                 switch attempt.disposition {
                 case .succeeded:
-                    try db.run(
-                        sql: """
-                            UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = ?, updated_at = ?,
-                                last_error = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
-                            """,
-                        arguments: [now.unixSeconds, now.unixSeconds] + ids
-                    )
-                    try db.run(
-                        sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
-                        arguments: [attempt.subscriptionID]
-                    )
+                    // Written above, with the batch's other successes.
                     failing.remove(attempt.subscriptionID)
                 case .retry(let at), .throttled(until: let at):
                     try db.run(
@@ -184,8 +215,14 @@ extension SQLiteBridgeStore {
                     disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
                 }
             }
-            // A delivery of a disabled subscription that just failed stays held, not pending.
-            for id in touched {
+            // A delivery of a disabled subscription that just failed stays held, not pending. Only
+            // subscriptions disabled right now can have such rows: checking that first (a primary-key
+            // lookup) spares a scan of every pending delivery per enabled subscription.
+            let disabledNow = try String.fetchAll(
+                db.cachedStatement(sql: "SELECT id FROM subscriptions WHERE enabled = 0 AND id IN (SELECT value FROM json_each(?))"),
+                arguments: [Self.jsonArray(touched.sorted())]
+            )
+            for id in disabledNow {
                 try db.run(
                     sql: """
                         UPDATE deliveries SET state = 'held' WHERE subscription_id = ? AND state = 'pending'
@@ -198,6 +235,14 @@ extension SQLiteBridgeStore {
         }
         // No wake-up here: the dispatcher that wrote these claims again right after.
         return disabled
+    }
+
+    /// Attempt rows written by one INSERT (at most this many distinct statements get cached).
+    static let attemptRowsPerInsert = 16
+
+    static func insertAttemptsSQL(rows: Int) -> String {
+        "INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 
     /// When the dispatcher should look again if nothing wakes it: the earliest next attempt of a
@@ -385,16 +430,11 @@ extension SQLiteBridgeStore {
 
     // MARK: - Inside transactions
 
-    static func activeSecrets(_ db: Database, subscriptionID: String, now: Date) throws -> [String] {
-        try String.fetchAll(
-            db,
-            sql: """
-                SELECT secret FROM subscription_secrets
-                WHERE subscription_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC
-                """,
-            arguments: [subscriptionID, now.unixSeconds]
-        )
-    }
+    static let activeSecretsSQL = """
+        SELECT secret FROM subscription_secrets
+        WHERE subscription_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC
+        """
+
 
     /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
     static func disable(_ db: Database, subscriptionID: String, reason: String, now: Date) throws -> String? {

@@ -165,26 +165,36 @@ extension SQLiteBridgeStore {
 extension SQLiteBridgeStore {
     /// The dispatcher's hot query: pending deliveries whose time has come and whose lease (if any)
     /// has run out, skipping any delivery that has an earlier open one for the same subscription and
-    /// video (per-video ordering), soonest first.
-    /// Positional arguments: now, now, each excluded subscription id, limit.
-    static func dueDeliveriesSQL(excludingSubscriptions excluded: Int) -> String {
-        let exclusion = excluded == 0 ? "" : "AND d.subscription_id NOT IN (\(Array(repeating: "?", count: excluded).joined(separator: ", ")))"
-        return """
-            SELECT d.id FROM deliveries d
-            WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-              AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
-              AND NOT EXISTS (
-                  SELECT 1 FROM deliveries p
-                  WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
-                    AND p.state IN ('pending', 'held') AND p.id < d.id)
-              \(exclusion)
-            ORDER BY d.next_attempt_at, d.id
-            LIMIT ?
-            """
-    }
+    /// video (per-video ordering) and the subscriptions given (at their in-flight cap), soonest first.
+    /// Positional arguments: now, now, the excluded subscription ids as a JSON array, limit. One text
+    /// for any number of exclusions, so the statement is prepared once per connection.
+    static let dueDeliveriesSQL = """
+        SELECT d.id FROM deliveries d
+        WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
+          AND NOT EXISTS (
+              SELECT 1 FROM deliveries p
+              WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                AND p.state IN ('pending', 'held') AND p.id < d.id)
+          AND d.subscription_id NOT IN (SELECT value FROM json_each(?))
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT ?
+        """
+
+    /// The due deliveries with what an attempt needs (event, payload, URL) in one statement.
+    /// Same positional arguments as ``dueDeliveriesSQL``; rows come in the same order.
+    static let dueDeliveryDetailsSQL = """
+        SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url
+        FROM (\(dueDeliveriesSQL)) AS due
+        JOIN deliveries d ON d.id = due.id
+        JOIN events e ON e.seq = d.event_seq
+        JOIN subscriptions s ON s.id = d.subscription_id
+        ORDER BY d.next_attempt_at, d.id
+        """
 
     /// SQLite's plan for the two hot queries, for tests that pin index use.
-    public func queryPlans() throws(StoreError) -> (dueVideos: String, dueDeliveries: String) {
+    /// `dueDeliveries` is the candidate selection; `dueDeliveryDetails` the claim statement around it.
+    public func queryPlans() throws(StoreError) -> (dueVideos: String, dueDeliveries: String, dueDeliveryDetails: String) {
         try read { db in
             func plan(_ sql: String, _ arguments: StatementArguments) throws -> String {
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
@@ -193,7 +203,8 @@ extension SQLiteBridgeStore {
             }
             return (
                 try plan(Self.dueVideosSQL, [0, 10]),
-                try plan(Self.dueDeliveriesSQL(excludingSubscriptions: 1), [0, 0, "sub_x", 10])
+                try plan(Self.dueDeliveriesSQL, [0, 0, "[\"sub_x\"]", 10]),
+                try plan(Self.dueDeliveryDetailsSQL, [0, 0, "[\"sub_x\"]", 10])
             )
         }
     }

@@ -49,6 +49,9 @@ public final class SQLiteBridgeStore: Sendable {
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Transient tables of the claim query (materialized candidates, exclusion lists) stay in
+            // memory instead of an unlinked temporary file per statement.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)

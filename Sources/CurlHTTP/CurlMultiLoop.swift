@@ -42,14 +42,16 @@ final class CurlMultiLoop: @unchecked Sendable {
     // MARK: - Any thread
 
     func submit(_ transfer: Transfer) {
-        let accepted = mutex.withLock { inbox -> Bool in
-            guard !inbox.stopping, transfer.phase == .created else { return false }
+        // Only the submit that finds the inbox empty wakes the loop: whoever queued the others
+        // already woke it (after queueing), and the loop takes the whole inbox at once.
+        let (accepted, wake) = mutex.withLock { inbox -> (Bool, Bool) in
+            guard !inbox.stopping, transfer.phase == .created else { return (false, false) }
             transfer.phase = .queued
             inbox.queued.append(transfer)
-            return true
+            return (true, inbox.queued.count == 1)
         }
         if accepted {
-            curl_multi_wakeup(multi)
+            if wake { curl_multi_wakeup(multi) }
         } else {
             let wasCancelled = mutex.withLock { _ in transfer.phase == .cancelRequested }
             transfer.complete(.failure(wasCancelled ? .cancelled : .shutdown))

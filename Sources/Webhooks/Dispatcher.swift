@@ -10,8 +10,9 @@ import Synchronization
 /// and records every attempt. A long-running service.
 ///
 /// It sleeps while nothing is due: a commit that queues deliveries wakes it at once, a timer wakes
-/// it for the next scheduled retry, and each finished attempt wakes it to refill its slots. Outcomes
-/// are written in batches (one transaction per wake-up). On graceful shutdown it stops claiming and
+/// it for the next scheduled retry, and finished attempts wake it to record them and refill their
+/// slots: at once when lightly loaded, once per claim batch under load (one transaction for the
+/// outcomes, one for the claim). On graceful shutdown it stops claiming and
 /// lets attempts in flight finish (each is bounded by the delivery timeout).
 public final class Dispatcher: Service {
     private struct State {
@@ -19,6 +20,8 @@ public final class Dispatcher: Service {
         var total = 0
         var finished: [CompletedAttempt] = []
         var stopping = false
+        /// Signing keys by secret text, prepared once (the loop drops them when secrets change a lot).
+        var keys: [String: WebhookSigner.Key] = [:]
     }
 
     private let store: any DeliveryStore
@@ -82,8 +85,8 @@ public final class Dispatcher: Service {
             var timer: Task<Void, Never>?
             var failures = 0
             while !Task.isCancelled {
-                let stopping = state.withLock { $0.stopping }
-                let flushed = flush()
+                let (stopping, due) = state.withLock { ($0.stopping, self.outcomesDue($0)) }
+                let flushed = due ? flush() : true
                 if stopping {
                     if state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
                 } else {
@@ -140,16 +143,46 @@ public final class Dispatcher: Service {
             for delivery in claimed { state.inFlight[delivery.subscriptionID, default: 0] += 1 }
             state.total += claimed.count
         }
-        for delivery in claimed {
+        let keys = signingKeys(for: claimed)
+        for (delivery, keys) in zip(claimed, keys) {
             group.addTask { [self] in
-                let outcome = await self.attempt(delivery)
+                let outcome = await self.attempt(delivery, keys: keys)
                 self.metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
                 self.observer?(delivery, outcome)
-                self.state.withLock { $0.finished.append(outcome) }
-                self.wake.yield()
+                let wakeLoop = self.state.withLock { state in
+                    state.finished.append(outcome)
+                    return self.outcomesDue(state)
+                }
+                if wakeLoop { self.wake.yield() }
             }
         }
         return claimed.count < free
+    }
+
+    /// Each delivery's signing keys (valid secrets only), from the cache of prepared keys.
+    private func signingKeys(for claimed: [ClaimedDelivery]) -> [[WebhookSigner.Key]] {
+        state.withLock { state in
+            if state.keys.count > 4096 { state.keys.removeAll() }
+            return claimed.map { delivery in
+                delivery.secrets.compactMap { text in
+                    if let key = state.keys[text] { return key }
+                    guard let secret = WebhookSecret(text) else { return nil }
+                    let key = WebhookSigner.Key(secret)
+                    state.keys[text] = key
+                    return key
+                }
+            }
+        }
+    }
+
+    /// Whether finished outcomes should be written now. Under load they are written (and the slots
+    /// they free refilled) once a claim batch has finished, not one transaction per attempt; when
+    /// the slots would be refilled anyway, nothing else is in flight, or on shutdown, at once. The
+    /// finishing attempts only wake the loop when this holds, so a busy loop wakes once per batch.
+    private func outcomesDue(_ state: State) -> Bool {
+        guard !state.finished.isEmpty else { return false }
+        let stillRunning = state.total - state.finished.count
+        return state.stopping || stillRunning == 0 || configuration.concurrency - stillRunning >= configuration.claimBatch
     }
 
     /// Writes finished attempts in one transaction; false (keeping them) when the store refuses.
@@ -202,7 +235,10 @@ public final class Dispatcher: Service {
     // MARK: - One attempt
 
     func attempt(_ delivery: ClaimedDelivery) async -> CompletedAttempt {
-        let secrets = delivery.secrets.compactMap(WebhookSecret.init)
+        await attempt(delivery, keys: delivery.secrets.compactMap(WebhookSecret.init).map(WebhookSigner.Key.init))
+    }
+
+    func attempt(_ delivery: ClaimedDelivery, keys: [WebhookSigner.Key]) async -> CompletedAttempt {
         let body = Data(delivery.payload.utf8)
         let started = now()
         let timestamp = Int64(started.timeIntervalSince1970)
@@ -211,7 +247,7 @@ public final class Dispatcher: Service {
             "webhook-id": delivery.eventID,
             "webhook-timestamp": String(timestamp),
         ]
-        headers.add(name: "webhook-signature", value: WebhookSigner.header(id: delivery.eventID, timestamp: timestamp, body: body, secrets: secrets))
+        headers.add(name: "webhook-signature", value: WebhookSigner.header(id: delivery.eventID, timestamp: timestamp, body: body, keys: keys))
         let request = OutboundRequest(
             method: "POST",
             url: delivery.url,

@@ -5,16 +5,36 @@ public import Foundation
 /// With several secrets (during a rotation grace period) the header carries one signature per
 /// secret, space-separated; receivers accept a message if any of them verifies.
 public enum WebhookSigner {
+    /// A secret ready to sign: the HMAC state after absorbing the key, copied for each message
+    /// (prepare once per secret, not per delivery).
+    public struct Key: Sendable {
+        fileprivate let keyed: HMAC<SHA256>
+
+        public init(_ secret: WebhookSecret) {
+            keyed = HMAC<SHA256>(key: SymmetricKey(data: secret.key))
+        }
+
+        /// `v1,` + base64(HMAC-SHA256("{id}.{timestamp}.{body}")), without copying the body.
+        public func signature(id: String, timestamp: Int64, body: Data) -> String {
+            var mac = keyed
+            mac.update(data: Data("\(id).\(timestamp).".utf8))
+            mac.update(data: body)
+            return "v1," + Data(mac.finalize()).base64EncodedString()
+        }
+    }
+
     public static func signature(id: String, timestamp: Int64, body: Data, secret: WebhookSecret) -> String {
-        var message = Data("\(id).\(timestamp).".utf8)
-        message.append(body)
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret.key))
-        return "v1," + Data(mac).base64EncodedString()
+        Key(secret).signature(id: id, timestamp: timestamp, body: body)
     }
 
     /// The `webhook-signature` header value for every secret given, newest first.
     public static func header(id: String, timestamp: Int64, body: Data, secrets: [WebhookSecret]) -> String {
-        secrets.map { signature(id: id, timestamp: timestamp, body: body, secret: $0) }.joined(separator: " ")
+        header(id: id, timestamp: timestamp, body: body, keys: secrets.map(Key.init))
+    }
+
+    /// The `webhook-signature` header value for every prepared key given, newest first.
+    public static func header(id: String, timestamp: Int64, body: Data, keys: [Key]) -> String {
+        keys.map { $0.signature(id: id, timestamp: timestamp, body: body) }.joined(separator: " ")
     }
 
     /// Verifies like the official libraries: any `v1` signature in the header matching any secret, in

@@ -72,5 +72,13 @@ struct MigrationTests {
         #expect(!plans.dueDeliveries.contains("TEMP B-TREE"), "no sort of the backlog: \(plans.dueDeliveries)")
         #expect(plans.dueDeliveries.contains("deliveries_open_by_stream"), "\(plans.dueDeliveries)")
         #expect(!plans.dueDeliveries.contains("SCAN d"), "\(plans.dueDeliveries)")
+        // The claim statement runs that selection once (materialized, at most 2 × the free slots) and
+        // fetches each candidate's delivery, event and subscription by key; only those few rows are sorted.
+        #expect(plans.dueDeliveryDetails.contains("MATERIALIZE due"), "\(plans.dueDeliveryDetails)")
+        #expect(plans.dueDeliveryDetails.contains("USING INDEX deliveries_due"), "\(plans.dueDeliveryDetails)")
+        #expect(plans.dueDeliveryDetails.contains("SEARCH d USING INTEGER PRIMARY KEY"), "\(plans.dueDeliveryDetails)")
+        #expect(plans.dueDeliveryDetails.contains("SEARCH e USING INTEGER PRIMARY KEY"), "\(plans.dueDeliveryDetails)")
+        #expect(!plans.dueDeliveryDetails.split(separator: "\n").contains { $0 == "SCAN d" || $0.hasPrefix("SCAN d ") },
+                "\(plans.dueDeliveryDetails)")
     }
 }
