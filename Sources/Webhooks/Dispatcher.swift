@@ -20,6 +20,8 @@ public final class Dispatcher: Service {
         var total = 0
         var finished: [CompletedAttempt] = []
         var stopping = false
+        /// When the oldest outcome in `finished` came in (the batch window runs from it).
+        var oldestUnrecorded: ContinuousClock.Instant?
         /// Signing keys by secret text, prepared once (the loop drops them when secrets change a lot).
         var keys: [String: WebhookSigner.Key] = [:]
     }
@@ -84,6 +86,8 @@ public final class Dispatcher: Service {
             var wakeIterator = wakes.makeAsyncIterator()
             var timer: Task<Void, Never>?
             var failures = 0
+            /// Since when free slots have waited for a full refill batch.
+            var slotsWaitingSince: ContinuousClock.Instant?
             while !Task.isCancelled {
                 let (stopping, due) = state.withLock { ($0.stopping, self.outcomesDue($0)) }
                 let flushed = due ? flush() : true
@@ -91,11 +95,16 @@ public final class Dispatcher: Service {
                     if state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
                 } else {
                     do {
-                        let idleSlots = try claimAndStart(in: &group)
+                        let waited = slotsWaitingSince.map { ContinuousClock.now - $0 >= Self.batchWindow } ?? false
+                        let refill = try claimAndStart(in: &group, anySlot: waited)
                         failures = 0
                         timer?.cancel()
                         timer = nil
-                        if idleSlots {
+                        slotsWaitingSince = refill == .waitingForBatch ? (slotsWaitingSince ?? .now) : nil
+                        if refill == .waitingForBatch {
+                            // Hanging attempts may hold the other slots for a whole timeout: use these soon anyway.
+                            timer = startTimer(after: Self.batchWindow)
+                        } else if refill == .idle {
                             let capped = state.withLock { state in
                                 state.inFlight.filter { $0.value >= configuration.perSubscriptionLimit }.map(\.key)
                             }
@@ -122,15 +131,24 @@ public final class Dispatcher: Service {
         _ = flush()
     }
 
-    /// Claims as many due deliveries as there are free slots and starts them. Returns whether slots
-    /// stayed free (nothing more is due right now), so the caller arms the timer.
-    private func claimAndStart(in group: inout DiscardingTaskGroup) throws -> Bool {
+    /// How long outcomes and free slots may wait for a full batch under load. Bounds the extra latency
+    /// when hanging attempts hold most slots (they could otherwise hold a batch for a whole timeout).
+    static let batchWindow = Duration.milliseconds(20)
+
+    enum Refill { case full, idle, waitingForBatch }
+
+    /// Claims as many due deliveries as there are free slots and starts them: `.idle` when slots stayed
+    /// free (nothing more is due right now, so the caller arms the timer), `.waitingForBatch` when
+    /// free slots wait for a full refill batch.
+    private func claimAndStart(in group: inout DiscardingTaskGroup, anySlot: Bool) throws -> Refill {
         let (free, inFlight, busy) = state.withLock {
             ($0.stopping ? 0 : configuration.concurrency - $0.total, $0.inFlight, $0.total > 0)
         }
         // Under load, refill in batches: one claim query for many slots instead of one per finished
-        // attempt. With nothing in flight, any free slot claims at once (no added latency when idle).
-        guard free > 0, !busy || free >= configuration.claimBatch else { return false }
+        // attempt. With nothing in flight, any free slot claims at once (no added latency when idle),
+        // and so does one that has waited `batchWindow`.
+        guard free > 0 else { return .full }
+        guard !busy || anySlot || free >= configuration.claimBatch else { return .waitingForBatch }
         let claimed = try store.claimDueDeliveries(
             now: now(),
             limit: free,
@@ -149,14 +167,20 @@ public final class Dispatcher: Service {
                 let outcome = await self.attempt(delivery, keys: keys)
                 self.metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
                 self.observer?(delivery, outcome)
-                let wakeLoop = self.state.withLock { state in
+                let (wakeLoop, firstOfBatch) = self.state.withLock { state in
+                    if state.finished.isEmpty { state.oldestUnrecorded = .now }
                     state.finished.append(outcome)
-                    return self.outcomesDue(state)
+                    return (self.outcomesDue(state), state.finished.count == 1)
                 }
-                if wakeLoop { self.wake.yield() }
+                if wakeLoop {
+                    self.wake.yield()
+                } else if firstOfBatch {
+                    // Record it within the batch window even if the rest of the batch hangs.
+                    _ = self.startTimer(after: Self.batchWindow)
+                }
             }
         }
-        return claimed.count < free
+        return claimed.count < free ? .idle : .full
     }
 
     /// Each delivery's signing keys (valid secrets only), from the cache of prepared keys.
@@ -183,12 +207,16 @@ public final class Dispatcher: Service {
         guard !state.finished.isEmpty else { return false }
         let stillRunning = state.total - state.finished.count
         return state.stopping || stillRunning == 0 || configuration.concurrency - stillRunning >= configuration.claimBatch
+            || state.oldestUnrecorded.map { ContinuousClock.now - $0 >= Self.batchWindow } ?? false
     }
 
     /// Writes finished attempts in one transaction; false (keeping them) when the store refuses.
     private func flush() -> Bool {
         let batch = state.withLock { state -> [CompletedAttempt] in
-            defer { state.finished.removeAll(keepingCapacity: true) }
+            defer {
+                state.finished.removeAll(keepingCapacity: true)
+                state.oldestUnrecorded = nil
+            }
             return state.finished
         }
         guard !batch.isEmpty else { return true }
@@ -203,7 +231,10 @@ public final class Dispatcher: Service {
             }
         } catch {
             logger.error("could not record delivery attempts; will retry", metadata: ["error": "\(error)", "count": "\(batch.count)"])
-            state.withLock { $0.finished.insert(contentsOf: batch, at: 0) }
+            state.withLock { state in
+                state.finished.insert(contentsOf: batch, at: 0)
+                state.oldestUnrecorded = state.oldestUnrecorded ?? .now
+            }
             return false
         }
         state.withLock { state in

@@ -239,6 +239,30 @@ struct DispatcherTests {
         await harness.stop()
     }
 
+    /// Under load the dispatcher records outcomes and refills slots in batches; a batch must not wait
+    /// for hanging attempts to time out when they hold nearly every slot.
+    @Test("hanging attempts holding all but one slot: the free slot is used and outcomes recorded within a short bound")
+    func nearSaturationByHangingAttempts() async throws {
+        // 9 slots, refill batch 2, 8 per subscription: the hanging subscription holds 8 of 9.
+        let harness = try await DeliveryHarness(timeout: .seconds(5), concurrency: 9) { path, _ in
+            path == "hang" ? .hang(.seconds(8)) : .status(200)
+        }
+        try harness.subscribe("hang", events: [.pending])
+        for index in 0..<8 { try harness.observe("a\(index)", ["pending"]) }
+        #expect(await harness.waitFor(.seconds(10)) { harness.receiver.received(path: "hang").count == 8 })
+        try harness.subscribe("fast", videoID: "vb")
+        let started = Date()
+        try harness.observe("vb", ["pending", "in_progressing"])
+        // Two callbacks in order, the second only after the first is recorded: both well before the
+        // hanging attempts time out (5 s).
+        #expect(await harness.waitFor(.seconds(10)) { harness.receiver.received(path: "fast").count == 2 })
+        let fast = harness.receiver.received(path: "fast")
+        #expect(fast.map(\.status) == ["pending", "in_progressing"])
+        let elapsed = (fast.last?.arrivedAt ?? .distantFuture).timeIntervalSince(started)
+        #expect(elapsed < 2.5, "the healthy subscription waited \(elapsed) s for the hanging attempts")
+        await harness.stop()
+    }
+
     @Test("per subscription and video, callbacks arrive in observation order under concurrency and failures")
     func orderingUnderConcurrency() async throws {
         let harness = try await DeliveryHarness(
