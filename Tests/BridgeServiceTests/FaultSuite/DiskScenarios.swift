@@ -93,10 +93,8 @@ enum DiskFullScenario {
         }
         #expect(caughtUp, "changes made while the disk was full were not recorded after it recovered")
         let events = try reader.events(tenant: "acme", limit: 1000)
-        var expected: [String: (video: String, status: String)] = [:]
-        for event in events { expected["hook/\(event.id)"] = (event.videoID ?? "", payloadStatus(event) ?? "") }
-        let wanted = Set(expected.keys)
-        _ = await eventually(within: .seconds(20)) { Set(receiver.received.map(\.key)).isSuperset(of: wanted) }
+        let expected = pairs(of: events, to: "hook")
+        _ = await receiver.awaitPairs(expected.keys, within: .seconds(20))
         let probed = await probe.finish()
         await bridge.process.kill9()
         let check = ArrivalCheck(received: receiver.received, expected: expected, order: ["hook": ["pending", "in_progressing"]])

@@ -152,7 +152,7 @@ struct ArrivalCheck {
 
     /// `expected` maps each pair key to its video and the status its event announced;
     /// `order` gives, per subscription path, the status order each video's first deliveries must follow.
-    init(received: [WebhookReceiver.Received], expected: [String: (video: String, status: String)], order: [String: [String]]) {
+    init(received: [WebhookReceiver.Received], expected: ExpectedPairs, order: [String: [String]]) {
         let keys = received.map(\.key)
         let unique = Set(keys)
         delivered = unique.intersection(expected.keys).count
@@ -176,6 +176,26 @@ struct ArrivalCheck {
             guard let path = pair.split(separator: "|").first.map(String.init), let wanted = order[path] else { continue }
             let ranks = statuses.compactMap { wanted.firstIndex(of: $0) }
             if ranks != ranks.sorted() || ranks.count != statuses.count { outOfOrder.append("\(pair): \(statuses)") }
+        }
+    }
+}
+
+/// (subscription path, event) pair keys ("path/webhook-id") with the video and status each announces.
+typealias ExpectedPairs = [String: (video: String, status: String)]
+
+/// The pairs `events` make when each is sent to the receiver path `path`.
+func pairs(of events: some Sequence<StoredEvent>, to path: String) -> ExpectedPairs {
+    var pairs: ExpectedPairs = [:]
+    for event in events { pairs["\(path)/\(event.id)"] = (event.videoID ?? "", payloadStatus(event) ?? "") }
+    return pairs
+}
+
+extension WebhookReceiver {
+    /// Waits until every pair in `keys` has arrived at least once; whether they all did in time.
+    func awaitPairs(_ keys: some Collection<String>, within limit: Duration) async -> Bool {
+        let wanted = Set(keys)
+        return await eventually(within: limit, every: .milliseconds(100)) {
+            Set(self.received.map(\.key)).isSuperset(of: wanted)
         }
     }
 }

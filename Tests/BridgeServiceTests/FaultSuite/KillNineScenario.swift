@@ -97,18 +97,14 @@ enum KillNineScenario {
         }
 
         // Every event must reach every subscription whose filter matches it.
-        var expected: [String: (video: String, status: String)] = [:]
+        var expected: ExpectedPairs = [:]
         var order: [String: [String]] = [:]
         for (path, types) in filters {
             order[path] = steps.filter { step in types.map { $0.contains(EventType.announcing(step).rawValue) } ?? true }
-            for event in events where types.map({ $0.contains(event.type.rawValue) }) ?? true {
-                expected["\(path)/\(event.id)"] = (event.videoID ?? "", payloadStatus(event) ?? "")
-            }
+            let matching = events.filter { event in types.map { $0.contains(event.type.rawValue) } ?? true }
+            expected.merge(pairs(of: matching, to: path)) { $1 }
         }
-        let wanted = Set(expected.keys)
-        let arrived = await eventually(within: .seconds(60), every: .milliseconds(100)) {
-            Set(receiver.received.map(\.key)).isSuperset(of: wanted)
-        }
+        let arrived = await receiver.awaitPairs(expected.keys, within: .seconds(60))
         let probed = await probe.finish()
         logs.append(bridge.process.output)
         await bridge.process.kill9()

@@ -94,21 +94,13 @@ enum ReceiverFaultScenario {
         let goneBeforeRecovery = receiver.received(path: "gone").count
         // The others finish while it stays disabled: a dead receiver holds up nobody.
         let events = try reader.events(tenant: "acme", limit: 10_000)
-        var expected: [String: (video: String, status: String)] = [:]
-        for path in paths {
-            for event in events { expected["\(path)/\(event.id)"] = (event.videoID ?? "", payloadStatus(event) ?? "") }
-        }
-        let others = Set(expected.keys.filter { !$0.hasPrefix("gone/") })
-        let othersDone = await eventually(within: .seconds(60), every: .milliseconds(100)) {
-            Set(receiver.received.map(\.key)).isSuperset(of: others)
-        }
+        var expected: ExpectedPairs = [:]
+        for path in paths { expected.merge(pairs(of: events, to: path)) { $1 } }
+        let othersDone = await receiver.awaitPairs(expected.keys.filter { !$0.hasPrefix("gone/") }, within: .seconds(60))
         let goneWhileDisabled = receiver.received(path: "gone").count
         behaviour.goneRecovered.store(true, ordering: .relaxed)
         let (patched, _) = try await api.call("PATCH", "/v1/subscriptions/\(goneID)", ["enabled": true])
-        let wanted = Set(expected.keys)
-        _ = await eventually(within: .seconds(30), every: .milliseconds(100)) {
-            Set(receiver.received.map(\.key)).isSuperset(of: wanted)
-        }
+        _ = await receiver.awaitPairs(expected.keys, within: .seconds(30))
         let probed = await probe.finish()
         let log = bridge.process.output
         await bridge.process.kill9()

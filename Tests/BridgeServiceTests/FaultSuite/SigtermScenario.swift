@@ -13,7 +13,7 @@ enum SigtermScenario {
         defer { directory.remove() }
         let receiver = try await WebhookReceiver.start { _, _ in .delayThen(.milliseconds(200), 200) }
         let databasePath = directory.path("bridge.sqlite")
-        var expected: [String: (video: String, status: String)] = [:]
+        var expected: ExpectedPairs = [:]
         do {
             let seed = try SQLiteBridgeStore(path: databasePath)
             for index in 0..<2 {
@@ -26,9 +26,7 @@ enum SigtermScenario {
                     tenant: "acme", videoID: "v\(index)", source: .watch,
                     initial: Observation(videoID: "v\(index)", status: "finished"), now: Date(), nextPollAt: Date().addingTimeInterval(86_400)
                 )
-                for event in report.report.events {
-                    for sub in 0..<2 { expected["s\(sub)/\(event.id)"] = ("v\(index)", "finished") }
-                }
+                for sub in 0..<2 { expected.merge(pairs(of: report.report.events, to: "s\(sub)")) { $1 } }
             }
         }
         let environment = [

@@ -99,12 +99,8 @@ enum UpstreamFaultScenario {
                 falseEvents.append("\(id): \(statuses) for \(history[id]!)")
             }
         }
-        var expected: [String: (video: String, status: String)] = [:]
-        for event in events { expected["all/\(event.id)"] = (event.videoID ?? "", payloadStatus(event) ?? "") }
-        let wanted = Set(expected.keys)
-        _ = await eventually(within: .seconds(30), every: .milliseconds(100)) {
-            Set(receiver.received.map(\.key)).isSuperset(of: wanted)
-        }
+        let expected = pairs(of: events, to: "all")
+        _ = await receiver.awaitPairs(expected.keys, within: .seconds(30))
         let probed = await probe.finish()
         let log = bridge.process.output
         await bridge.process.kill9()
