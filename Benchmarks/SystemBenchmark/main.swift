@@ -50,12 +50,7 @@ func startBridge(_ name: String, database: String, upstream: String, extra: [Str
         executable: wrapper.first ?? binary, arguments: wrapper.dropFirst() + (wrapper.isEmpty ? [] : [binary]) + ["serve"],
         environment: environment, outputPath: workDirectory.path("\(name).log")
     )
-    @Sendable func announced() -> String? {
-        let line = process.output.split(separator: "\n").first { $0.contains("listening on http://") }
-        guard let line, let start = line.range(of: "http://")?.lowerBound else { return nil }
-        return String(line[start...])
-    }
-    guard await eventually(within: .seconds(30), { announced() != nil }), let url = announced() else {
+    guard let url = await process.announcedBaseURL(within: .seconds(30)) else {
         throw BenchError("bridge \(name) did not start:\n\(process.output)")
     }
     return RunningBridge(process: process, baseURL: url)

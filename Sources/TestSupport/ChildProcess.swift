@@ -88,6 +88,18 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
+    /// The base URL `serve` prints once it listens ("… listening on http://host:port"), waiting at
+    /// most `limit` for it; nil if it never came.
+    public func announcedBaseURL(within limit: Duration) async -> String? {
+        @Sendable func announced() -> String? {
+            let line = output.split(separator: "\n").first { $0.contains("listening on http://") }
+            guard let line, let start = line.range(of: "http://")?.lowerBound else { return nil }
+            return String(line[start...])
+        }
+        _ = await eventually(within: limit) { announced() != nil }
+        return announced()
+    }
+
     /// Whether the raw wait status means a normal exit with code `code`.
     public static func exitedNormally(_ status: Int32, code: Int32 = 0) -> Bool {
         (status & 0x7f) == 0 && ((status >> 8) & 0xff) == code

@@ -33,13 +33,7 @@ struct BinaryEndToEndTests {
             executable: try bridgeBinaryPath(), arguments: ["serve"], environment: environment,
             outputPath: directory.path("serve-\(UUID().uuidString.prefix(6)).log")
         )
-        @Sendable func announced() -> String? {
-            let line = process.output.split(separator: "\n").first { $0.contains("listening on http://") }
-            guard let line, let start = line.range(of: "http://")?.lowerBound else { return nil }
-            return String(line[start...])
-        }
-        _ = await eventually(within: .seconds(20)) { announced() != nil }
-        guard let baseURL = announced() else { throw LoopbackServerError.didNotStart }
+        guard let baseURL = await process.announcedBaseURL(within: .seconds(20)) else { throw LoopbackServerError.didNotStart }
         return Running(process: process, baseURL: baseURL)
     }
 
