@@ -25,9 +25,19 @@ test-deps: deps
 build: deps
 	$(SWIFT) build
 
+# The binary is rebuilt only when a source changed, so a second `make demo` starts at once
+# (`swift run` after `swift build` re-plans and may relink: 30-40 s each time).
+BINARY := .build/debug/talking-photo-bridge
+SOURCES := Package.swift $(shell find Sources openapi -type f 2>/dev/null)
+
+$(BINARY): $(SOURCES)
+	@$(MAKE) --no-print-directory deps
+	$(SWIFT) build --product talking-photo-bridge
+	@touch $(BINARY)
+
 ## The main job on the embedded default.
-demo: build
-	$(SWIFT) run talking-photo-bridge demo
+demo: $(BINARY)
+	$(BINARY) demo
 
 ## The whole test suite (debug build; release builds stay out of it).
 test: test-deps

@@ -182,6 +182,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "Simulator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

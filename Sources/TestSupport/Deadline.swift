@@ -24,7 +24,7 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 
 /// Polls `condition` every `interval` until it holds or `limit` passes; returns whether it held.
 public func eventually(
-    within limit: Duration = .seconds(10),
+    within limit: Duration = .seconds(30),
     every interval: Duration = .milliseconds(20),
     _ condition: @Sendable () async throws -> Bool
 ) async rethrows -> Bool {

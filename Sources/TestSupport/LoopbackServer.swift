@@ -44,8 +44,11 @@ public final class LoopbackServer: Sendable {
         return LoopbackServer(host: host, port: port, task: task)
     }
 
+    /// Cancels the server and waits for it, at most a few seconds (handlers that hang are left behind).
+    public func stop() async { await stop(grace: .seconds(3)) }
+
     /// Cancels the server and waits for it, at most `grace`.
-    public func stop(grace: Duration = .seconds(3)) async {
+    public func stop(grace: Duration) async {
         task.cancel()
         let finished = Task { _ = await task.result }
         _ = await withTaskGroup(of: Void.self) { group in

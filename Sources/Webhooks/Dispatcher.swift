@@ -21,7 +21,7 @@ public final class Dispatcher: Service {
         var finished: [CompletedAttempt] = []
         var stopping = false
         /// When the oldest outcome in `finished` came in (the batch window runs from it).
-        var oldestUnrecorded: ContinuousClock.Instant?
+        var oldestUnrecorded: Duration?
         /// A batch-window wake-up is pending (at most one at a time, so a busy loop creates at most
         /// one timer task per window rather than one per batch).
         var batchTimerArmed = false
@@ -33,6 +33,8 @@ public final class Dispatcher: Service {
     private let transport: any HTTPTransport
     private let configuration: DispatcherConfiguration
     private let clock: any Clock<Duration>
+    /// Time on `clock` since the dispatcher was made: batch windows and attempt latency.
+    private let uptime: @Sendable () -> Duration
     private let now: @Sendable () -> Date
     private let random: @Sendable () -> Double
     private let logger: Logger
@@ -61,6 +63,7 @@ public final class Dispatcher: Service {
         self.transport = transport
         self.configuration = configuration
         self.clock = clock
+        self.uptime = clock.stopwatch()
         self.now = now
         self.random = random
         self.logger = logger
@@ -90,7 +93,7 @@ public final class Dispatcher: Service {
             var timer: Task<Void, Never>?
             var failures = 0
             /// Since when free slots have waited for a full refill batch.
-            var slotsWaitingSince: ContinuousClock.Instant?
+            var slotsWaitingSince: Duration?
             while !Task.isCancelled {
                 let (stopping, due) = state.withLock { ($0.stopping, self.outcomesDue($0)) }
                 let flushed = due ? flush() : true
@@ -98,12 +101,12 @@ public final class Dispatcher: Service {
                     if state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
                 } else {
                     do {
-                        let waited = slotsWaitingSince.map { ContinuousClock.now - $0 >= Self.batchWindow } ?? false
+                        let waited = slotsWaitingSince.map { uptime() - $0 >= Self.batchWindow } ?? false
                         let refill = try claimAndStart(in: &group, anySlot: waited)
                         failures = 0
                         timer?.cancel()
                         timer = nil
-                        slotsWaitingSince = refill == .waitingForBatch ? (slotsWaitingSince ?? .now) : nil
+                        slotsWaitingSince = refill == .waitingForBatch ? (slotsWaitingSince ?? uptime()) : nil
                         if refill == .waitingForBatch {
                             // Hanging attempts may hold the other slots for a whole timeout: use these soon anyway.
                             armBatchTimer()
@@ -173,7 +176,7 @@ public final class Dispatcher: Service {
                 self.metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
                 self.observer?(delivery, outcome)
                 let (wakeLoop, firstOfBatch) = self.state.withLock { state in
-                    if state.finished.isEmpty { state.oldestUnrecorded = .now }
+                    if state.finished.isEmpty { state.oldestUnrecorded = self.uptime() }
                     state.finished.append(outcome)
                     return (self.outcomesDue(state), state.finished.count == 1)
                 }
@@ -212,7 +215,7 @@ public final class Dispatcher: Service {
         guard !state.finished.isEmpty else { return false }
         let stillRunning = state.total - state.finished.count
         return state.stopping || stillRunning == 0 || configuration.concurrency - stillRunning >= configuration.claimBatch
-            || state.oldestUnrecorded.map { ContinuousClock.now - $0 >= Self.batchWindow } ?? false
+            || state.oldestUnrecorded.map { uptime() - $0 >= Self.batchWindow } ?? false
     }
 
     /// Writes finished attempts in one transaction; false (keeping them) when the store refuses.
@@ -238,7 +241,7 @@ public final class Dispatcher: Service {
             logger.error("could not record delivery attempts; will retry", metadata: ["error": "\(error)", "count": "\(batch.count)"])
             state.withLock { state in
                 state.finished.insert(contentsOf: batch, at: 0)
-                state.oldestUnrecorded = state.oldestUnrecorded ?? .now
+                state.oldestUnrecorded = state.oldestUnrecorded ?? uptime()
             }
             return false
         }
@@ -259,27 +262,27 @@ public final class Dispatcher: Service {
             return !state.batchTimerArmed
         }
         guard arm else { return }
-        Task { [self] in
-            try? await clock.sleep(for: Self.batchWindow)
+        _ = clock.timer(after: Self.batchWindow) { [self] in
             state.withLock { $0.batchTimerArmed = false }
             wake.yield()
         }
     }
 
-    /// Arms the timer for the next due row (at once if it came due since the claim).
+    /// Arms the timer for the next due row; wakes the loop at once if it came due since the claim.
     private func startTimer(until date: Date?) -> Task<Void, Never>? {
         guard let date else { return startTimer(after: configuration.maxIdleWait) }
-        let seconds = max(0, date.timeIntervalSince(now()))
-        return startTimer(after: min(Duration.milliseconds(Int64(seconds * 1000) + 1), configuration.maxIdleWait))
+        let seconds = date.timeIntervalSince(now())
+        guard seconds > 0 else {
+            wake.yield()
+            return nil
+        }
+        // Rounded up, so the loop never wakes a moment before the row is due and sleeps again.
+        let delay = Duration.milliseconds(Int64((seconds * 1000).rounded(.up)))
+        return startTimer(after: min(delay, configuration.maxIdleWait))
     }
 
     private func startTimer(after delay: Duration) -> Task<Void, Never> {
-        Task { [clock, wake] in
-            do {
-                try await clock.sleep(for: delay)
-                wake.yield()
-            } catch {}
-        }
+        clock.timer(after: delay) { [wake] in wake.yield() }
     }
 
     // MARK: - One attempt
@@ -309,14 +312,14 @@ public final class Dispatcher: Service {
             truncateLongBodies: true,
             destinationCheck: configuration.destinations.connectCheck
         )
-        let clockStart = ContinuousClock.now
+        let clockStart = uptime()
         let result: Result<OutboundResponse, CurlError>
         do {
             result = .success(try await transport.send(request))
         } catch {
             result = .failure(error)
         }
-        let latency = ContinuousClock.now - clockStart
+        let latency = uptime() - clockStart
         let finished = now()
         var outcome = CompletedAttempt(
             deliveryID: delivery.id, subscriptionID: delivery.subscriptionID, leaseOwner: leaseOwner,

@@ -9,7 +9,7 @@ import TestSupport
 
 /// The whole bridge in-process (HTTP API, poller, dispatcher) on a temp SQLite file, against the
 /// simulator and a loopback receiver, driven over real HTTP through the curl transport.
-final class APIHarness: Sendable {
+final class APIHarness: TestResource {
     static let keys = ["acme": "acme-key-0123456789abcdef", "globex": "globex-key-0123456789abcdef"]
 
     let directory: TemporaryDirectory
@@ -92,9 +92,21 @@ final class APIHarness: Sendable {
         return Reply(status: response.status, headers: response.headers, body: response.body)
     }
 
+    /// Runs `body` with a fresh bridge and stops everything afterwards, also when `body` throws.
+    static func with<T>(
+        allowPrivate: Bool = true,
+        upstreamURL: String? = nil,
+        renderTime: Duration = .milliseconds(300),
+        script: @escaping WebhookReceiver.Script = { _, _ in .status(200) },
+        _ body: (APIHarness) async throws -> T
+    ) async throws -> T {
+        let harness = try await APIHarness(allowPrivate: allowPrivate, upstreamURL: upstreamURL, renderTime: renderTime, script: script)
+        return try await withResource(harness, body)
+    }
+
     func stop() async {
         task.cancel()
-        _ = try? await withDeadline(.seconds(15)) { [task] in _ = await task.result }
+        _ = try? await withDeadline(.seconds(60)) { [task] in _ = await task.result }
         transport.shutdown()
         await receiver.stop()
         await simulator.stop()

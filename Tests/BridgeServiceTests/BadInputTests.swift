@@ -56,88 +56,88 @@ struct BadInputTests {
 
     @Test("thousands of bad requests: never a 5xx, always the right error shape, nothing changes")
     func fuzz() async throws {
-        let harness = try await APIHarness(allowPrivate: false)
-        let sub = try #require(try await harness.call("POST", "/v1/subscriptions", json: ["url": "https://hooks.example.com/x"]).json["id"] as? String)
-        let before = try harness.store.tableCounts()
-        var random = SplitMix(state: 20261125)
-        var requests: [(String, String, Data?, [String: String])] = []
+        try await APIHarness.with(allowPrivate: false) { harness in
+            let sub = try #require(try await harness.call("POST", "/v1/subscriptions", json: ["url": "https://hooks.example.com/x"]).json["id"] as? String)
+            let before = try harness.store.tableCounts()
+            var random = SplitMix(state: 20261125)
+            var requests: [(String, String, Data?, [String: String])] = []
 
-        let posts: [(String, [String], [String])] = [
-            ("/v1/v2v/video.generate", ["audio_url", "image_url", "callback_url", "events"], ["audio_url", "image_url"]),
-            ("/v1/subscriptions", ["url", "events", "video_id", "description"], []),
-            ("/v1/subscriptions/\(sub)/replay", ["since"], []),
-        ]
-        for (path, fields, required) in posts {
-            for body in Self.bodies(fields, required: required, using: &random) { requests.append(("POST", path, Data(body.utf8), [:])) }
-        }
-        for body in Self.bodies(["url", "events", "enabled", "description"], using: &random) {
-            requests.append(("PATCH", "/v1/subscriptions/\(sub)", Data(body.utf8), [:]))
-        }
-        let oversized = Data(("{\"url\":\"https://hooks.example.com/" + String(repeating: "a", count: 70_000) + "\"}").utf8)
-        requests.append(("POST", "/v1/subscriptions", oversized, [:]))
-        requests.append(("POST", "/v1/v2v/video.generate", oversized, [:]))
+            let posts: [(String, [String], [String])] = [
+                ("/v1/v2v/video.generate", ["audio_url", "image_url", "callback_url", "events"], ["audio_url", "image_url"]),
+                ("/v1/subscriptions", ["url", "events", "video_id", "description"], []),
+                ("/v1/subscriptions/\(sub)/replay", ["since"], []),
+            ]
+            for (path, fields, required) in posts {
+                for body in Self.bodies(fields, required: required, using: &random) { requests.append(("POST", path, Data(body.utf8), [:])) }
+            }
+            for body in Self.bodies(["url", "events", "enabled", "description"], using: &random) {
+                requests.append(("PATCH", "/v1/subscriptions/\(sub)", Data(body.utf8), [:]))
+            }
+            let oversized = Data(("{\"url\":\"https://hooks.example.com/" + String(repeating: "a", count: 70_000) + "\"}").utf8)
+            requests.append(("POST", "/v1/subscriptions", oversized, [:]))
+            requests.append(("POST", "/v1/v2v/video.generate", oversized, [:]))
 
-        let badIDs = ["x", "sub_", "sub_123", "dlv_abc", "dlv_-1", "evt_lower", String(repeating: "z", count: 300), "%00", "..%2F..%2Fetc", "%E2%9C%93"]
-        for id in badIDs {
-            for (method, template) in [
-                ("GET", "/v1/subscriptions/ID"), ("PATCH", "/v1/subscriptions/ID"), ("DELETE", "/v1/subscriptions/ID"),
-                ("POST", "/v1/subscriptions/ID/rotate-secret"), ("POST", "/v1/subscriptions/ID/test"),
-                ("GET", "/v1/events/ID"), ("GET", "/v1/deliveries/ID"), ("POST", "/v1/deliveries/ID/retry"),
-                ("GET", "/v1/videos/ID"), ("DELETE", "/v1/videos/ID/watch"),
-            ] {
-                let body = method == "PATCH" ? Data("{\"enabled\":false}".utf8) : nil
-                requests.append((method, template.replacingOccurrences(of: "ID", with: id), body, [:]))
+            let badIDs = ["x", "sub_", "sub_123", "dlv_abc", "dlv_-1", "evt_lower", String(repeating: "z", count: 300), "%00", "..%2F..%2Fetc", "%E2%9C%93"]
+            for id in badIDs {
+                for (method, template) in [
+                    ("GET", "/v1/subscriptions/ID"), ("PATCH", "/v1/subscriptions/ID"), ("DELETE", "/v1/subscriptions/ID"),
+                    ("POST", "/v1/subscriptions/ID/rotate-secret"), ("POST", "/v1/subscriptions/ID/test"),
+                    ("GET", "/v1/events/ID"), ("GET", "/v1/deliveries/ID"), ("POST", "/v1/deliveries/ID/retry"),
+                    ("GET", "/v1/videos/ID"), ("DELETE", "/v1/videos/ID/watch"),
+                ] {
+                    let body = method == "PATCH" ? Data("{\"enabled\":false}".utf8) : nil
+                    requests.append((method, template.replacingOccurrences(of: "ID", with: id), body, [:]))
+                }
             }
-        }
-        let common = ["limit=0", "limit=501", "limit=-3", "limit=abc", "limit=99999999999999999999", "cursor=abc", "cursor=-1", "cursor=sub_bad"]
-        let queries: [String: [String]] = [
-            "/v1/subscriptions": common,
-            "/v1/videos": common,
-            "/v1/events": common + ["wait=31", "wait=-1", "wait=x", "type=video.nope", "type=", "video_id=" + String(repeating: "v", count: 200)],
-            "/v1/deliveries": common + ["status=lost", "status=", "subscription_id=nope", "subscription_id=sub_x"],
-        ]
-        for (path, list) in queries {
-            for query in list { requests.append(("GET", "\(path)?\(query)", nil, [:])) }
-        }
-        requests.append(("GET", "/v1/v2v/video.get", nil, [:]))
-        requests.append(("GET", "/v1/v2v/video.get?video_id=", nil, [:]))
-        for key in [String(repeating: "k", count: 300), "with space", "tab\tkey"] {
-            requests.append(("POST", "/v1/subscriptions", Data("{\"url\":\"https://hooks.example.com/y\"}".utf8), ["Idempotency-Key": key]))
-        }
-        // Repeat the whole set with random junk headers and content types to pass a few thousand.
-        let base = requests
-        for contentType in ["text/plain", "application/xml"] {
-            for request in base where request.2 != nil {
-                requests.append((request.0, request.1, request.2, request.3.merging(["Content-Type": contentType]) { $1 }))
+            let common = ["limit=0", "limit=501", "limit=-3", "limit=abc", "limit=99999999999999999999", "cursor=abc", "cursor=-1", "cursor=sub_bad"]
+            let queries: [String: [String]] = [
+                "/v1/subscriptions": common,
+                "/v1/videos": common,
+                "/v1/events": common + ["wait=31", "wait=-1", "wait=x", "type=video.nope", "type=", "video_id=" + String(repeating: "v", count: 200)],
+                "/v1/deliveries": common + ["status=lost", "status=", "subscription_id=nope", "subscription_id=sub_x"],
+            ]
+            for (path, list) in queries {
+                for query in list { requests.append(("GET", "\(path)?\(query)", nil, [:])) }
             }
-        }
-        #expect(requests.count >= 2000, "\(requests.count) requests")
+            requests.append(("GET", "/v1/v2v/video.get", nil, [:]))
+            requests.append(("GET", "/v1/v2v/video.get?video_id=", nil, [:]))
+            for key in [String(repeating: "k", count: 300), "with space", "tab\tkey"] {
+                requests.append(("POST", "/v1/subscriptions", Data("{\"url\":\"https://hooks.example.com/y\"}".utf8), ["Idempotency-Key": key]))
+            }
+            // Repeat the whole set with random junk headers and content types to pass a few thousand.
+            let base = requests
+            for contentType in ["text/plain", "application/xml"] {
+                for request in base where request.2 != nil {
+                    requests.append((request.0, request.1, request.2, request.3.merging(["Content-Type": contentType]) { $1 }))
+                }
+            }
+            #expect(requests.count >= 2000, "\(requests.count) requests")
 
-        let results = try await withThrowingTaskGroup(of: (String, Int, String).self) { group in
-            var iterator = requests.makeIterator()
-            var collected: [(String, Int, String)] = []
-            for _ in 0..<16 {
-                guard let next = iterator.next() else { break }
-                group.addTask { try await Self.send(harness, next) }
+            let results = try await withThrowingTaskGroup(of: (String, Int, String).self) { group in
+                var iterator = requests.makeIterator()
+                var collected: [(String, Int, String)] = []
+                for _ in 0..<16 {
+                    guard let next = iterator.next() else { break }
+                    group.addTask { try await Self.send(harness, next) }
+                }
+                while let result = try await group.next() {
+                    collected.append(result)
+                    if let next = iterator.next() { group.addTask { try await Self.send(harness, next) } }
+                }
+                return collected
             }
-            while let result = try await group.next() {
-                collected.append(result)
-                if let next = iterator.next() { group.addTask { try await Self.send(harness, next) } }
+            var failures: [String] = []
+            for (label, status, body) in results {
+                let proxy = label.contains("/v1/v2v/")
+                let shaped = proxy ? body.contains("\"code\":") && body.contains("\"data\":null") : body.contains("{\"error\":{\"code\":")
+                if !(400..<500).contains(status) || !shaped {
+                    failures.append("\(label) → \(status) \(body.prefix(160))")
+                }
             }
-            return collected
+            #expect(failures.isEmpty, "\(failures.count) bad answers, e.g.\n\(failures.prefix(15).joined(separator: "\n"))")
+            #expect(try harness.store.tableCounts() == before, "the database changed")
+            #expect(harness.simulator.control.callCounts().generate == 0)
         }
-        var failures: [String] = []
-        for (label, status, body) in results {
-            let proxy = label.contains("/v1/v2v/")
-            let shaped = proxy ? body.contains("\"code\":") && body.contains("\"data\":null") : body.contains("{\"error\":{\"code\":")
-            if !(400..<500).contains(status) || !shaped {
-                failures.append("\(label) → \(status) \(body.prefix(160))")
-            }
-        }
-        #expect(failures.isEmpty, "\(failures.count) bad answers, e.g.\n\(failures.prefix(15).joined(separator: "\n"))")
-        #expect(try harness.store.tableCounts() == before, "the database changed")
-        #expect(harness.simulator.control.callCounts().generate == 0)
-        await harness.stop()
     }
 
     static func send(_ harness: APIHarness, _ request: (String, String, Data?, [String: String])) async throws -> (String, Int, String) {

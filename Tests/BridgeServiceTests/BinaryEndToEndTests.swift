@@ -49,55 +49,56 @@ struct BinaryEndToEndTests {
 
     @Test("generate with callback_url and watch: signed video.finished arrives; SIGTERM exits cleanly")
     func generateAndWatch() async throws {
-        let directory = try TemporaryDirectory("e2e")
-        defer { directory.remove() }
-        var quiet = Logger(label: "test")
-        quiet.logLevel = .critical
-        let simulator = try await UpstreamSimulator.start(
-            SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .milliseconds(500), pendingTime: .milliseconds(100), seed: 9),
-            logger: quiet
-        )
-        let receiver = try await WebhookReceiver.start()
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        let bridge = try await Self.launch(directory, upstream: simulator.baseURL)
+        try await withScope { scope in
+            let directory = try TemporaryDirectory("e2e")
+            defer { directory.remove() }
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let simulator = try await UpstreamSimulator.start(
+                SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .milliseconds(500), pendingTime: .milliseconds(100), seed: 9),
+                logger: quiet
+            )
+            scope.adopt(simulator)
+            let receiver = scope.adopt(try await WebhookReceiver.start())
+            let transport = try CurlTransport()
+            defer { transport.shutdown() }
+            let bridge = try await Self.launch(directory, upstream: simulator.baseURL)
 
-        let generated = try await Self.post(transport, bridge.baseURL + "/v1/v2v/video.generate", [
-            "audio_url": "https://media.example.com/a.mp3", "image_url": "https://media.example.com/f.jpg",
-            "callback_url": receiver.url("generate"), "events": ["video.finished"],
-        ])
-        let data = try #require(generated["data"] as? [String: Any], "\(generated)")
-        let secret = try #require(WebhookSecret(data["subscription_secret"] as? String ?? ""))
+            let generated = try await Self.post(transport, bridge.baseURL + "/v1/v2v/video.generate", [
+                "audio_url": "https://media.example.com/a.mp3", "image_url": "https://media.example.com/f.jpg",
+                "callback_url": receiver.url("generate"), "events": ["video.finished"],
+            ])
+            let data = try #require(generated["data"] as? [String: Any], "\(generated)")
+            let secret = try #require(WebhookSecret(data["subscription_secret"] as? String ?? ""))
 
-        let watched = simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
-        let subscription = try await Self.post(transport, bridge.baseURL + "/v1/subscriptions", [
-            "url": receiver.url("watch"), "video_id": watched,
-        ])
-        let watchSecret = try #require(WebhookSecret(subscription["secret"] as? String ?? ""))
-        _ = try await Self.post(transport, bridge.baseURL + "/v1/videos/\(watched)/watch", [:])
-        _ = simulator.control.pin(videoID: watched, status: "finished", videoURL: "https://cdn.example.com/w.mp4")
+            let watched = simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
+            let subscription = try await Self.post(transport, bridge.baseURL + "/v1/subscriptions", [
+                "url": receiver.url("watch"), "video_id": watched,
+            ])
+            let watchSecret = try #require(WebhookSecret(subscription["secret"] as? String ?? ""))
+            _ = try await Self.post(transport, bridge.baseURL + "/v1/videos/\(watched)/watch", [:])
+            _ = simulator.control.pin(videoID: watched, status: "finished", videoURL: "https://cdn.example.com/w.mp4")
 
-        let arrived = await eventually(within: .seconds(20)) {
-            receiver.received(path: "generate").contains { $0.type == "video.finished" }
-                && receiver.received(path: "watch").contains { $0.type == "video.finished" }
-        }
-        #expect(arrived, "\(receiver.received.map { "\($0.path) \($0.type ?? "")" })\n\(bridge.process.output)")
-        #expect(receiver.received(path: "generate").map(\.type) == ["video.finished"], "event filter applied")
-        #expect(receiver.received(path: "watch").compactMap(\.status) == ["in_progressing", "finished"])
-        for (path, key) in [("generate", secret), ("watch", watchSecret)] {
-            for message in receiver.received(path: path) {
-                #expect(WebhookSigner.verify(id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body, header: message.signature, secrets: [key]))
+            let arrived = await eventually(within: .seconds(20)) {
+                receiver.received(path: "generate").contains { $0.type == "video.finished" }
+                    && receiver.received(path: "watch").contains { $0.type == "video.finished" }
             }
-        }
+            #expect(arrived, "\(receiver.received.map { "\($0.path) \($0.type ?? "")" })\n\(bridge.process.output)")
+            #expect(receiver.received(path: "generate").map(\.type) == ["video.finished"], "event filter applied")
+            #expect(receiver.received(path: "watch").compactMap(\.status) == ["in_progressing", "finished"])
+            for (path, key) in [("generate", secret), ("watch", watchSecret)] {
+                for message in receiver.received(path: path) {
+                    #expect(WebhookSigner.verify(id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body, header: message.signature, secrets: [key]))
+                }
+            }
 
-        // Graceful shutdown: SIGTERM ends the process promptly with exit code 0.
-        bridge.process.signal(SIGTERM)
-        let status = await bridge.process.waitForExit(within: .seconds(20))
-        #expect(status.map { ChildProcess.exitedNormally($0) } == true, "exit status \(String(describing: status))\n\(bridge.process.output)")
-        if status == nil { await bridge.process.kill9() }
-        #expect(!bridge.process.output.contains("e2e-token"), "the upstream token never appears in logs")
-        await receiver.stop()
-        await simulator.stop()
+            // Graceful shutdown: SIGTERM ends the process promptly with exit code 0.
+            bridge.process.signal(SIGTERM)
+            let status = await bridge.process.waitForExit(within: .seconds(20))
+            #expect(status.map { ChildProcess.exitedNormally($0) } == true, "exit status \(String(describing: status))\n\(bridge.process.output)")
+            if status == nil { await bridge.process.kill9() }
+            #expect(!bridge.process.output.contains("e2e-token"), "the upstream token never appears in logs")
+        }
     }
 
     @Test("a bad setting stops start-up with one line naming it; secrets are never printed")
@@ -109,7 +110,7 @@ struct BinaryEndToEndTests {
             environment: ["SURREAL_API_TOKEN": "super-secret-token", "BRIDGE_API_KEYS": "acme:short", "BRIDGE_DELIVERY_CONCURRENCY": "0"],
             outputPath: directory.path("out.log")
         )
-        let status = await process.waitForExit(within: .seconds(10))
+        let status = await process.waitForExit(within: .seconds(60))
         #expect(status.map { ChildProcess.exitedNormally($0, code: 78) } == true)
         let lines = process.output.split(separator: "\n")
         #expect(lines.contains { $0.contains("BRIDGE_POLL_INTERVAL") && $0.contains("soon") })
@@ -123,36 +124,38 @@ struct BinaryEndToEndTests {
 struct SchemathesisTests {
     @Test("no server errors and no schema violations on /openapi.yaml")
     func schemathesis() async throws {
-        let directory = try TemporaryDirectory("schemathesis")
-        defer { directory.remove() }
-        var quiet = Logger(label: "test")
-        quiet.logLevel = .critical
-        let simulator = try await UpstreamSimulator.start(
-            SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .seconds(2), seed: 11),
-            logger: quiet
-        )
-        let bridge = try await BinaryEndToEndTests.launch(directory, upstream: simulator.baseURL, extra: ["BRIDGE_LOG_LEVEL": "error"])
-        let (status, output) = try await runCommand(
-            "/usr/bin/env",
-            [
-                "st", "run", bridge.baseURL + "/openapi.yaml",
-                "-H", "Authorization: Bearer \(BinaryEndToEndTests.key)",
-                "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,response_headers_conformance",
-                "--max-examples", "10", "--max-time", "60", "--seed", "7", "--request-timeout", "60", "--workers", "2",
-                "--phases", "examples,coverage,fuzzing", "--no-shrink",
-            ],
-            timeout: .seconds(240)
-        )
-        let summary = output.split(separator: "\n").suffix(80).joined(separator: "\n")
-        // The contract: no server error and no response that violates the schema, i.e. no failed
-        // check. A client-side runtime error (a request timing out on a loaded CI machine while other
-        // suites run) is not a finding about the API, so it does not fail the test; it is printed.
-        #expect(!output.contains("Failures:"), "schemathesis found failures:\n\(summary)")
-        #expect(output.contains("Tested: 23"), "schemathesis did not test every operation:\n\(summary)")
-        if status != 0 { print("schemathesis exit \(status) without failed checks:\n\(summary)") }
-        #expect(bridge.process.poll() == nil, "the bridge is still up")
-        await bridge.process.kill9()
-        await simulator.stop()
+        try await withScope { scope in
+            let directory = try TemporaryDirectory("schemathesis")
+            defer { directory.remove() }
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let simulator = try await UpstreamSimulator.start(
+                SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .seconds(2), seed: 11),
+                logger: quiet
+            )
+            scope.adopt(simulator)
+            let bridge = try await BinaryEndToEndTests.launch(directory, upstream: simulator.baseURL, extra: ["BRIDGE_LOG_LEVEL": "error"])
+            let (status, output) = try await runCommand(
+                "/usr/bin/env",
+                [
+                    "st", "run", bridge.baseURL + "/openapi.yaml",
+                    "-H", "Authorization: Bearer \(BinaryEndToEndTests.key)",
+                    "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,response_headers_conformance",
+                    "--max-examples", "10", "--max-time", "60", "--seed", "7", "--request-timeout", "60", "--workers", "2",
+                    "--phases", "examples,coverage,fuzzing", "--no-shrink",
+                ],
+                timeout: .seconds(240)
+            )
+            let summary = output.split(separator: "\n").suffix(80).joined(separator: "\n")
+            // The contract: no server error and no response that violates the schema, i.e. no failed
+            // check. A client-side runtime error (a request timing out on a loaded CI machine while other
+            // suites run) is not a finding about the API, so it does not fail the test; it is printed.
+            #expect(!output.contains("Failures:"), "schemathesis found failures:\n\(summary)")
+            #expect(output.contains("Tested: 23"), "schemathesis did not test every operation:\n\(summary)")
+            if status != 0 { print("schemathesis exit \(status) without failed checks:\n\(summary)") }
+            #expect(bridge.process.poll() == nil, "the bridge is still up")
+            await bridge.process.kill9()
+        }
     }
 }
 

@@ -13,15 +13,19 @@ import Testing
 /// The poller against the real simulator through real curl, on a real SQLite file.
 @Suite("Poller")
 struct PollerTests {
-    final class Harness: Sendable {
+    final class Harness: TestResource {
         let directory: TemporaryDirectory
         let store: SQLiteBridgeStore
         let simulator: RunningSimulator
         let transport: CurlTransport
         let poller: Poller
-        let clock: ManualNow
+        let clock: ManualClock
+        let trackingLimit: Duration
 
-        init(trackingLimit: Duration = .seconds(3600), timeout: Duration = .seconds(2)) async throws {
+        /// The upstream timeout is far above what a loaded machine adds to a loopback call (listing
+        /// 2,000 videos included); the hang test makes a poller with a short one of its own.
+        init(trackingLimit: Duration = .seconds(3600), timeout: Duration = .seconds(30)) async throws {
+            self.trackingLimit = trackingLimit
             directory = try TemporaryDirectory("poller")
             store = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
             var quiet = Logger(label: "test")
@@ -31,20 +35,40 @@ struct PollerTests {
                 logger: quiet
             )
             transport = try CurlTransport()
+            clock = ManualClock()
+            poller = Self.makePoller(
+                store: store, simulator: simulator, transport: transport, clock: clock, timeout: timeout, trackingLimit: trackingLimit
+            )
+        }
+
+        /// A second poller on the same store and clock with another upstream timeout.
+        func poller(timeout: Duration) -> Poller {
+            Self.makePoller(store: store, simulator: simulator, transport: transport, clock: clock, timeout: timeout, trackingLimit: trackingLimit)
+        }
+
+        private static func makePoller(
+            store: SQLiteBridgeStore, simulator: RunningSimulator, transport: CurlTransport, clock: ManualClock,
+            timeout: Duration, trackingLimit: Duration
+        ) -> Poller {
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
             let client = TalkingPhotoClient(
                 configuration: .init(baseURL: simulator.baseURL, token: UpstreamToken("poll-token"), timeout: timeout),
                 transport: transport
             )
-            let clock = ManualNow()
-            self.clock = clock
-            poller = Poller(
+            return Poller(
                 store: store,
                 client: client,
                 configuration: PollerConfiguration(interval: .seconds(1), trackingLimit: trackingLimit),
+                clock: clock,
                 now: clock.read,
                 random: { 0.5 },
                 logger: quiet
             )
+        }
+
+        static func with<T>(trackingLimit: Duration = .seconds(3600), _ body: (Harness) async throws -> T) async throws -> T {
+            try await withResource(try await Harness(trackingLimit: trackingLimit), body)
         }
 
         var now: Date { clock.date }
@@ -85,150 +109,180 @@ struct PollerTests {
 
     @Test("nothing tracked: no upstream call at all")
     func idleMakesNoCalls() async throws {
-        let harness = try await Harness()
-        for _ in 0..<3 {
-            let report = await harness.poller.cycle()
-            #expect(report.mode == .idle && report.delay == .seconds(1))
-            harness.advance()
+        try await Harness.with { harness in
+            for _ in 0..<3 {
+                let report = await harness.poller.cycle()
+                #expect(report.mode == .idle && report.delay == .seconds(1))
+                harness.advance()
+            }
+            #expect(harness.simulator.control.callCounts().total == 0)
         }
-        #expect(harness.simulator.control.callCounts().total == 0)
-        await harness.stop()
     }
 
     @Test("1,000 tracked videos cost exactly one video.list per cycle")
     func oneListPerCycle() async throws {
-        let harness = try await Harness()
-        try harness.subscribe()
-        let ids = try harness.trackPinned(1000, status: "in_progressing")
-        #expect(try harness.eventTypes().count == 1000)
+        try await Harness.with { harness in
+            try harness.subscribe()
+            let ids = try harness.trackPinned(1000, status: "in_progressing")
+            #expect(try harness.eventTypes().count == 1000)
 
-        let quiet = await harness.poller.cycle()
-        #expect(quiet.mode == .list && quiet.due == 1000 && quiet.events == 0 && quiet.failure == nil)
-        #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(list: 1))
+            let quiet = await harness.poller.cycle()
+            #expect(quiet.mode == .list && quiet.due == 1000 && quiet.events == 0 && quiet.failure == nil)
+            #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(list: 1))
 
-        for id in ids.prefix(10) { _ = harness.simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
-        harness.advance()
-        let changed = await harness.poller.cycle()
-        #expect(changed.events == 10 && changed.listCalls == 1 && changed.getCalls == 0)
-        #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(list: 2))
-        #expect(try harness.eventTypes().filter { $0 == .finished }.count == 10)
-        // Terminal videos are no longer due.
-        harness.advance()
-        #expect(await harness.poller.cycle().due == 990)
-        await harness.stop()
+            for id in ids.prefix(10) { _ = harness.simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
+            harness.advance()
+            let changed = await harness.poller.cycle()
+            #expect(changed.events == 10 && changed.listCalls == 1 && changed.getCalls == 0)
+            #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(list: 2))
+            #expect(try harness.eventTypes().filter { $0 == .finished }.count == 10)
+            // Terminal videos are no longer due.
+            harness.advance()
+            #expect(await harness.poller.cycle().due == 990)
+        }
     }
 
     @Test("a few videos against a long account history are fetched one by one")
     func getModeForFewVideos() async throws {
-        let harness = try await Harness()
-        harness.simulator.control.createVideos(count: 2000, pinnedStatus: "finished")
-        try harness.trackPinned(3, status: "pending")
-        let first = await harness.poller.cycle()
-        #expect(first.mode == .list)
-        harness.advance()
-        let second = await harness.poller.cycle()
-        #expect(second.mode == .get && second.getCalls == 3 && second.listCalls == 0)
-        #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(get: 3, list: 1))
-        await harness.stop()
+        try await Harness.with { harness in
+            harness.simulator.control.createVideos(count: 2000, pinnedStatus: "finished")
+            try harness.trackPinned(3, status: "pending")
+            let first = await harness.poller.cycle()
+            #expect(first.mode == .list)
+            harness.advance()
+            let second = await harness.poller.cycle()
+            #expect(second.mode == .get && second.getCalls == 3 && second.listCalls == 0)
+            #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(get: 3, list: 1))
+        }
     }
 
     @Test("a tracked video missing from the list gets one video.get; an unknown one emits nothing")
     func missingFromList() async throws {
-        let harness = try await Harness()
-        try harness.subscribe()
-        try harness.trackPinned(2, status: "pending")
-        try harness.store.track(tenant: "acme", videoID: "not-upstream", source: .watch, now: harness.now, nextPollAt: harness.now)
-        let report = await harness.poller.cycle()
-        #expect(report.listCalls == 1 && report.getCalls == 1)
-        #expect(report.events == 0 && report.failure == nil)
-        #expect(try harness.store.trackedVideo(tenant: "acme", videoID: "not-upstream")?.status == nil)
-        await harness.stop()
+        try await Harness.with { harness in
+            try harness.subscribe()
+            try harness.trackPinned(2, status: "pending")
+            try harness.store.track(tenant: "acme", videoID: "not-upstream", source: .watch, now: harness.now, nextPollAt: harness.now)
+            let report = await harness.poller.cycle()
+            #expect(report.listCalls == 1 && report.getCalls == 1)
+            #expect(report.events == 0 && report.failure == nil)
+            #expect(try harness.store.trackedVideo(tenant: "acme", videoID: "not-upstream")?.status == nil)
+        }
     }
 
     /// Each fault alone: the cycle survives, records nothing, then the right events once it clears.
+    /// The hang is ten minutes against a 1 s timeout (only the timeout can end those cycles); every
+    /// other call, the recovery included, has the harness's generous timeout.
     @Test("upstream faults never produce events", arguments: [
         "hang", "rate_limit", "server_error", "html", "truncated", "nonzero_code", "backwards",
     ])
     func faultsProduceNoEvents(fault: String) async throws {
-        // Only the hang needs a short client timeout; elsewhere a loaded machine must not turn into timeouts.
-        let harness = try await Harness(timeout: fault == "hang" ? .milliseconds(500) : .seconds(10))
-        try harness.subscribe()
-        let ids = try harness.trackPinned(5, status: "in_progressing")
-        var faults = FaultSettings.none
-        switch fault {
-        case "hang": faults.hangRatio = 1; faults.hangTime = .seconds(5)
-        case "rate_limit": faults.rateLimitRatio = 1; faults.retryAfterSeconds = 7
-        case "server_error": faults.serverErrorRatio = 1
-        case "html": faults.htmlRatio = 1
-        case "truncated": faults.truncatedRatio = 1
-        case "nonzero_code": faults.nonzeroCodeRatio = 1
-        default: faults.backwardsRatio = 1
-        }
-        harness.simulator.control.setFaults(faults)
-        let before = try harness.eventTypes()
-        for _ in 0..<3 {
-            harness.advance(30)
-            let report = await harness.poller.cycle()
-            #expect(report.events == 0)
-            if fault == "rate_limit" { #expect(report.delay == .seconds(7)) }
-            if fault != "backwards" { #expect(report.failure != nil) }
-        }
-        #expect(try harness.eventTypes() == before)
+        try await Harness.with { harness in
+            try harness.subscribe()
+            let ids = try harness.trackPinned(5, status: "in_progressing")
+            var faults = FaultSettings.none
+            switch fault {
+            case "hang": faults.hangRatio = 1; faults.hangTime = .seconds(600)
+            case "rate_limit": faults.rateLimitRatio = 1; faults.retryAfterSeconds = 7
+            case "server_error": faults.serverErrorRatio = 1
+            case "html": faults.htmlRatio = 1
+            case "truncated": faults.truncatedRatio = 1
+            case "nonzero_code": faults.nonzeroCodeRatio = 1
+            default: faults.backwardsRatio = 1
+            }
+            harness.simulator.control.setFaults(faults)
+            let faulty = fault == "hang" ? harness.poller(timeout: .seconds(1)) : harness.poller
+            let before = try harness.eventTypes()
+            for _ in 0..<3 {
+                harness.advance(30)
+                let report = await faulty.cycle()
+                #expect(report.events == 0)
+                if fault == "rate_limit" { #expect(report.delay == .seconds(7)) }
+                if fault == "hang" { #expect(report.failure == "unreachable_timeout") }
+                if fault != "backwards" { #expect(report.failure != nil) }
+            }
+            #expect(try harness.eventTypes() == before)
 
-        harness.simulator.control.setFaults(.none)
-        for id in ids { _ = harness.simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
-        harness.advance(30)
-        let recovered = await harness.poller.cycle()
-        #expect(recovered.failure == nil && recovered.events == 5)
-        #expect(try harness.eventTypes().filter { $0 == .finished }.count == 5)
-        #expect(try harness.eventTypes().count == before.count + 5)
-        await harness.stop()
+            harness.simulator.control.setFaults(.none)
+            for id in ids { _ = harness.simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
+            harness.advance(30)
+            let recovered = await harness.poller.cycle()
+            #expect(recovered.failure == nil && recovered.events == 5)
+            #expect(try harness.eventTypes().filter { $0 == .finished }.count == 5)
+            #expect(try harness.eventTypes().count == before.count + 5)
+        }
+    }
+
+    /// `run()` sleeps on the injected clock: a cycle per interval, the backoff delay after a failure,
+    /// and nothing in between, all stepped by the test.
+    @Test("the running poller waits on its clock: one cycle per interval, backoff after a failure")
+    func runSleepsOnTheClock() async throws {
+        try await Harness.with { harness in
+            try harness.trackPinned(1, status: "pending")
+            let calls: @Sendable () -> Int = { harness.simulator.control.callCounts().total }
+            let running = Task { try await harness.poller.run() }
+            defer { running.cancel() }
+            #expect(await eventually(within: .seconds(30)) { calls() == 1 && harness.clock.sleeperCount == 1 })
+            #expect(harness.clock.requestedSleeps.last == .seconds(1))
+
+            harness.clock.advance(by: .seconds(1))
+            #expect(await eventually(within: .seconds(30)) { calls() == 2 && harness.clock.sleeperCount == 1 })
+
+            harness.simulator.control.setFaults(FaultSettings(serverErrorRatio: 1))
+            harness.clock.advance(by: .seconds(1))
+            #expect(await eventually(within: .seconds(30)) { calls() == 3 && harness.clock.requestedSleeps.count == 3 })
+            // First failure: interval × 2 × 0.75 (jitter fixed at the middle).
+            #expect(harness.clock.requestedSleeps.last == .milliseconds(1500))
+            harness.clock.advance(by: .seconds(1))
+            #expect(harness.clock.sleeperCount == 1 && calls() == 3, "still backing off")
+            harness.clock.advance(by: .milliseconds(500))
+            #expect(await eventually(within: .seconds(30)) { calls() == 4 })
+        }
     }
 
     @Test("an unknown upstream status emits video.status_changed once")
     func unknownStatusOnce() async throws {
-        let harness = try await Harness()
-        try harness.trackPinned(1, status: "pending")
-        harness.simulator.control.setFaults(FaultSettings(unknownStatusRatio: 1, unknownStatus: "moderation"))
-        for _ in 0..<3 {
-            harness.advance()
-            _ = await harness.poller.cycle()
+        try await Harness.with { harness in
+            try harness.trackPinned(1, status: "pending")
+            harness.simulator.control.setFaults(FaultSettings(unknownStatusRatio: 1, unknownStatus: "moderation"))
+            for _ in 0..<3 {
+                harness.advance()
+                _ = await harness.poller.cycle()
+            }
+            #expect(try harness.eventTypes() == [.pending, .statusChanged])
         }
-        #expect(try harness.eventTypes() == [.pending, .statusChanged])
-        await harness.stop()
     }
 
     @Test("errors back off exponentially with jitter, capped; success resets")
     func backoff() async throws {
-        let harness = try await Harness()
-        try harness.trackPinned(1, status: "pending")
-        harness.simulator.control.setFaults(FaultSettings(serverErrorRatio: 1))
-        var delays: [Duration] = []
-        for _ in 0..<8 {
+        try await Harness.with { harness in
+            try harness.trackPinned(1, status: "pending")
+            harness.simulator.control.setFaults(FaultSettings(serverErrorRatio: 1))
+            var delays: [Duration] = []
+            for _ in 0..<8 {
+                harness.advance(120)
+                delays.append(await harness.poller.cycle().delay)
+            }
+            // interval 1 s × 2^n × 0.75 (jitter fixed at 0.5), capped at 60 s × 0.75.
+            #expect(delays == [1.5, 3, 6, 12, 24, 45, 45, 45].map { Duration.milliseconds(Int($0 * 1000)) })
+            harness.simulator.control.setFaults(.none)
             harness.advance(120)
-            delays.append(await harness.poller.cycle().delay)
+            #expect(await harness.poller.cycle().delay == .seconds(1))
         }
-        // interval 1 s × 2^n × 0.75 (jitter fixed at 0.5), capped at 60 s × 0.75.
-        #expect(delays == [1.5, 3, 6, 12, 24, 45, 45, 45].map { Duration.milliseconds(Int($0 * 1000)) })
-        harness.simulator.control.setFaults(.none)
-        harness.advance(120)
-        #expect(await harness.poller.cycle().delay == .seconds(1))
-        await harness.stop()
     }
 
     @Test("videos non-terminal past the tracking limit expire once and stop being polled")
     func expiry() async throws {
-        let harness = try await Harness(trackingLimit: .seconds(60))
-        try harness.subscribe()
-        try harness.trackPinned(2, status: "in_progressing")
-        harness.advance(61)
-        let report = await harness.poller.cycle()
-        #expect(report.mode == .idle)
-        #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
-        harness.advance(61)
-        _ = await harness.poller.cycle()
-        #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
-        #expect(harness.simulator.control.callCounts().total == 0)
-        await harness.stop()
+        try await Harness.with(trackingLimit: .seconds(60)) { harness in
+            try harness.subscribe()
+            try harness.trackPinned(2, status: "in_progressing")
+            harness.advance(61)
+            let report = await harness.poller.cycle()
+            #expect(report.mode == .idle)
+            #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
+            harness.advance(61)
+            _ = await harness.poller.cycle()
+            #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
+            #expect(harness.simulator.control.callCounts().total == 0)
+        }
     }
 }

@@ -8,162 +8,149 @@ import Testing
 struct CurlTransportTests {
     @Test("200 concurrent requests complete and share a few pooled connections")
     func concurrentRequestsReuseConnections() async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport(configuration: .init(maxConnectionsPerHost: 8))
-        defer { transport.shutdown() }
-        let url = server.baseURL + "/ok"
+        try await withTransport(configuration: .init(maxConnectionsPerHost: 8)) { server, transport in
+            let url = server.baseURL + "/ok"
 
-        let responses = try await withDeadline(.seconds(30)) {
-            try await withThrowingTaskGroup(of: OutboundResponse.self) { group in
-                for _ in 0..<200 {
-                    group.addTask { try await transport.send(OutboundRequest(url: url)) }
+            let responses = try await withDeadline(.seconds(30)) {
+                try await withThrowingTaskGroup(of: OutboundResponse.self) { group in
+                    for _ in 0..<200 {
+                        group.addTask { try await transport.send(OutboundRequest(url: url)) }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
                 }
-                return try await group.reduce(into: []) { $0.append($1) }
             }
-        }
-        #expect(responses.count == 200)
-        #expect(responses.allSatisfy { $0.status == 200 && $0.bodyText == "ok" })
-        let opened = responses.filter(\.openedConnection).count
-        #expect(opened >= 1 && opened <= 8, "opened \(opened) connections for 200 requests")
+            #expect(responses.count == 200)
+            #expect(responses.allSatisfy { $0.status == 200 && $0.bodyText == "ok" })
+            let opened = responses.filter(\.openedConnection).count
+            #expect(opened >= 1 && opened <= 8, "opened \(opened) connections for 200 requests")
 
-        // A second wave reuses the pool: no new connection at all.
-        let again = try await withDeadline(.seconds(30)) {
-            try await withThrowingTaskGroup(of: Bool.self) { group in
-                for _ in 0..<8 {
-                    group.addTask { try await transport.send(OutboundRequest(url: url)).openedConnection }
+            // A second wave reuses the pool: no new connection at all.
+            let again = try await withDeadline(.seconds(30)) {
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for _ in 0..<8 {
+                        group.addTask { try await transport.send(OutboundRequest(url: url)).openedConnection }
+                    }
+                    return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
                 }
-                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
             }
+            #expect(again == 0)
+            #expect(server.hits.value == 208)
         }
-        #expect(again == 0)
-        #expect(server.hits.value == 208)
-        await server.stop()
     }
 
+    /// The timeout under test is short and the server hangs for ten minutes: only the timeout can end
+    /// the request within the test's generous deadline.
     @Test("a hanging server hits the request timeout")
     func hangingServerTimesOut() async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        let started = ContinuousClock.now
-        await #expect(throws: CurlError.timeout) {
-            try await transport.send(OutboundRequest(url: server.baseURL + "/hang", timeout: .milliseconds(300)))
+        try await withTransport { server, transport in
+            let started = ContinuousClock.now
+            let task = Task {
+                try await transport.send(OutboundRequest(url: server.baseURL + "/hang", timeout: .milliseconds(300)))
+            }
+            let result = try await withDeadline(.seconds(120)) { await task.result }
+            #expect(throws: CurlError.timeout) { try result.get() }
+            #expect(ContinuousClock.now - started >= .milliseconds(250), "not before the timeout")
         }
-        let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(5))
-        await server.stop()
     }
 
     @Test("a 3xx comes back as is and is never followed")
     func redirectIsNotFollowed() async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        let response = try await transport.send(OutboundRequest(url: server.baseURL + "/redirect"))
-        #expect(response.status == 302)
-        #expect(response.headers["location"] == "/ok")
-        #expect(server.hits.value == 1)
-        await server.stop()
+        try await withTransport { server, transport in
+            let response = try await transport.send(OutboundRequest(url: server.baseURL + "/redirect"))
+            #expect(response.status == 302)
+            #expect(response.headers["location"] == "/ok")
+            #expect(server.hits.value == 1)
+        }
     }
 
     @Test("an oversized body is cut with a typed error", arguments: ["bytes", "stream"])
     func oversizedBodyIsCut(kind: String) async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        await #expect(throws: CurlError.bodyTooLarge(limit: 1000)) {
-            try await transport.send(OutboundRequest(url: "\(server.baseURL)/\(kind)/200000", maxResponseBytes: 1000))
+        try await withTransport { server, transport in
+            await #expect(throws: CurlError.bodyTooLarge(limit: 1000)) {
+                try await transport.send(OutboundRequest(url: "\(server.baseURL)/\(kind)/200000", maxResponseBytes: 1000))
+            }
+            let fits = try await transport.send(OutboundRequest(url: "\(server.baseURL)/\(kind)/1000", maxResponseBytes: 1000))
+            #expect(fits.body.count == 1000)
         }
-        let fits = try await transport.send(OutboundRequest(url: "\(server.baseURL)/\(kind)/1000", maxResponseBytes: 1000))
-        #expect(fits.body.count == 1000)
-        await server.stop()
     }
 
+    /// The transfer's own timeout and the server's hang are ten minutes; the deadline is two: only
+    /// cancellation can end it in time.
     @Test("cancelling the task aborts its transfer at once")
     func cancellationAbortsTransfer() async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        let task = Task {
-            try await transport.send(OutboundRequest(url: server.baseURL + "/hang", timeout: .seconds(60)))
-        }
-        #expect(await eventually(within: .seconds(5)) { server.hits.value == 1 })
-        let started = ContinuousClock.now
-        task.cancel()
-        let result = try await withDeadline(.seconds(5)) { await task.result }
-        #expect(ContinuousClock.now - started < .seconds(2))
-        #expect(throws: CurlError.cancelled) { try result.get() }
+        try await withTransport { server, transport in
+            let task = Task {
+                try await transport.send(OutboundRequest(url: server.baseURL + "/hang", timeout: .seconds(600)))
+            }
+            #expect(await eventually(within: .seconds(60)) { server.hits.value == 1 })
+            task.cancel()
+            let result = try await withDeadline(.seconds(120)) { await task.result }
+            #expect(throws: CurlError.cancelled) { try result.get() }
 
-        // Cancelled before it was ever handed to curl: no request reaches the server.
-        let early = Task {
-            withUnsafeCurrentTask { $0?.cancel() }
-            return try await transport.send(OutboundRequest(url: server.baseURL + "/ok"))
+            // Cancelled before it was ever handed to curl: no request reaches the server.
+            let early = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await transport.send(OutboundRequest(url: server.baseURL + "/ok"))
+            }
+            await #expect(throws: CurlError.cancelled) { try await early.value }
+            // The transport keeps working afterwards.
+            #expect(try await transport.send(OutboundRequest(url: server.baseURL + "/ok")).status == 200)
+            #expect(server.hits.value == 2)
         }
-        await #expect(throws: CurlError.cancelled) { try await early.value }
-        // The transport keeps working afterwards.
-        #expect(try await transport.send(OutboundRequest(url: server.baseURL + "/ok")).status == 200)
-        #expect(server.hits.value == 2)
-        await server.stop()
     }
 
     @Test("the connect hook sees the real peer address", arguments: ["127.0.0.1", "::1"])
     func connectHookSeesPeer(host: String) async throws {
-        let server = try await TransportTestServer.start(host: host)
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        let seen = Mutex<[String]>([])
-        let response = try await transport.send(
-            OutboundRequest(url: server.baseURL + "/ok") { address in
-                seen.withLock { $0.append(address.description) }
-                return true
-            }
-        )
-        #expect(response.status == 200)
-        #expect(response.remoteAddress?.description == host)
-        let addresses = seen.withLock { $0 }
-        #expect(!addresses.isEmpty && addresses.allSatisfy { $0 == host })
-        await server.stop()
+        try await withTransport(host: host) { server, transport in
+            let seen = Mutex<[String]>([])
+            let response = try await transport.send(
+                OutboundRequest(url: server.baseURL + "/ok") { address in
+                    seen.withLock { $0.append(address.description) }
+                    return true
+                }
+            )
+            #expect(response.status == 200)
+            #expect(response.remoteAddress?.description == host)
+            let addresses = seen.withLock { $0 }
+            #expect(!addresses.isEmpty && addresses.allSatisfy { $0 == host })
+        }
     }
 
     @Test("a veto stops the connection before any request is sent")
     func vetoBlocksConnection() async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        await #expect(throws: CurlError.blockedDestination(address: "127.0.0.1")) {
-            try await transport.send(OutboundRequest(url: server.baseURL + "/ok") { _ in false })
+        try await withTransport { server, transport in
+            await #expect(throws: CurlError.blockedDestination(address: "127.0.0.1")) {
+                try await transport.send(OutboundRequest(url: server.baseURL + "/ok") { _ in false })
+            }
+            // A pooled connection opened by an allowed request is vetted again when reused.
+            _ = try await transport.send(OutboundRequest(url: server.baseURL + "/ok"))
+            await #expect(throws: CurlError.blockedDestination(address: "127.0.0.1")) {
+                try await transport.send(OutboundRequest(url: server.baseURL + "/ok") { _ in false })
+            }
+            #expect(server.hits.value == 1)
         }
-        // A pooled connection opened by an allowed request is vetted again when reused.
-        _ = try await transport.send(OutboundRequest(url: server.baseURL + "/ok"))
-        await #expect(throws: CurlError.blockedDestination(address: "127.0.0.1")) {
-            try await transport.send(OutboundRequest(url: server.baseURL + "/ok") { _ in false })
-        }
-        #expect(server.hits.value == 1)
-        await server.stop()
     }
 
     @Test("POST sends body and headers without waiting for 100-continue")
     func postEchoesBody() async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport()
-        defer { transport.shutdown() }
-        let payload = Data(String(repeating: "{\"a\":1}", count: 2000).utf8)
-        let response = try await transport.send(
-            OutboundRequest(
-                method: "POST",
-                url: server.baseURL + "/echo",
-                headers: ["Content-Type": "application/json", "X-Test": "42"],
-                body: payload,
-                timeout: .seconds(5)
+        try await withTransport { server, transport in
+            let payload = Data(String(repeating: "{\"a\":1}", count: 2000).utf8)
+            let response = try await transport.send(
+                OutboundRequest(
+                    method: "POST",
+                    url: server.baseURL + "/echo",
+                    headers: ["Content-Type": "application/json", "X-Test": "42"],
+                    body: payload,
+                    timeout: .seconds(30)
+                )
             )
-        )
-        #expect(response.status == 200)
-        #expect(response.body == payload)
-        #expect(response.headers["x-test-echo"] == "42")
-        #expect(response.headers["X-Method"] == "POST")
-        // curl would add `Expect: 100-continue` for a body this size and wait up to 1 s for it.
-        #expect(response.headers["x-expect"] == "none")
-        await server.stop()
+            #expect(response.status == 200)
+            #expect(response.body == payload)
+            #expect(response.headers["x-test-echo"] == "42")
+            #expect(response.headers["X-Method"] == "POST")
+            // curl would add `Expect: 100-continue` for a body this size and wait up to 1 s for it.
+            #expect(response.headers["x-expect"] == "none")
+        }
     }
 
     @Test("failures are typed: refused, DNS, bad scheme")
@@ -172,10 +159,10 @@ struct CurlTransportTests {
         defer { transport.shutdown() }
         // Port 9 (discard) on loopback has no listener here.
         await #expect(throws: CurlError.connectionRefused) {
-            try await transport.send(OutboundRequest(url: "http://127.0.0.1:9/", timeout: .seconds(5)))
+            try await transport.send(OutboundRequest(url: "http://127.0.0.1:9/", timeout: .seconds(30)))
         }
         await #expect(throws: CurlError.dns(host: "no-such-host.invalid")) {
-            try await transport.send(OutboundRequest(url: "http://no-such-host.invalid/", timeout: .seconds(5)))
+            try await transport.send(OutboundRequest(url: "http://no-such-host.invalid/", timeout: .seconds(30)))
         }
         await #expect(throws: CurlError.invalidURL("only http and https URLs are allowed")) {
             try await transport.send(OutboundRequest(url: "file:///etc/passwd"))
@@ -187,18 +174,29 @@ struct CurlTransportTests {
 
     @Test("shutdown fails in-flight transfers instead of leaving callers hanging")
     func shutdownFailsInFlight() async throws {
-        let server = try await TransportTestServer.start()
-        let transport = try CurlTransport()
-        let task = Task {
-            try await transport.send(OutboundRequest(url: server.baseURL + "/hang", timeout: .seconds(60)))
+        try await withTransport { server, transport in
+            let task = Task {
+                try await transport.send(OutboundRequest(url: server.baseURL + "/hang", timeout: .seconds(600)))
+            }
+            #expect(await eventually(within: .seconds(60)) { server.hits.value == 1 })
+            transport.shutdown()
+            let result = try await withDeadline(.seconds(120)) { await task.result }
+            #expect(throws: CurlError.shutdown) { try result.get() }
+            await #expect(throws: CurlError.shutdown) {
+                try await transport.send(OutboundRequest(url: server.baseURL + "/ok"))
+            }
         }
-        #expect(await eventually(within: .seconds(5)) { server.hits.value == 1 })
-        transport.shutdown()
-        let result = try await withDeadline(.seconds(5)) { await task.result }
-        #expect(throws: CurlError.shutdown) { try result.get() }
-        await #expect(throws: CurlError.shutdown) {
-            try await transport.send(OutboundRequest(url: server.baseURL + "/ok"))
-        }
-        await server.stop()
     }
+}
+
+/// A test server and a transport for one test; both are stopped afterwards, also when the test throws.
+func withTransport<T>(
+    host: String = "127.0.0.1",
+    configuration: CurlTransport.Configuration = .init(),
+    _ body: (TransportTestServer, CurlTransport) async throws -> T
+) async throws -> T {
+    let server = try await TransportTestServer.start(host: host)
+    let transport = try CurlTransport(configuration: configuration)
+    defer { transport.shutdown() }
+    return try await withResource(server) { try await body($0, transport) }
 }

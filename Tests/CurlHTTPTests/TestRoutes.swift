@@ -5,7 +5,7 @@ import Synchronization
 import TestSupport
 
 /// A loopback server with the behaviours the transport must cope with.
-final class TransportTestServer: Sendable {
+final class TransportTestServer: TestResource {
     let server: LoopbackServer
     let hits: Counter
 
@@ -27,8 +27,9 @@ final class TransportTestServer: Sendable {
             try await Task.sleep(for: .milliseconds(ms))
             return "slow"
         }
+        // Far longer than any test waits: only a timeout, cancellation or shutdown ends it.
         router.get("hang") { _, _ in
-            try await Task.sleep(for: .seconds(30))
+            try await Task.sleep(for: .seconds(600))
             return "woke"
         }
         router.get("redirect") { _, _ in

@@ -2,22 +2,8 @@ import Foundation
 import Logging
 import Simulator
 import Synchronization
+import TestSupport
 import Testing
-
-/// A clock the test moves by hand.
-final class ManualClock: Sendable {
-    private let current: Mutex<Date>
-
-    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        current = Mutex(start)
-    }
-
-    func now() -> Date { current.withLock { $0 } }
-
-    func advance(seconds: Double) {
-        current.withLock { $0 = $0.addingTimeInterval(seconds) }
-    }
-}
 
 let quietLogger: Logger = {
     var logger = Logger(label: "simulator-tests")
@@ -39,7 +25,7 @@ func withSimulator<T>(
     if configuration.token == "sim-token" { configuration.token = testToken }
     let now: @Sendable () -> Date
     if let clock {
-        now = { clock.now() }
+        now = clock.read
     } else {
         now = { Date() }
     }
@@ -169,7 +155,7 @@ func http(
     _ url: String,
     token: String? = testToken,
     body: String? = nil,
-    maxTime: Double = 10
+    maxTime: Double = 60
 ) async throws -> HTTPResult {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sim-http-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

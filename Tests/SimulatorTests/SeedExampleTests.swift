@@ -1,5 +1,6 @@
 import Foundation
 import Simulator
+import TestSupport
 import Testing
 
 /// The curl lines of the upstream docs (`seed/talking-photo.md`), run as written with the

@@ -9,38 +9,51 @@ import Testing
 import Webhooks
 
 /// The dispatcher against a real loopback receiver, through real curl, on a real SQLite file.
-final class DeliveryHarness: Sendable {
+final class DeliveryHarness: TestResource {
     let directory: TemporaryDirectory
     let store: SQLiteBridgeStore
     let receiver: WebhookReceiver
     let transport: CurlTransport
     let task: Task<Void, any Error>
     let metrics = TestMetrics()
+    /// When set, the dispatcher's clock and wall clock: time moves only when the test advances it.
+    let clock: ManualClock?
 
+    /// A delivery timeout far above anything a loaded machine adds to a loopback answer; tests of
+    /// the timeout itself pass a short one and make the receiver hang far longer.
     init(
         schedule: [Duration] = [.zero, .milliseconds(50), .milliseconds(50), .milliseconds(50)],
-        timeout: Duration = .seconds(3),
+        timeout: Duration = .seconds(30),
         concurrency: Int = 16,
         allowPrivate: Bool = true,
         disableAfter: Duration = .seconds(3600),
+        clock: ManualClock? = nil,
         script: @escaping WebhookReceiver.Script = { _, _ in .status(200) }
     ) async throws {
+        self.clock = clock
         directory = try TemporaryDirectory("dispatch")
         store = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
         receiver = try await WebhookReceiver.start(script: script)
         transport = try CurlTransport()
         var logger = Logger(label: "test.dispatcher")
         logger.logLevel = .critical
-        let dispatcher = Dispatcher(
-            store: store,
-            transport: transport,
-            configuration: DispatcherConfiguration(
-                concurrency: concurrency, timeout: timeout, retrySchedule: RetrySchedule(schedule),
-                disableAfter: disableAfter, destinations: DestinationPolicy(allowPrivate: allowPrivate)
-            ),
-            logger: logger,
-            metrics: DeliveryMetrics(factory: metrics)
+        let configuration = DispatcherConfiguration(
+            concurrency: concurrency, timeout: timeout, retrySchedule: RetrySchedule(schedule),
+            disableAfter: disableAfter, destinations: DestinationPolicy(allowPrivate: allowPrivate)
         )
+        let dispatcher =
+            if let clock {
+                Dispatcher(
+                    store: store, transport: transport, configuration: configuration,
+                    clock: clock, now: clock.read, random: { 0.5 },
+                    logger: logger, metrics: DeliveryMetrics(factory: metrics)
+                )
+            } else {
+                Dispatcher(
+                    store: store, transport: transport, configuration: configuration,
+                    logger: logger, metrics: DeliveryMetrics(factory: metrics)
+                )
+            }
         task = Task { try await dispatcher.run() }
     }
 
@@ -54,7 +67,7 @@ final class DeliveryHarness: Sendable {
     ) throws -> (subscription: Subscription, secret: WebhookSecret) {
         let subscription = try store.createSubscription(
             NewSubscription(tenant: tenant, url: receiver.url(path), eventTypes: events, videoID: videoID, secret: secret.text),
-            now: Date()
+            now: now
         )
         return (subscription, secret)
     }
@@ -64,9 +77,9 @@ final class DeliveryHarness: Sendable {
         for (index, status) in statuses.enumerated() {
             let observation = Observation(videoID: videoID, status: status, videoURL: status == "finished" ? "https://cdn/\(videoID).mp4" : nil)
             if index == 0 {
-                try store.track(tenant: tenant, videoID: videoID, source: .watch, initial: observation, now: Date(), nextPollAt: Date())
+                try store.track(tenant: tenant, videoID: videoID, source: .watch, initial: observation, now: now, nextPollAt: now)
             } else {
-                try store.recordObservations([observation], now: Date(), nextPollAt: Date())
+                try store.recordObservations([observation], now: now, nextPollAt: now)
             }
         }
     }
@@ -75,8 +88,29 @@ final class DeliveryHarness: Sendable {
         try store.deliveries(tenant: tenant, state: state, limit: 100_000)
     }
 
-    func waitFor(_ limit: Duration = .seconds(15), _ condition: @Sendable () throws -> Bool) async -> Bool {
+    /// The dispatcher's notion of now: the manual clock's date, or the real one.
+    var now: Date { clock?.date ?? Date() }
+
+    func waitFor(_ limit: Duration = .seconds(30), _ condition: @Sendable () throws -> Bool) async -> Bool {
         await eventually(within: limit) { (try? condition()) ?? false }
+    }
+
+    /// Runs `body` with a fresh harness and stops it afterwards, also when `body` throws.
+    static func with<T>(
+        schedule: [Duration] = [.zero, .milliseconds(50), .milliseconds(50), .milliseconds(50)],
+        timeout: Duration = .seconds(30),
+        concurrency: Int = 16,
+        allowPrivate: Bool = true,
+        disableAfter: Duration = .seconds(3600),
+        clock: ManualClock? = nil,
+        script: @escaping WebhookReceiver.Script = { _, _ in .status(200) },
+        _ body: (DeliveryHarness) async throws -> T
+    ) async throws -> T {
+        let harness = try await DeliveryHarness(
+            schedule: schedule, timeout: timeout, concurrency: concurrency, allowPrivate: allowPrivate,
+            disableAfter: disableAfter, clock: clock, script: script
+        )
+        return try await withResource(harness, body)
     }
 
     func stop() async {
@@ -92,261 +126,302 @@ final class DeliveryHarness: Sendable {
 struct DispatcherTests {
     @Test("a callback arrives signed; the official library and our verifier accept it")
     func success() async throws {
-        let harness = try await DeliveryHarness()
-        let (subscription, secret) = try harness.subscribe("hook")
-        try harness.observe("v1", ["finished"])
-        #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
-        let received = try #require(harness.receiver.received.first)
-        let event = try #require(try harness.store.events(tenant: "acme").first)
-        #expect(received.id == event.id)
-        #expect(received.body == Data(event.payload.utf8))
-        #expect(received.type == "video.finished" && received.videoID == "v1")
-        let timestamp = try #require(Int64(received.timestamp))
-        #expect(abs(Double(timestamp) - Date().timeIntervalSince1970) < 30)
-        #expect(WebhookSigner.verify(id: received.id, timestamp: timestamp, body: received.body, header: received.signature, secrets: [secret]))
-        let verified = try await verifyWithOfficialLibrary([[
-            "secret": secret.text, "id": received.id, "timestamp": received.timestamp, "signature": received.signature,
-            "body": String(decoding: received.body, as: UTF8.self),
-        ]])
-        #expect(verified == [true])
-        let (delivery, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
-        #expect(delivery.subscriptionID == subscription.id && delivery.state == .succeeded && delivery.attempts == 1)
-        #expect(attempts.map(\.statusCode) == [200])
-        await harness.stop()
+        try await DeliveryHarness.with { harness in
+            let (subscription, secret) = try harness.subscribe("hook")
+            try harness.observe("v1", ["finished"])
+            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
+            let received = try #require(harness.receiver.received.first)
+            let event = try #require(try harness.store.events(tenant: "acme").first)
+            #expect(received.id == event.id)
+            #expect(received.body == Data(event.payload.utf8))
+            #expect(received.type == "video.finished" && received.videoID == "v1")
+            let timestamp = try #require(Int64(received.timestamp))
+            #expect(abs(Double(timestamp) - Date().timeIntervalSince1970) < 300)
+            #expect(WebhookSigner.verify(id: received.id, timestamp: timestamp, body: received.body, header: received.signature, secrets: [secret]))
+            let verified = try await verifyWithOfficialLibrary([[
+                "secret": secret.text, "id": received.id, "timestamp": received.timestamp, "signature": received.signature,
+                "body": String(decoding: received.body, as: UTF8.self),
+            ]])
+            #expect(verified == [true])
+            let (delivery, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            #expect(delivery.subscriptionID == subscription.id && delivery.state == .succeeded && delivery.attempts == 1)
+            #expect(attempts.map(\.statusCode) == [200])
+        }
     }
 
     @Test("retries after failures keep the webhook-id; each attempt's error is recorded")
     func retriesKeepID() async throws {
-        let harness = try await DeliveryHarness { _, index in index < 2 ? .status(500, body: "oops") : .status(204) }
-        try harness.subscribe("flaky")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
-        let received = harness.receiver.received
-        #expect(received.count == 3)
-        #expect(Set(received.map(\.id)).count == 1)
-        let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
-        #expect(attempts.map(\.statusCode) == [500, 500, 204])
-        #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "retry")]).totalValue == 2)
-        #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "succeeded")]).totalValue == 1)
-        #expect(attempts.first?.responseSnippet == "oops")
-        await harness.stop()
+        try await DeliveryHarness.with(script: { _, index in index < 2 ? .status(500, body: "oops") : .status(204) }) { harness in
+            try harness.subscribe("flaky")
+            try harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
+            let received = harness.receiver.received
+            #expect(received.count == 3)
+            #expect(Set(received.map(\.id)).count == 1)
+            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            #expect(attempts.map(\.statusCode) == [500, 500, 204])
+            #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "retry")]).totalValue == 2)
+            #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "succeeded")]).totalValue == 1)
+            #expect(attempts.first?.responseSnippet == "oops")
+        }
     }
 
-    @Test("an exhausted schedule marks the delivery failed")
+    /// Stepped on a manual clock: each retry waits exactly its scheduled delay (jitter fixed at the
+    /// middle), and after the last one the delivery is failed and nothing more is sent.
+    @Test("the retry schedule is followed step by step; an exhausted schedule marks the delivery failed")
     func exhausted() async throws {
-        let harness = try await DeliveryHarness(schedule: [.zero, .milliseconds(20), .milliseconds(20)]) { _, _ in .status(503) }
-        try harness.subscribe("down")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(harness.receiver.received.count == 3)
-        #expect(try harness.deliveries()[0].attempts == 3)
-        await harness.stop()
+        let clock = ManualClock()
+        try await DeliveryHarness.with(schedule: [.zero, .seconds(5), .seconds(300)], clock: clock, script: { _, _ in .status(503) }) { harness in
+            try harness.subscribe("down")
+            try harness.observe("v1", ["pending"])
+            let created = harness.now
+            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 1 })
+            #expect(try harness.deliveries()[0].nextAttemptAt == created + .seconds(5))
+            #expect(try harness.deliveries(.pending).count == 1)
+            #expect(await clock.waitForSleeper(remaining: .seconds(5)), "asleep until the retry: \(clock.pendingSleeps)")
+
+            clock.advance(by: .seconds(5))
+            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 2 })
+            #expect(try harness.deliveries()[0].nextAttemptAt == created + .seconds(305))
+            #expect(harness.receiver.received.count == 2)
+            // 300 s away: the dispatcher wakes at least once a minute (its idle maximum) and checks.
+            #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")
+
+            clock.advance(by: .seconds(300))
+            #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
+            // Nothing is due any more: the dispatcher only waits its idle maximum.
+            #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")
+            clock.advance(by: .seconds(60))
+            #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")
+            #expect(harness.receiver.received.count == 3)
+            #expect(try harness.deliveries()[0].attempts == 3)
+        }
     }
 
     @Test("410 disables the subscription; later events are held; re-enabling delivers them in order")
     func goneHoldsThenReleasesInOrder() async throws {
-        let harness = try await DeliveryHarness { _, index in index == 0 ? .status(410) : .status(200) }
-        let (subscription, _) = try harness.subscribe("gone")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false })
-        #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.disabledReason?.contains("410") == true)
-        #expect(await harness.waitFor { try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "gone")]).totalValue == 1 })
-        try harness.observe("v2", ["pending", "in_progressing", "finished"])
-        try harness.store.recordObservations([Observation(videoID: "v1", status: "finished")], now: Date(), nextPollAt: Date())
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(harness.receiver.received.count == 1)
-        #expect(try harness.deliveries(.held).count == 5)
+        try await DeliveryHarness.with(script: { _, index in index == 0 ? .status(410) : .status(200) }) { harness in
+            let (subscription, _) = try harness.subscribe("gone")
+            try harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false })
+            #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.disabledReason?.contains("410") == true)
+            #expect(await harness.waitFor { try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "gone")]).totalValue == 1 })
+            try harness.observe("v2", ["pending", "in_progressing", "finished"])
+            try harness.store.recordObservations([Observation(videoID: "v1", status: "finished")], now: Date(), nextPollAt: Date())
+            // Held at insert time: nothing is due, so nothing is sent.
+            #expect(try harness.deliveries(.held).count == 5)
+            #expect(harness.receiver.received.count == 1)
 
-        try harness.store.setSubscriptionEnabled(tenant: "acme", id: subscription.id, enabled: true, now: Date())
-        #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 5 })
-        let delivered = harness.receiver.received.dropFirst()
-        #expect(delivered.filter { $0.videoID == "v2" }.map(\.status) == ["pending", "in_progressing", "finished"])
-        #expect(delivered.filter { $0.videoID == "v1" }.map(\.status) == ["pending", "finished"])
-        await harness.stop()
+            try harness.store.setSubscriptionEnabled(tenant: "acme", id: subscription.id, enabled: true, now: Date())
+            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 5 })
+            let delivered = harness.receiver.received.dropFirst()
+            #expect(delivered.filter { $0.videoID == "v2" }.map(\.status) == ["pending", "in_progressing", "finished"])
+            #expect(delivered.filter { $0.videoID == "v1" }.map(\.status) == ["pending", "finished"])
+        }
     }
 
     @Test("replay re-sends every matching event since a time with the same webhook-id")
     func replay() async throws {
-        let harness = try await DeliveryHarness()
-        let (subscription, _) = try harness.subscribe("replay", events: [.finished, .pending])
-        try harness.observe("v1", ["pending", "in_progressing", "finished"])
-        #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 2 })
-        let firstIDs = harness.receiver.received.map(\.id)
-        let queued = try harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(-60), now: Date())
-        #expect(queued == 2)
-        #expect(try harness.store.replay(tenant: "globex", subscriptionID: subscription.id, since: .distantPast, now: Date()) == nil)
-        #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 4 })
-        #expect(harness.receiver.received.map(\.id) == firstIDs + firstIDs)
-        let none = try harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(60), now: Date())
-        #expect(none == 0)
-        await harness.stop()
+        try await DeliveryHarness.with { harness in
+            let (subscription, _) = try harness.subscribe("replay", events: [.finished, .pending])
+            try harness.observe("v1", ["pending", "in_progressing", "finished"])
+            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 2 })
+            let firstIDs = harness.receiver.received.map(\.id)
+            let queued = try harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(-60), now: Date())
+            #expect(queued == 2)
+            #expect(try harness.store.replay(tenant: "globex", subscriptionID: subscription.id, since: .distantPast, now: Date()) == nil)
+            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 4 })
+            #expect(harness.receiver.received.map(\.id) == firstIDs + firstIDs)
+            let none = try harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(60), now: Date())
+            #expect(none == 0)
+        }
     }
 
+    /// On a manual clock: the dispatcher schedules the next attempt at Retry-After (10 s), not at the
+    /// schedule's 50 ms, sleeps exactly until then, and sends it once the clock gets there.
     @Test("429 with Retry-After pushes the next attempt out")
     func retryAfter() async throws {
-        let harness = try await DeliveryHarness { _, index in
-            index == 0 ? .status(429, headers: ["Retry-After": "1"]) : .status(200)
+        let clock = ManualClock()
+        let script: WebhookReceiver.Script = { _, index in index == 0 ? .status(429, headers: ["Retry-After": "10"]) : .status(200) }
+        try await DeliveryHarness.with(clock: clock, script: script) { harness in
+            try harness.subscribe("busy")
+            try harness.observe("v1", ["pending"])
+            let created = harness.now
+            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 1 })
+            #expect(try harness.deliveries()[0].nextAttemptAt == created + .seconds(10))
+            #expect(await clock.waitForSleeper(remaining: .seconds(10)), "asleep until Retry-After: \(clock.pendingSleeps)")
+
+            clock.advance(by: .seconds(9))
+            #expect(await clock.waitForSleeper(remaining: .seconds(1)), "\(clock.pendingSleeps)")
+            #expect(try harness.deliveries()[0].attempts == 1 && harness.receiver.received.count == 1)
+            clock.advance(by: .seconds(1))
+            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
+            #expect(harness.receiver.received.count == 2)
         }
-        try harness.subscribe("busy")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
-        let received = harness.receiver.received
-        #expect(received.count == 2)
-        let gap = received[1].arrivedAt.timeIntervalSince(received[0].arrivedAt)
-        #expect(gap >= 0.95, "second attempt after \(gap) s; the schedule alone says 50 ms")
-        await harness.stop()
     }
 
     @Test("a 3xx is a failure and is not followed")
     func redirectNotFollowed() async throws {
-        let harness = try await DeliveryHarness(schedule: [.zero]) { path, _ in
-            path == "moved" ? .status(302, headers: ["Location": "/elsewhere"]) : .status(200)
+        let script: WebhookReceiver.Script = { path, _ in path == "moved" ? .status(302, headers: ["Location": "/elsewhere"]) : .status(200) }
+        try await DeliveryHarness.with(schedule: [.zero], script: script) { harness in
+            try harness.subscribe("moved")
+            try harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
+            #expect(harness.receiver.received(path: "elsewhere").isEmpty)
+            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            #expect(attempts.map(\.statusCode) == [302])
         }
-        try harness.subscribe("moved")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
-        #expect(harness.receiver.received(path: "elsewhere").isEmpty)
-        let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
-        #expect(attempts.map(\.statusCode) == [302])
-        await harness.stop()
     }
 
+    /// The timeout under test is short; the receiver hangs far longer, so only the timeout can end it.
     @Test("a receiver that does not answer in time is a timeout, recorded as such")
     func timeout() async throws {
-        let harness = try await DeliveryHarness(schedule: [.zero], timeout: .milliseconds(300)) { _, _ in .hang(.seconds(10)) }
-        try harness.subscribe("slow")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
-        let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
-        #expect(attempts.map(\.errorKind) == ["timeout"])
-        #expect(attempts[0].latencyMilliseconds >= 250 && attempts[0].latencyMilliseconds < 5000)
-        await harness.stop()
+        try await DeliveryHarness.with(schedule: [.zero], timeout: .milliseconds(300), script: { _, _ in .hang(.seconds(600)) }) { harness in
+            try harness.subscribe("slow")
+            try harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor(.seconds(120)) { try harness.deliveries(.failed).count == 1 })
+            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            #expect(attempts.map(\.errorKind) == ["timeout"])
+            #expect(attempts[0].latencyMilliseconds >= 250)
+        }
     }
 
+    /// The property itself: every fast callback arrives while the hanging attempts are still open
+    /// (they hang far longer than the test waits, so no timing can make this pass by accident).
     @Test("a hanging receiver does not delay another subscription")
     func noHeadOfLineBlocking() async throws {
-        let harness = try await DeliveryHarness(timeout: .seconds(20), concurrency: 16) { path, _ in
-            path == "hang" ? .hang(.seconds(20)) : .status(200)
+        let script: WebhookReceiver.Script = { path, _ in path == "hang" ? .hang(.seconds(600)) : .status(200) }
+        try await DeliveryHarness.with(timeout: .seconds(300), concurrency: 16, script: script) { harness in
+            let (hanging, _) = try harness.subscribe("hang")
+            try harness.subscribe("fast")
+            for index in 0..<40 { try harness.observe("v\(index)", ["pending"]) }
+            #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "fast").count == 40 })
+            #expect(await harness.waitFor(.seconds(60)) { try harness.deliveries(.succeeded).count == 40 })
+            let stuck = try harness.deliveries().filter { $0.subscriptionID == hanging.id }
+            #expect(stuck.count == 40 && stuck.allSatisfy { $0.attempts == 0 }, "no hanging attempt has ended yet")
+            #expect(harness.receiver.received(path: "hang").count <= 8, "the hanging receiver holds at most its own slots")
         }
-        try harness.subscribe("hang")
-        try harness.subscribe("fast")
-        for index in 0..<40 { try harness.observe("v\(index)", ["pending"]) }
-        let started = Date()
-        #expect(await harness.waitFor(.seconds(10)) { harness.receiver.received(path: "fast").count == 40 })
-        #expect(Date().timeIntervalSince(started) < 5)
-        #expect(harness.receiver.received(path: "hang").count <= 8, "the hanging receiver holds at most its own slots")
-        await harness.stop()
     }
 
     /// Under load the dispatcher records outcomes and refills slots in batches; a batch must not wait
-    /// for hanging attempts to time out when they hold nearly every slot.
-    @Test("hanging attempts holding all but one slot: the free slot is used and outcomes recorded within a short bound")
+    /// for hanging attempts to time out when they hold nearly every slot. The hanging attempts'
+    /// timeout is far beyond the test's wait, so the healthy callbacks can only arrive through the
+    /// batch window.
+    @Test("hanging attempts holding all but one slot: the free slot is used and outcomes recorded while they hang")
     func nearSaturationByHangingAttempts() async throws {
         // 9 slots, refill batch 2, 8 per subscription: the hanging subscription holds 8 of 9.
-        let harness = try await DeliveryHarness(timeout: .seconds(5), concurrency: 9) { path, _ in
-            path == "hang" ? .hang(.seconds(8)) : .status(200)
+        let script: WebhookReceiver.Script = { path, _ in path == "hang" ? .hang(.seconds(600)) : .status(200) }
+        try await DeliveryHarness.with(timeout: .seconds(300), concurrency: 9, script: script) { harness in
+            let (hanging, _) = try harness.subscribe("hang", events: [.pending])
+            for index in 0..<8 { try harness.observe("a\(index)", ["pending"]) }
+            #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "hang").count == 8 })
+            try harness.subscribe("fast", videoID: "vb")
+            try harness.observe("vb", ["pending", "in_progressing"])
+            // Two callbacks in order, the second only after the first is recorded.
+            #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "fast").count == 2 })
+            #expect(harness.receiver.received(path: "fast").map(\.status) == ["pending", "in_progressing"])
+            #expect(await harness.waitFor(.seconds(60)) { try harness.deliveries(.succeeded).count == 2 })
+            let stuck = try harness.deliveries().filter { $0.subscriptionID == hanging.id }
+            // 8 in flight, the ninth (vb's pending) waiting for one of the subscription's slots.
+            #expect(stuck.count == 9 && stuck.allSatisfy { $0.attempts == 0 }, "the hanging attempts are all still open")
         }
-        try harness.subscribe("hang", events: [.pending])
-        for index in 0..<8 { try harness.observe("a\(index)", ["pending"]) }
-        #expect(await harness.waitFor(.seconds(10)) { harness.receiver.received(path: "hang").count == 8 })
-        try harness.subscribe("fast", videoID: "vb")
-        let started = Date()
-        try harness.observe("vb", ["pending", "in_progressing"])
-        // Two callbacks in order, the second only after the first is recorded: both well before the
-        // hanging attempts time out (5 s).
-        #expect(await harness.waitFor(.seconds(10)) { harness.receiver.received(path: "fast").count == 2 })
-        let fast = harness.receiver.received(path: "fast")
-        #expect(fast.map(\.status) == ["pending", "in_progressing"])
-        let elapsed = (fast.last?.arrivedAt ?? .distantFuture).timeIntervalSince(started)
-        #expect(elapsed < 2.5, "the healthy subscription waited \(elapsed) s for the hanging attempts")
-        await harness.stop()
     }
 
     @Test("per subscription and video, callbacks arrive in observation order under concurrency and failures")
     func orderingUnderConcurrency() async throws {
-        let harness = try await DeliveryHarness(
-            schedule: Array(repeating: .milliseconds(20), count: 12),
-            concurrency: 32
-        ) { _, index in
+        let script: WebhookReceiver.Script = { _, index in
             // One request in five fails; answers take a varying time.
             index % 5 == 1 ? .status(500) : .delayThen(.milliseconds(Int64(index % 7)), 200)
         }
-        try harness.subscribe("a")
-        try harness.subscribe("b")
-        let videos = (0..<30).map { "video-\($0)" }
-        for video in videos { try harness.observe(video, ["pending"]) }
-        for status in ["in_progressing", "finished"] {
-            try harness.store.recordObservations(videos.map { Observation(videoID: $0, status: status) }, now: Date(), nextPollAt: Date())
-        }
-        #expect(
-            await harness.waitFor(.seconds(30)) { try harness.deliveries(.succeeded).count == 30 * 3 * 2 },
-            "\(String(describing: try? harness.store.counts().deliveries))"
-        )
-        for path in ["a", "b"] {
-            let received = harness.receiver.received(path: path)
-            var firstDelivery: [String: [String]] = [:]
-            var seen = Set<String>()
-            for message in received where seen.insert(message.id).inserted {
-                firstDelivery[message.videoID ?? "", default: []].append(message.status ?? "")
+        try await DeliveryHarness.with(schedule: Array(repeating: .milliseconds(20), count: 12), concurrency: 32, script: script) { harness in
+            try harness.subscribe("a")
+            try harness.subscribe("b")
+            let videos = (0..<30).map { "video-\($0)" }
+            for video in videos { try harness.observe(video, ["pending"]) }
+            for status in ["in_progressing", "finished"] {
+                try harness.store.recordObservations(videos.map { Observation(videoID: $0, status: status) }, now: Date(), nextPollAt: Date())
             }
-            for video in videos {
-                #expect(firstDelivery[video] == ["pending", "in_progressing", "finished"], "\(path)/\(video)")
+            #expect(
+                await harness.waitFor(.seconds(120)) { try harness.deliveries(.succeeded).count == 30 * 3 * 2 },
+                "\(String(describing: try? harness.store.counts().deliveries))"
+            )
+            for path in ["a", "b"] {
+                let received = harness.receiver.received(path: path)
+                var firstDelivery: [String: [String]] = [:]
+                var seen = Set<String>()
+                for message in received where seen.insert(message.id).inserted {
+                    firstDelivery[message.videoID ?? "", default: []].append(message.status ?? "")
+                }
+                for video in videos {
+                    #expect(firstDelivery[video] == ["pending", "in_progressing", "finished"], "\(path)/\(video)")
+                }
             }
         }
-        await harness.stop()
     }
 
     @Test("with private destinations disallowed, a loopback receiver is never connected to")
     func ssrfBlockedAtConnect() async throws {
-        let harness = try await DeliveryHarness(schedule: [.zero], allowPrivate: false)
-        try harness.subscribe("internal")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
-        #expect(harness.receiver.received.isEmpty)
-        let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
-        #expect(attempts.map(\.errorKind) == ["blocked_destination"])
-        await harness.stop()
+        try await DeliveryHarness.with(schedule: [.zero], allowPrivate: false) { harness in
+            try harness.subscribe("internal")
+            try harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
+            #expect(harness.receiver.received.isEmpty)
+            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            #expect(attempts.map(\.errorKind) == ["blocked_destination"])
+        }
     }
 
     @Test("ping and secret rotation: both signatures during the grace period, each verifies")
     func pingAndRotation() async throws {
-        let harness = try await DeliveryHarness()
-        let (subscription, old) = try harness.subscribe("rotate")
-        #expect(try harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date()) != nil)
-        #expect(await harness.waitFor { harness.receiver.received.count == 1 })
-        let new = WebhookSecret.generate()
-        #expect(try harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: new.text, grace: .seconds(3600), now: Date()))
-        _ = try harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date())
-        #expect(await harness.waitFor { harness.receiver.received.count == 2 })
-        let (first, second) = (harness.receiver.received[0], harness.receiver.received[1])
-        #expect(first.type == "ping" && first.signature.split(separator: " ").count == 1)
-        #expect(second.signature.split(separator: " ").count == 2)
-        let body = String(decoding: second.body, as: UTF8.self)
-        let verified = try await verifyWithOfficialLibrary([old, new].map {
-            ["secret": $0.text, "id": second.id, "timestamp": second.timestamp, "signature": second.signature, "body": body]
-        } + [[
-            "secret": new.text, "id": first.id, "timestamp": first.timestamp, "signature": first.signature,
-            "body": String(decoding: first.body, as: UTF8.self),
-        ]])
-        #expect(verified == [true, true, false])
-        // After the grace period only the new secret signs.
-        #expect(try harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: WebhookSecret.generate().text, grace: .zero, now: Date()))
-        await harness.stop()
+        try await DeliveryHarness.with { harness in
+            let (subscription, old) = try harness.subscribe("rotate")
+            #expect(try harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date()) != nil)
+            #expect(await harness.waitFor { harness.receiver.received.count == 1 })
+            let new = WebhookSecret.generate()
+            #expect(try harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: new.text, grace: .seconds(3600), now: Date()))
+            _ = try harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date())
+            #expect(await harness.waitFor { harness.receiver.received.count == 2 })
+            let (first, second) = (harness.receiver.received[0], harness.receiver.received[1])
+            #expect(first.type == "ping" && first.signature.split(separator: " ").count == 1)
+            #expect(second.signature.split(separator: " ").count == 2)
+            let body = String(decoding: second.body, as: UTF8.self)
+            let verified = try await verifyWithOfficialLibrary([old, new].map {
+                ["secret": $0.text, "id": second.id, "timestamp": second.timestamp, "signature": second.signature, "body": body]
+            } + [[
+                "secret": new.text, "id": first.id, "timestamp": first.timestamp, "signature": first.signature,
+                "body": String(decoding: first.body, as: UTF8.self),
+            ]])
+            #expect(verified == [true, true, false])
+            // After the grace period only the new secret signs.
+            #expect(try harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: WebhookSecret.generate().text, grace: .zero, now: Date()))
+        }
     }
 
+    /// On a manual clock: failing since t = 0, still enabled after the failure at t = 10 s, disabled by
+    /// the failure at t = 20 s (past the 15 s limit), and its delivery held rather than retried.
     @Test("a subscription failing for longer than the limit is disabled and its deliveries held")
     func disabledAfterFailingTooLong() async throws {
-        let harness = try await DeliveryHarness(
-            schedule: [.zero, .milliseconds(100), .milliseconds(100), .milliseconds(100), .milliseconds(100)],
-            disableAfter: .milliseconds(150)
-        ) { _, _ in .status(500) }
-        let (subscription, _) = try harness.subscribe("dying")
-        try harness.observe("v1", ["pending"])
-        #expect(await harness.waitFor { try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false })
-        #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.disabledReason?.contains("failing") == true)
-        #expect(await harness.waitFor { try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "failing")]).totalValue == 1 })
-        #expect(await harness.waitFor { try harness.deliveries(.held).count == 1 })
-        await harness.stop()
+        let clock = ManualClock()
+        let schedule: [Duration] = [.zero, .seconds(10), .seconds(10), .seconds(10), .seconds(10)]
+        try await DeliveryHarness.with(schedule: schedule, disableAfter: .seconds(15), clock: clock, script: { _, _ in .status(500) }) { harness in
+            let (subscription, _) = try harness.subscribe("dying")
+            try harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 1 })
+            #expect(await clock.waitForSleeper(remaining: .seconds(10)), "\(clock.pendingSleeps)")
+            clock.advance(by: .seconds(10))
+            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 2 })
+            #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == true, "failing 10 s < 15 s")
+            #expect(await clock.waitForSleeper(remaining: .seconds(10)), "\(clock.pendingSleeps)")
+            clock.advance(by: .seconds(10))
+            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 3 })
+            let disabled = try harness.store.subscription(tenant: "acme", id: subscription.id)
+            #expect(disabled?.isEnabled == false && disabled?.disabledReason?.contains("failing") == true)
+            #expect(try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "failing")]).totalValue == 1)
+            #expect(try harness.deliveries(.held).count == 1)
+            #expect(await clock.waitForSleeper(remaining: .seconds(60)), "only the idle wait: \(clock.pendingSleeps)")
+            clock.advance(by: .seconds(60))
+            #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")
+            #expect(harness.receiver.received.count == 3)
+        }
     }
 }

@@ -41,9 +41,14 @@ enum DiskFullScenario {
     }
 
     static func fillAndRecover(directory: TemporaryDirectory, mountPoint: String) async throws -> FaultFigures {
-        let simulator = try await startFaultSimulator(seed: 84)
-        let receiver = try await WebhookReceiver.start()
+        try await withScope { scope in try await fillAndRecover(directory: directory, mountPoint: mountPoint, scope: scope) }
+    }
+
+    static func fillAndRecover(directory: TemporaryDirectory, mountPoint: String, scope: TestScope) async throws -> FaultFigures {
+        let simulator = scope.adopt(try await startFaultSimulator(seed: 84))
+        let receiver = scope.adopt(try await WebhookReceiver.start())
         let api = try BridgeAPIClient()
+        scope.onExit { api.stop() }
         let bridge = try await BinaryEndToEndTests.launch(
             directory, upstream: simulator.baseURL,
             extra: ["BRIDGE_DATABASE": mountPoint + "/bridge.sqlite", "BRIDGE_LOG_LEVEL": "critical"]
@@ -77,7 +82,7 @@ enum DiskFullScenario {
 
         // Space returns: writes, readiness and polling recover; what was accepted is still there.
         try FileManager.default.removeItem(atPath: mountPoint + "/filler")
-        let recovered = await eventually(within: .seconds(10)) {
+        let recovered = await eventually(within: .seconds(60)) {
             (try? await api.call("POST", "/v1/subscriptions", ["url": "https://hooks.example.com/after"]).status) == 201
         }
         #expect(recovered)
@@ -101,9 +106,6 @@ enum DiskFullScenario {
         #expect(events.count == ids.count * 2, "\(events.count) events")
         #expect(check.missing.isEmpty && check.unexpected.isEmpty && check.outOfOrder.isEmpty)
         #expect(probed.serverErrors == 0, "\(probed.samples)")
-        await receiver.stop()
-        await simulator.stop()
-        api.stop()
         return FaultFigures(
             scenario: "disk full (16 MiB tmpfs) while videos change",
             faultsInjected: refused, expected: expected.count, delivered: check.delivered, duplicates: check.duplicates,

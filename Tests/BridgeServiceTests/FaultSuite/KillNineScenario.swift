@@ -19,11 +19,16 @@ enum KillNineScenario {
     static let killCount = 20
 
     static func run() async throws -> FaultFigures {
+        try await withScope { scope in try await run(in: scope) }
+    }
+
+    static func run(in scope: TestScope) async throws -> FaultFigures {
         let directory = try TemporaryDirectory("fault-kill9")
         defer { directory.remove() }
-        let simulator = try await startFaultSimulator(seed: 81)
-        let receiver = try await WebhookReceiver.start()
+        let simulator = scope.adopt(try await startFaultSimulator(seed: 81))
+        let receiver = scope.adopt(try await WebhookReceiver.start())
         let api = try BridgeAPIClient()
+        scope.onExit { api.stop() }
         let environment = [
             "BRIDGE_POLL_INTERVAL": "50ms", "BRIDGE_DELIVERY_TIMEOUT": "1s", "BRIDGE_LOG_LEVEL": "error",
             "BRIDGE_RETRY_SCHEDULE": "0s,100ms,500ms,1s,2s,5s,10s,30s",
@@ -122,9 +127,6 @@ enum KillNineScenario {
         #expect(check.outOfOrder.isEmpty, "\(check.outOfOrder.prefix(5))")
         #expect(badSignatures == 0)
         #expect(probed.serverErrors == 0, "\(probed.samples)")
-        await receiver.stop()
-        await simulator.stop()
-        api.stop()
         return FaultFigures(
             scenario: "kill -9 × \(kills) during \(changes) changes (200 videos, 3 subs)", faultsInjected: kills,
             expected: expected.count, delivered: check.delivered, duplicates: check.duplicates,

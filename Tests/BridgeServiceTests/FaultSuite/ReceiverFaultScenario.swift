@@ -46,12 +46,17 @@ enum ReceiverFaultScenario {
     }
 
     static func run() async throws -> FaultFigures {
+        try await withScope { scope in try await run(in: scope) }
+    }
+
+    static func run(in scope: TestScope) async throws -> FaultFigures {
         let directory = try TemporaryDirectory("fault-receivers")
         defer { directory.remove() }
-        let simulator = try await startFaultSimulator(seed: 83)
+        let simulator = scope.adopt(try await startFaultSimulator(seed: 83))
         let behaviour = Behaviour()
-        let receiver = try await WebhookReceiver.start { path, index in behaviour.reply(path: path, index: index) }
+        let receiver = scope.adopt(try await WebhookReceiver.start { path, index in behaviour.reply(path: path, index: index) })
         let api = try BridgeAPIClient()
+        scope.onExit { api.stop() }
         let bridge = try await BinaryEndToEndTests.launch(
             directory, upstream: simulator.baseURL,
             extra: [
@@ -121,9 +126,6 @@ enum ReceiverFaultScenario {
         #expect(receiver.received(path: "elsewhere").isEmpty, "a redirect was followed")
         #expect(badSignatures == 0)
         #expect(probed.serverErrors == 0, "\(probed.samples)")
-        await receiver.stop()
-        await simulator.stop()
-        api.stop()
         let summary = injected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return FaultFigures(
             scenario: "receivers: 5xx, hang, close mid-response, 302, slow, 410",

@@ -36,11 +36,16 @@ enum UpstreamFaultScenario {
     }
 
     static func run() async throws -> FaultFigures {
+        try await withScope { scope in try await run(in: scope) }
+    }
+
+    static func run(in scope: TestScope) async throws -> FaultFigures {
         let directory = try TemporaryDirectory("fault-upstream")
         defer { directory.remove() }
-        let simulator = try await startFaultSimulator(seed: 82)
-        let receiver = try await WebhookReceiver.start()
+        let simulator = scope.adopt(try await startFaultSimulator(seed: 82))
+        let receiver = scope.adopt(try await WebhookReceiver.start())
         let api = try BridgeAPIClient()
+        scope.onExit { api.stop() }
         let bridge = try await BinaryEndToEndTests.launch(
             directory, upstream: simulator.baseURL,
             extra: ["BRIDGE_POLL_INTERVAL": "100ms", "SURREAL_TIMEOUT": "1s", "BRIDGE_LOG_LEVEL": "error"]
@@ -113,9 +118,6 @@ enum UpstreamFaultScenario {
         #expect(falseEvents.isEmpty, "\(falseEvents.prefix(5))")
         #expect(check.missing.isEmpty && check.unexpected.isEmpty, "missing \(check.missing.prefix(3)), unexpected \(check.unexpected.prefix(3))")
         #expect(probed.serverErrors == 0, "\(probed.samples)")
-        await receiver.stop()
-        await simulator.stop()
-        api.stop()
         let summary = injected.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
         return FaultFigures(
             scenario: "upstream knobs alone then mixed (\(phases.count) phases, 60 videos)",
