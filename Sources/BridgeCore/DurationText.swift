@@ -21,10 +21,16 @@ public enum DurationText {
             case "d": seconds = value * 86_400
             default: return nil
             }
+            // A value past any sensible setting (or past Int64 milliseconds) is a bad value, not a trap.
+            guard seconds.isFinite, seconds <= maximumSeconds else { return nil }
             total += .milliseconds(Int64((seconds * 1000).rounded()))
+            guard total <= .seconds(Int64(maximumSeconds)) else { return nil }
         }
         return total
     }
+
+    /// The longest duration any setting takes: 100 years.
+    public static let maximumSeconds: Double = 100 * 365 * 86_400
 
     /// The shortest exact form: `2s`, `500ms`, `24h`.
     public static func format(_ duration: Duration) -> String {

@@ -1,3 +1,4 @@
+import BridgeCore
 public import BridgeStore
 import CurlHTTP
 import Foundation
@@ -81,7 +82,7 @@ public struct BridgeRuntime: Sendable {
         logger.info(
             "talking-photo-bridge starting",
             metadata: [
-                "database": "\(configuration.databasePath)", "upstream": "\(configuration.upstreamBaseURL)",
+                "database": "\(configuration.databasePath)", "upstream": "\(URLText.redactingCredentials(configuration.upstreamBaseURL))",
                 "libcurl": "\(CurlTransport.libcurlVersion)",
             ]
         )

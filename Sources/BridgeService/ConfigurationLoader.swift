@@ -97,7 +97,7 @@ public struct ConfigurationLoader: Sendable {
         check("SURREAL_BASE_URL") { value in
             guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
                 url.host?.isEmpty == false
-            else { return "expected an http(s) URL, got \"\(value)\"" }
+            else { return "expected an http(s) URL, got \"\(URLText.redactingCredentials(value))\"" }
             configuration.upstreamBaseURL = value
             return nil
         }
@@ -249,7 +249,7 @@ extension BridgeConfiguration {
         [
             "BRIDGE_LISTEN = \(listenHost.contains(":") ? "[\(listenHost)]" : listenHost):\(listenPort)",
             "BRIDGE_DATABASE = \(databasePath)",
-            "SURREAL_BASE_URL = \(upstreamBaseURL)",
+            "SURREAL_BASE_URL = \(URLText.redactingCredentials(upstreamBaseURL))",
             "SURREAL_API_TOKEN = <redacted>",
             "SURREAL_TIMEOUT = \(DurationText.format(upstreamTimeout))",
             "BRIDGE_API_KEYS = " + apiKeys.map { "\($0.name):<redacted>" }.joined(separator: ","),

@@ -19,6 +19,10 @@ extension SQLiteBridgeStore {
         nextPollAt: Date
     ) throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
         let result = try write { db -> (TrackedVideo, Bool, ObservationReport) in
+            // Checked in the same transaction as the insert, so no watch can slip in beside an owner.
+            if source == .watch, try Self.isSubmitted(db, videoID: videoID, byAnotherThan: tenant) {
+                throw StoreError.ownedByAnotherTenant
+            }
             try Self.ensureTenant(db, tenant, now: now)
             // A per-video subscription made with the submit exists before the first event fans out.
             if let subscription { try Self.insertSubscription(db, subscription, now: now) }
@@ -44,6 +48,20 @@ extension SQLiteBridgeStore {
         }
         notifyCommitted(result.2)
         return (video: result.0, created: result.1, report: result.2)
+    }
+
+    /// Whether another key submitted `videoID` through the bridge (then this key must get a 404 for it
+    /// everywhere, `watch` included, and learn nothing about it).
+    public func isSubmittedByAnotherTenant(videoID: String, tenant: String) throws(StoreError) -> Bool {
+        try read { db in try Self.isSubmitted(db, videoID: videoID, byAnotherThan: tenant) }
+    }
+
+    static func isSubmitted(_ db: Database, videoID: String, byAnotherThan tenant: String) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: "SELECT EXISTS (SELECT 1 FROM videos WHERE video_id = ? AND source = 'generate' AND tenant <> ?)",
+            arguments: [videoID, tenant]
+        ) ?? false
     }
 
     /// Stops tracking; events and deliveries already recorded stay. Returns whether it was tracked.

@@ -36,6 +36,11 @@ enum Schema {
                     """
             )
         }
+        // Ownership: a video submitted through the bridge belongs to its submitter; `watch` by any
+        // other key looks it up by upstream id alone.
+        migrator.registerMigration("v4-videos-submitted-by-id") { db in
+            try db.execute(sql: "CREATE INDEX videos_submitted_by_id ON videos(video_id, tenant) WHERE source = 'generate'")
+        }
         return migrator
     }
 

@@ -16,6 +16,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case newerSchema(unknownMigrations: [String])
     /// A value read back did not make sense (a bug or a hand-edited file).
     case invalidData(String)
+    /// The video was submitted through the bridge by another key: to this key it does not exist.
+    case ownedByAnotherTenant
     case other(String)
 
     public var description: String {
@@ -30,6 +32,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             "database was created by a newer talking-photo-bridge (unknown migrations: "
                 + migrations.joined(separator: ", ") + "); upgrade the binary or restore a backup"
         case .invalidData(let message): "invalid stored data: \(message)"
+        case .ownedByAnotherTenant: "the video belongs to another key"
         case .other(let message): "database error: \(message)"
         }
     }

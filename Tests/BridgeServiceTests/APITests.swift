@@ -1,3 +1,4 @@
+@testable import BridgeService
 import BridgeCore
 import BridgeStore
 import Foundation
@@ -145,6 +146,42 @@ struct APITests {
         }
     }
 
+    /// Hummingbird's own answers (no route, wrong method) carry the contract's JSON error like any other.
+    @Test("unknown paths are a JSON 404; a known path with the wrong method is a JSON 405 with Allow")
+    func fallbackErrors() async throws {
+        try await APIHarness.with { harness in
+            let cases: [(String, String, String)] = [
+                ("PUT", "/v1/subscriptions", "GET, POST"), ("DELETE", "/v1/subscriptions", "GET, POST"),
+                ("POST", "/v1/subscriptions/sub_01JDQ4X7W5KQ0000000000000A", "GET, PATCH, DELETE"),
+                ("GET", "/v1/deliveries/dlv_1/retry", "POST"), ("PUT", "/v1/videos/v1/watch", "POST, DELETE"),
+                ("POST", "/healthz", "GET"), ("DELETE", "/v1/events", "GET"),
+            ]
+            for (method, path, allow) in cases {
+                let reply = try await harness.call(method, path, json: method == "GET" || method == "DELETE" ? nil : [:] as [String: String])
+                #expect(reply.status == 405 && reply.headers["allow"] == allow, "\(method) \(path): \(reply.status) \(reply.headers["allow"] ?? "")")
+                #expect(reply.errorCode == "method_not_allowed", "\(method) \(path): \(reply.text)")
+            }
+            let proxy = try await harness.call("DELETE", "/v1/v2v/video.list")
+            #expect(proxy.status == 405 && proxy.json["code"] as? Int == 40501 && proxy.json["data"] is NSNull, "\(proxy.text)")
+            for path in ["/v1/nothing", "/v1/subscriptions/sub_x/unknown", "/favicon.ico", "/v1/v2v/video.delete"] {
+                let reply = try await harness.call("GET", path)
+                #expect(reply.status == 404 && reply.headers["content-type"] == "application/json", "\(path): \(reply.status)")
+                #expect(reply.errorCode == "not_found" || reply.json["code"] as? Int == 40401, "\(path): \(reply.text)")
+            }
+        }
+    }
+
+    @Test("the route table behind 405 knows every operation of the spec")
+    func routeTableCoversSpec() throws {
+        let yaml = try String(contentsOf: repositoryRoot().appendingPathComponent("openapi/bridge.yaml"), encoding: .utf8)
+        // The operations under `paths:` (the `webhooks:` section after it describes callbacks, not routes).
+        let paths = yaml.components(separatedBy: "\nwebhooks:")[0]
+        let operations = paths.components(separatedBy: "operationId:").count - 1
+        #expect(operations >= 20)
+        #expect(RouteTable(openAPIYAML: yaml).count == operations)
+        #expect(RouteTable(openAPIYAML: yaml).methods(forPath: "/v1/subscriptions/sub_1/replay") == ["POST"])
+    }
+
     @Test("tenants are isolated: every route with another tenant's ids answers 404")
     func crossTenantIsolation() async throws {
         try await APIHarness.with { harness in
@@ -163,12 +200,26 @@ struct APITests {
                 ("GET", "/v1/videos/\(video)", nil), ("DELETE", "/v1/videos/\(video)/watch", nil),
                 ("GET", "/v1/v2v/video.get?video_id=\(video)", nil), ("GET", "/v1/events/\(event)", nil),
                 ("GET", "/v1/deliveries/dlv_\(delivery)", nil), ("POST", "/v1/deliveries/dlv_\(delivery)/retry", nil),
+                ("POST", "/v1/videos/\(video)/watch", nil),
             ]
+            // A subscription naming acme's video is accepted like any id and never receives its events.
+            let spy = try await harness.call("POST", "/v1/subscriptions", as: "globex", json: ["url": harness.receiver.url("spy"), "video_id": video])
+            #expect(spy.status == 201)
             for (method, path, body) in routes {
                 let reply = try await harness.call(method, path, as: "globex", json: body)
                 #expect(reply.status == 404, "\(method) \(path) → \(reply.status)")
             }
-            let lists = ["/v1/subscriptions", "/v1/videos", "/v1/events", "/v1/deliveries"]
+            let upstreamGets = harness.simulator.control.callCounts().get
+            // watch tells globex nothing: the same answer as for an id nobody has, and no upstream call.
+            let owned = try await harness.call("POST", "/v1/videos/\(video)/watch", as: "globex")
+            let unknown = try await harness.call("POST", "/v1/videos/0123456789abcdef0123456789abcdef/watch", as: "globex")
+            #expect(owned.status == 404 && owned.body == unknown.body, "\(owned.text) vs \(unknown.text)")
+            #expect(harness.simulator.control.callCounts().get == upstreamGets + 1, "only the unknown id was looked up")
+            #expect(await eventually { harness.receiver.received(path: "x").contains { $0.type == "video.finished" } })
+            #expect(harness.receiver.received(path: "spy").isEmpty)
+            let lists = ["/v1/videos", "/v1/events", "/v1/deliveries"]
+            let globexSubscriptions = try await harness.call("GET", "/v1/subscriptions", as: "globex").json["data"] as? [[String: Any]]
+            #expect(globexSubscriptions?.map { $0["id"] as? String } == [spy.json["id"] as? String], "only its own")
             for path in lists {
                 #expect((try await harness.call("GET", path, as: "globex").json["data"] as? [Any])?.isEmpty == true, "\(path)")
             }
@@ -207,7 +258,7 @@ struct APITests {
             let cursor = try #require(empty.json["next_cursor"] as? String)
             let started = Date()
             // The longest wait the API allows: only the event can end the request before it runs out.
-            async let waited = harness.call("GET", "/v1/events?cursor=\(cursor)&wait=30")
+            async let waited = harness.call("GET", "/v1/events?after=\(cursor)&wait=30")
             try await Task.sleep(for: .milliseconds(300))
             let id = harness.simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
             _ = try await harness.call("POST", "/v1/videos/\(id)/watch")
@@ -215,8 +266,15 @@ struct APITests {
             #expect(Date().timeIntervalSince(started) < 30, "woken by the event before its 30 s wait ran out")
             let events = feed.json["data"] as? [[String: Any]] ?? []
             #expect(events.map { $0["type"] as? String } == ["video.in_progressing"])
-            let timeout = try await harness.call("GET", "/v1/events?cursor=\(feed.json["next_cursor"] as? String ?? "")&wait=1")
-            #expect((timeout.json["data"] as? [Any])?.isEmpty == true)
+            // The contract's `after`: the next call after the last event waits and comes back empty,
+            // `after` wins over `cursor`, and `cursor` alone still pages.
+            let next = try #require(feed.json["next_cursor"] as? String)
+            let timeout = try await harness.call("GET", "/v1/events?after=\(next)&wait=1")
+            #expect((timeout.json["data"] as? [Any])?.isEmpty == true && timeout.json["next_cursor"] as? String == next)
+            let both = try await harness.call("GET", "/v1/events?after=\(next)&cursor=0")
+            #expect((both.json["data"] as? [Any])?.isEmpty == true)
+            let synonym = try await harness.call("GET", "/v1/events?cursor=0")
+            #expect((synonym.json["data"] as? [Any])?.count == 1)
             let filtered = try await harness.call("GET", "/v1/events?type=video.finished")
             #expect((filtered.json["data"] as? [Any])?.isEmpty == true)
             let byVideo = try await harness.call("GET", "/v1/events?video_id=\(id)")

@@ -118,6 +118,23 @@ struct BinaryEndToEndTests {
         #expect(lines.contains { $0.contains("BRIDGE_DELIVERY_CONCURRENCY") })
         #expect(!process.output.contains("super-secret-token") && !process.output.contains("acme:short"))
     }
+
+    @Test("a duration too large for its type is a bad value (exit 78), not a trap")
+    func overflowingDuration() async throws {
+        let directory = try TemporaryDirectory("config-overflow")
+        defer { directory.remove() }
+        let process = try ChildProcess(
+            executable: try bridgeBinaryPath(), arguments: ["serve"],
+            environment: [
+                "SURREAL_API_TOKEN": "t", "BRIDGE_API_KEYS": "acme:\(Self.key)", "BRIDGE_POLL_INTERVAL": "99999999999999999999d",
+                "BRIDGE_DATABASE": directory.path("bridge.sqlite"),
+            ],
+            outputPath: directory.path("out.log")
+        )
+        let status = await process.waitForExit(within: .seconds(60))
+        #expect(status.map { ChildProcess.exitedNormally($0, code: 78) } == true, "\(String(describing: status)) \(process.output)")
+        #expect(process.output.contains("BRIDGE_POLL_INTERVAL: expected a duration"), "\(process.output)")
+    }
 }
 
 @Suite("Schemathesis against the running binary", .serialized)

@@ -60,6 +60,10 @@ struct ConfigurationTests {
         ("BRIDGE_TRACKING_LIMIT", "-5s"), ("SURREAL_TIMEOUT", "50ms"), ("BRIDGE_DELIVERY_TIMEOUT", "10"), ("BRIDGE_DELIVERY_CONCURRENCY", "0"),
         ("BRIDGE_DELIVERY_CONCURRENCY", "lots"), ("BRIDGE_RETRY_SCHEDULE", "0s,,5s"), ("BRIDGE_RETRY_SCHEDULE", "soon"),
         ("BRIDGE_SECRET_GRACE", "1 day"), ("BRIDGE_LOG_FORMAT", "xml"), ("BRIDGE_LOG_LEVEL", "loud"),
+        // Too large for its type: a bad value, never a trap.
+        ("BRIDGE_POLL_INTERVAL", "99999999999999999999d"), ("BRIDGE_TRACKING_LIMIT", "1e300s"),
+        ("BRIDGE_RETRY_SCHEDULE", "0s,99999999999999999999h"), ("BRIDGE_SECRET_GRACE", "36500d36500d"),
+        ("SURREAL_BASE_URL", "gopher://user:tok-secret-value@upstream"),
     ])
     func badValue(name: String, value: String) {
         var environment = Self.minimal
@@ -92,5 +96,14 @@ struct ConfigurationTests {
         #expect(!text.contains("tok-secret-value") && !text.contains("acme-key-0123456789abcdef"))
         #expect(text.contains("BRIDGE_RETRY_SCHEDULE = 0s,5s,5m,30m,2h,5h,10h,10h"))
         #expect(text.contains("BRIDGE_TRACKING_LIMIT = 24h"))
+    }
+
+    @Test("credentials inside the upstream URL are redacted in --print-config")
+    func urlCredentialsRedacted() throws {
+        var environment = Self.minimal
+        environment["SURREAL_BASE_URL"] = "https://svc:tok-secret-value@upstream.example.com:8443/api"
+        let text = try load(environment).get().redactedLines.joined(separator: "\n")
+        #expect(text.contains("SURREAL_BASE_URL = https://<redacted>@upstream.example.com:8443/api"))
+        #expect(!text.contains("tok-secret-value") && !text.contains("svc:"))
     }
 }

@@ -20,6 +20,23 @@ struct TrackingTests {
         #expect(try fixture.store.trackedVideo(tenant: "acme", videoID: "v1") == nil)
     }
 
+    @Test("a video submitted through the bridge belongs to its submitter: another key's watch is refused")
+    func submittedVideosAreOwned() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        try fixture.store.track(tenant: "acme", videoID: "rendered", source: .generate, now: t0, nextPollAt: t0)
+        #expect(throws: StoreError.ownedByAnotherTenant) {
+            try fixture.store.track(tenant: "globex", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0)
+        }
+        #expect(try fixture.store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "globex"))
+        #expect(try !fixture.store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "acme"))
+        #expect(try fixture.store.trackedVideo(tenant: "globex", videoID: "rendered") == nil)
+        // The owner may watch its own; a video made elsewhere is watched by any key, the first locks no one out.
+        #expect(try !fixture.store.track(tenant: "acme", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0).created)
+        try fixture.store.track(tenant: "acme", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0)
+        #expect(try fixture.store.track(tenant: "globex", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0).created)
+    }
+
     @Test("two tenants tracking one video each get their own events and deliveries")
     func tenantSeparation() throws {
         let fixture = try StoreFixture()

@@ -7,7 +7,8 @@ extension BridgeAPIHandler {
     func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
         let tenant = try Caller.required()
         let limit = try Self.pageSize(input.query.limit)
-        let cursor = try Self.numericCursor(input.query.cursor) ?? 0
+        // The contract's pull feed passes `after`; `cursor` is the list routes' name for the same thing.
+        let cursor = try Self.numericCursor(input.query.after ?? input.query.cursor) ?? 0
         if let videoID = input.query.videoId { try Self.checkVideoID(videoID) }
         let type = try input.query._type.map(EventType.init)
         let wait = input.query.wait ?? 0

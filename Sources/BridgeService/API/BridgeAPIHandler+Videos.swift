@@ -23,7 +23,7 @@ extension BridgeAPIHandler {
         let tenant = try Caller.required()
         try Self.checkVideoID(input.path.videoId)
         guard let video = try store.trackedVideo(tenant: tenant, videoID: input.path.videoId) else {
-            throw BridgeError.notFound("video not tracked")
+            throw BridgeError.notFound(BridgeError.noSuchVideo)
         }
         return .ok(.init(body: .json(Self.api(video))))
     }
@@ -35,6 +35,9 @@ extension BridgeAPIHandler {
         if let existing = try store.trackedVideo(tenant: tenant, videoID: id) {
             return .ok(.init(body: .json(Self.api(existing))))
         }
+        // Another key's render: the same answer as for an id nobody knows, before any upstream call,
+        // so neither the body nor the timing tells this key it exists.
+        if try store.isSubmittedByAnotherTenant(videoID: id, tenant: tenant) { throw BridgeError.notFound(BridgeError.noSuchVideo) }
         // The status seen now is the first observation; it emits its event (finished → video.finished).
         var initial: Observation?
         do {
@@ -42,7 +45,7 @@ extension BridgeAPIHandler {
             initial = Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL)
         } catch {
             if case .rejected(let status, _, _, _) = error, status == 404 || status == 400 {
-                throw BridgeError.notFound("the upstream does not know this video")
+                throw BridgeError.notFound(BridgeError.noSuchVideo)
             }
             dependencies.logger.warning(
                 "watch: upstream lookup failed; the poller will observe the video",
@@ -61,7 +64,7 @@ extension BridgeAPIHandler {
     func unwatchVideo(_ input: Operations.UnwatchVideo.Input) async throws -> Operations.UnwatchVideo.Output {
         let tenant = try Caller.required()
         try Self.checkVideoID(input.path.videoId)
-        guard try store.untrack(tenant: tenant, videoID: input.path.videoId) else { throw BridgeError.notFound("video not tracked") }
+        guard try store.untrack(tenant: tenant, videoID: input.path.videoId) else { throw BridgeError.notFound(BridgeError.noSuchVideo) }
         return .noContent(.init())
     }
 

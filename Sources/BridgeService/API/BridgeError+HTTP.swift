@@ -53,6 +53,7 @@ struct ErrorMappingMiddleware: ServerMiddleware {
     }
 
     static func map(_ error: StoreError, logger: Logger, operationID: String) -> BridgeError {
+        if error == .ownedByAnotherTenant { return .notFound(BridgeError.noSuchVideo) }
         if error.isTransient {
             logger.warning("database unavailable", metadata: ["operation": "\(operationID)", "error": "\(error)"])
             return .unavailable("the database cannot take writes right now (\(error)); retry later")
@@ -86,12 +87,22 @@ struct ErrorMappingMiddleware: ServerMiddleware {
     }
 
     static func response(for error: BridgeError, proxy: Bool) -> (HTTPResponse, HTTPBody?) {
+        let (head, body) = rendered(error, proxy: proxy)
+        return (head, HTTPBody(body))
+    }
+
+    /// Status, headers and body bytes for `error`: also used for the answers Hummingbird itself gives
+    /// (no such route, wrong method), so every error carries the same JSON.
+    static func rendered(_ error: BridgeError, proxy: Bool) -> (HTTPResponse, Data) {
         let (status, code, envelopeCode, message): (HTTPResponse.Status, String, Int, String)
         switch error {
         case .badRequest(let reason): (status, code, envelopeCode, message) = (.badRequest, "bad_request", 40001, reason)
         case .unauthorized:
             (status, code, envelopeCode, message) = (.unauthorized, "unauthorized", 40100, "missing or invalid API key")
         case .notFound(let what): (status, code, envelopeCode, message) = (.notFound, "not_found", 40401, what)
+        case .methodNotAllowed(let allowed):
+            (status, code, envelopeCode, message) =
+                (.methodNotAllowed, "method_not_allowed", 40501, "this route takes " + allowed.joined(separator: ", "))
         case .conflict(let reason): (status, code, envelopeCode, message) = (.conflict, "conflict", 40901, reason)
         case .payloadTooLarge(let limit):
             (status, code, envelopeCode, message) = (.contentTooLarge, "payload_too_large", 41301, "request body larger than \(limit) bytes")
@@ -102,7 +113,7 @@ struct ErrorMappingMiddleware: ServerMiddleware {
         case .upstreamAnswered(let upstreamStatus, let contentType, let body):
             var fields = HTTPFields()
             fields[.contentType] = contentType ?? "application/json"
-            return (HTTPResponse(status: .init(code: upstreamStatus), headerFields: fields), HTTPBody(body))
+            return (HTTPResponse(status: .init(code: upstreamStatus), headerFields: fields), body)
         case .unavailable(let reason):
             (status, code, envelopeCode, message) = (.serviceUnavailable, "unavailable", 50301, reason)
         case .internalFailure:
@@ -112,10 +123,11 @@ struct ErrorMappingMiddleware: ServerMiddleware {
         fields[.contentType] = "application/json"
         if case .unauthorized = error { fields[.wwwAuthenticate] = #"Bearer realm="talking-photo-bridge""# }
         if case .unavailable = error { fields[.retryAfter] = "5" }
+        if case .methodNotAllowed(let allowed) = error { fields[.allow] = allowed.joined(separator: ", ") }
         let body =
             proxy
             ? #"{"code":\#(envelopeCode),"data":null,"message":\#(JSONString.quote(message))}"#
             : #"{"error":{"code":\#(JSONString.quote(code)),"message":\#(JSONString.quote(message))}}"#
-        return (HTTPResponse(status: status, headerFields: fields), HTTPBody(body))
+        return (HTTPResponse(status: status, headerFields: fields), Data(body.utf8))
     }
 }

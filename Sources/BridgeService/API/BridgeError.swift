@@ -6,6 +6,8 @@ enum BridgeError: Error, Sendable {
     case badRequest(String)
     case unauthorized
     case notFound(String)
+    /// The path exists with other methods (405 with `Allow`).
+    case methodNotAllowed(allowed: [String])
     case conflict(String)
     case payloadTooLarge(limit: Int)
     case unprocessable(String)
@@ -16,4 +18,8 @@ enum BridgeError: Error, Sendable {
     /// The database cannot take writes right now (disk full, read-only, busy).
     case unavailable(String)
     case internalFailure
+
+    /// The one answer for a video this key may not see: never tracked, unknown upstream, or another
+    /// key's render all read the same.
+    static let noSuchVideo = "no such video"
 }

@@ -463,10 +463,17 @@ paths:
       operationId: listEvents
       summary: The event log; with `wait`, a long-polling pull feed.
       description: |
-        Events in log order after `cursor`. With `wait` (seconds, at most 30) and no event after the
-        cursor yet, the request is held until one exists for the caller or `wait` passes (then an
-        empty page with the same cursor). A pull feed for receivers that cannot expose a URL.
+        Events in log order after `after` (or its synonym `cursor`; `after` wins when both are given).
+        With `wait` (seconds, at most 30) and no event after the cursor yet, the request is held until
+        one exists for the caller or `wait` passes (then an empty page with the same cursor). A pull
+        feed for receivers that cannot expose a URL: pass each page's `next_cursor` as the next `after`.
       parameters:
+        - name: after
+          in: query
+          description: The `next_cursor` of the previous page (a sequence number); wins over `cursor`.
+          schema:
+            type: string
+            pattern: '^[0-9]{1,18}$'
         - $ref: '#/components/parameters/Cursor'
         - $ref: '#/components/parameters/Limit'
         - name: video_id
