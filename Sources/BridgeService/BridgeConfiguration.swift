@@ -34,6 +34,12 @@ public struct BridgeConfiguration: Sendable {
     public var secretGrace: Duration
     public var retention: Duration
     public var disableAfter: Duration
+    /// A connection that has not sent a complete request head within this is closed.
+    public var headerTimeout: Duration
+    /// An idle keep-alive connection is closed after this.
+    public var idleTimeout: Duration
+    /// HTTP connections open at once.
+    public var maxConnections: Int
     public var logFormat: LogFormat
     public var logLevel: String
 
@@ -54,6 +60,9 @@ public struct BridgeConfiguration: Sendable {
         secretGrace: Duration = .seconds(86_400),
         retention: Duration = .seconds(30 * 86_400),
         disableAfter: Duration = .seconds(5 * 86_400),
+        headerTimeout: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(60),
+        maxConnections: Int = 1000,
         logFormat: LogFormat = .text,
         logLevel: String = "info"
     ) {
@@ -73,6 +82,9 @@ public struct BridgeConfiguration: Sendable {
         self.secretGrace = secretGrace
         self.retention = retention
         self.disableAfter = disableAfter
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
         self.logFormat = logFormat
         self.logLevel = logLevel
     }

@@ -71,6 +71,10 @@ public struct BridgeRuntime: Sendable {
             apiKeys: configuration.apiKeys,
             host: configuration.listenHost,
             port: configuration.listenPort,
+            limits: .init(
+                headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
+                maxConnections: configuration.maxConnections
+            ),
             onListening: onListening
         )
         // Shut down in reverse: stop accepting requests first, then drain deliveries, then stop polling.

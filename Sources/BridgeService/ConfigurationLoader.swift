@@ -46,6 +46,12 @@ public struct ConfigurationLoader: Sendable {
                 help: "Succeeded deliveries and delivered events older than this are pruned."),
         Setting(name: "BRIDGE_DISABLE_AFTER", flag: "disable-after", kind: .duration, defaultValue: "5d",
                 help: "A subscription failing without a success for this long is disabled."),
+        Setting(name: "BRIDGE_HEADER_TIMEOUT", flag: "header-timeout", kind: .duration, defaultValue: "10s",
+                help: "A connection that has not sent a complete request head within this is closed."),
+        Setting(name: "BRIDGE_IDLE_TIMEOUT", flag: "idle-timeout", kind: .duration, defaultValue: "60s",
+                help: "An idle keep-alive connection is closed after this."),
+        Setting(name: "BRIDGE_MAX_CONNECTIONS", flag: "max-connections", kind: .count, defaultValue: "1000",
+                help: "HTTP connections open at once; more wait to be accepted."),
         Setting(name: "BRIDGE_LOG_FORMAT", flag: "log-format", kind: .choice(["text", "json"]), defaultValue: "text",
                 help: "Log line format: text or json."),
         Setting(name: "BRIDGE_LOG_LEVEL", flag: "log-level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
@@ -140,6 +146,15 @@ public struct ConfigurationLoader: Sendable {
         duration("BRIDGE_SECRET_GRACE", minimum: .zero) { configuration.secretGrace = $0 }
         duration("BRIDGE_RETENTION", minimum: .seconds(60)) { configuration.retention = $0 }
         duration("BRIDGE_DISABLE_AFTER", minimum: .seconds(1)) { configuration.disableAfter = $0 }
+        duration("BRIDGE_HEADER_TIMEOUT", minimum: .milliseconds(100)) { configuration.headerTimeout = $0 }
+        duration("BRIDGE_IDLE_TIMEOUT", minimum: .milliseconds(100)) { configuration.idleTimeout = $0 }
+        check("BRIDGE_MAX_CONNECTIONS") { value in
+            guard let count = Int(value), (1...1_000_000).contains(count) else {
+                return "expected a whole number from 1 to 1000000, got \"\(value)\""
+            }
+            configuration.maxConnections = count
+            return nil
+        }
         check("BRIDGE_DELIVERY_CONCURRENCY") { value in
             guard let count = Int(value), (1...4096).contains(count) else {
                 return "expected a whole number from 1 to 4096, got \"\(value)\""
@@ -262,6 +277,9 @@ extension BridgeConfiguration {
             "BRIDGE_SECRET_GRACE = \(DurationText.format(secretGrace))",
             "BRIDGE_RETENTION = \(DurationText.format(retention))",
             "BRIDGE_DISABLE_AFTER = \(DurationText.format(disableAfter))",
+            "BRIDGE_HEADER_TIMEOUT = \(DurationText.format(headerTimeout))",
+            "BRIDGE_IDLE_TIMEOUT = \(DurationText.format(idleTimeout))",
+            "BRIDGE_MAX_CONNECTIONS = \(maxConnections)",
             "BRIDGE_LOG_FORMAT = \(logFormat.rawValue)",
             "BRIDGE_LOG_LEVEL = \(logLevel)",
         ]

@@ -1,6 +1,7 @@
 import BridgeAPI
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import OpenAPIHummingbird
 import OpenAPIRuntime
@@ -16,6 +17,7 @@ enum HTTPServer {
         apiKeys: [BridgeConfiguration.APIKey],
         host: String,
         port: Int,
+        limits: ConnectionLimits = .init(),
         onListening: @escaping @Sendable (Int) -> Void
     ) throws -> some ApplicationProtocol {
         let router = Router()
@@ -41,7 +43,15 @@ enum HTTPServer {
         )
         return Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "talking-photo-bridge"),
+            server: .http1(
+                configuration: .init(additionalChannelHandlers: [
+                    RequestHeadDeadlineHandler(headerTimeout: limits.headerTimeout, idleTimeout: limits.idleTimeout)
+                ])
+            ),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "talking-photo-bridge",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
+            ),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
             logger: dependencies.logger
         )

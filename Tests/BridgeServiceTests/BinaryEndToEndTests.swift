@@ -33,7 +33,7 @@ struct BinaryEndToEndTests {
             executable: try bridgeBinaryPath(), arguments: ["serve"], environment: environment,
             outputPath: directory.path("serve-\(UUID().uuidString.prefix(6)).log")
         )
-        guard let baseURL = await process.announcedBaseURL(within: .seconds(20)) else { throw LoopbackServerError.didNotStart }
+        guard let baseURL = await process.announcedBaseURL(within: .seconds(60)) else { throw LoopbackServerError.didNotStart }
         return Running(process: process, baseURL: baseURL)
     }
 

@@ -11,10 +11,10 @@ struct CurlTransportTests {
         try await withTransport(configuration: .init(maxConnectionsPerHost: 8)) { server, transport in
             let url = server.baseURL + "/ok"
 
-            let responses = try await withDeadline(.seconds(30)) {
+            let responses = try await withDeadline(.seconds(120)) {
                 try await withThrowingTaskGroup(of: OutboundResponse.self) { group in
                     for _ in 0..<200 {
-                        group.addTask { try await transport.send(OutboundRequest(url: url)) }
+                        group.addTask { try await transport.send(OutboundRequest(url: url, timeout: .seconds(60))) }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
@@ -25,10 +25,10 @@ struct CurlTransportTests {
             #expect(opened >= 1 && opened <= 8, "opened \(opened) connections for 200 requests")
 
             // A second wave reuses the pool: no new connection at all.
-            let again = try await withDeadline(.seconds(30)) {
+            let again = try await withDeadline(.seconds(120)) {
                 try await withThrowingTaskGroup(of: Bool.self) { group in
                     for _ in 0..<8 {
-                        group.addTask { try await transport.send(OutboundRequest(url: url)).openedConnection }
+                        group.addTask { try await transport.send(OutboundRequest(url: url, timeout: .seconds(60))).openedConnection }
                     }
                     return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
                 }

@@ -48,12 +48,13 @@ import Testing
     }
 
     @Test func controlEndpointsAreNeverFaulted() async throws {
+        // A ten-minute latency and hangs: a control call that were delayed could not answer in time.
         let everything = FaultSettings(
-            latency: .seconds(5), hangRatio: 1, rateLimitRatio: 1, serverErrorRatio: 1, htmlRatio: 1,
+            latency: .seconds(600), hangRatio: 1, rateLimitRatio: 1, serverErrorRatio: 1, htmlRatio: 1,
             truncatedRatio: 1, nonzeroCodeRatio: 1)
         try await withSimulator(SimulatorConfiguration(faults: everything)) { simulator in
             for path in ["/_sim/healthz", "/_sim/faults", "/_sim/stats"] {
-                let answer = try await http("GET", simulator.baseURL + path, token: nil, maxTime: 3)
+                let answer = try await http("GET", simulator.baseURL + path, token: nil, maxTime: 60)
                 #expect(answer.status == 200, "\(path)")
             }
         }

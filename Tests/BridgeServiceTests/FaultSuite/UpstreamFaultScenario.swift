@@ -35,6 +35,21 @@ enum UpstreamFaultScenario {
         ]
     }
 
+    /// The knobs a setting turns on.
+    static func knobs(enabledBy faults: FaultSettings) -> [InjectedFault] {
+        var knobs: [InjectedFault] = []
+        if faults.latency > .zero { knobs.append(.latency) }
+        if faults.hangRatio > 0 { knobs.append(.hang) }
+        if faults.rateLimitRatio > 0 { knobs.append(.rateLimit) }
+        if faults.serverErrorRatio > 0 { knobs.append(.serverError) }
+        if faults.htmlRatio > 0 { knobs.append(.html) }
+        if faults.truncatedRatio > 0 { knobs.append(.truncated) }
+        if faults.nonzeroCodeRatio > 0 { knobs.append(.nonzeroCode) }
+        if faults.unknownStatusRatio > 0 { knobs.append(.unknownStatus) }
+        if faults.backwardsRatio > 0 { knobs.append(.backwards) }
+        return knobs
+    }
+
     static func run() async throws -> FaultFigures {
         try await withScope { scope in try await run(in: scope) }
     }
@@ -70,11 +85,20 @@ enum UpstreamFaultScenario {
         }
         simulator.control.resetInjectedFaults()
         for (_, faults, duration) in phases {
+            let before = simulator.control.injectedFaults()
             simulator.control.setFaults(faults)
             let slices = max(1, Int(duration / .milliseconds(500)))
             for _ in 0..<slices {
                 advance(2)
                 try await Task.sleep(for: .milliseconds(500))
+            }
+            // A loaded machine polls less often (and the bridge backs off): the phase lasts until each
+            // of its knobs has fired at least once, by count, within a generous bound.
+            let wanted = knobs(enabledBy: faults)
+            for _ in 0..<240 {
+                let now = simulator.control.injectedFaults()
+                if wanted.allSatisfy({ (now[$0] ?? 0) > (before[$0] ?? 0) }) { break }
+                try await Task.sleep(for: .milliseconds(250))
             }
         }
         let injected = simulator.control.injectedFaults()
