@@ -44,10 +44,10 @@ guard let port = await firstPort(ports.stream) else { throw LoopbackServerError.
 let base = "http://127.0.0.1:\(port)"
 
 for index in 0..<20 {
-    try runtime.store.createSubscription(NewSubscription(tenant: "bench", url: "https://hooks.example.com/\(index)", secret: "whsec_x"), now: Date())
+    try await runtime.store.createSubscription(NewSubscription(tenant: "bench", url: "https://hooks.example.com/\(index)", secret: "whsec_x"), now: Date())
 }
 let video = simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
-try runtime.store.track(tenant: "bench", videoID: video, source: .watch, initial: .init(videoID: video, status: "in_progressing"),
+try await runtime.store.track(tenant: "bench", videoID: video, source: .watch, initial: .init(videoID: video, status: "in_progressing"),
                         now: Date(), nextPollAt: Date().addingTimeInterval(86_400))
 
 let router = Router()

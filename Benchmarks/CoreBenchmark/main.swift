@@ -34,21 +34,21 @@ let subscriptions = 3
 let store = try SQLiteBridgeStore(path: directory.appendingPathComponent("bench.sqlite").path)
 let now = Date()
 for index in 0..<subscriptions {
-    try store.createSubscription(NewSubscription(tenant: "acme", url: "https://hooks.example.com/\(index)", secret: "whsec_b"), now: now)
+    try await store.createSubscription(NewSubscription(tenant: "acme", url: "https://hooks.example.com/\(index)", secret: "whsec_b"), now: now)
 }
 let ids = (0..<videos).map { String(format: "%032x", $0) }
 let (_, trackTime) = try await measure {
-    for id in ids { try store.track(tenant: "acme", videoID: id, source: .watch, now: now, nextPollAt: now) }
+    for id in ids { try await store.track(tenant: "acme", videoID: id, source: .watch, now: now, nextPollAt: now) }
 }
 // One cycle's worth of changes in one transaction (what the poller does).
 let (batch, batchTime) = try await measure {
-    try store.recordObservations(ids.map { Observation(videoID: $0, status: "pending") }, now: now, nextPollAt: now)
+    try await store.recordObservations(ids.map { Observation(videoID: $0, status: "pending") }, now: now, nextPollAt: now)
 }
 // One change per transaction (worst case: a trickle of changes).
 let single = 2_000
 let (_, singleTime) = try await measure {
     for id in ids.prefix(single) {
-        try store.recordObservations([Observation(videoID: id, status: "in_progressing")], now: now, nextPollAt: now)
+        try await store.recordObservations([Observation(videoID: id, status: "in_progressing")], now: now, nextPollAt: now)
     }
 }
 print("store (SQLite WAL, synchronous=NORMAL, \(subscriptions) subscriptions):")
@@ -63,7 +63,7 @@ let simulator = try await UpstreamSimulator.start(
 )
 let upstreamIDs = simulator.control.createVideos(count: videos, pinnedStatus: "in_progressing")
 let pollStore = try SQLiteBridgeStore(path: directory.appendingPathComponent("poll.sqlite").path)
-for id in upstreamIDs { try pollStore.track(tenant: "acme", videoID: id, source: .watch, now: now, nextPollAt: now) }
+for id in upstreamIDs { try await pollStore.track(tenant: "acme", videoID: id, source: .watch, now: now, nextPollAt: now) }
 let transport = try CurlTransport()
 let client = TalkingPhotoClient(
     configuration: .init(baseURL: simulator.baseURL, token: UpstreamToken("bench"), timeout: .seconds(30)),

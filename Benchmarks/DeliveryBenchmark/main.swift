@@ -71,10 +71,10 @@ let server = try await LoopbackServer.start(router: router)
 let directory = try TemporaryDirectory("delivery-bench")
 defer { directory.remove() }
 
-func makeStore(_ name: String, subscriptions: Int) throws -> SQLiteBridgeStore {
+func makeStore(_ name: String, subscriptions: Int) async throws -> SQLiteBridgeStore {
     let store = try SQLiteBridgeStore(path: directory.path(name))
     for index in 0..<subscriptions {
-        try store.createSubscription(
+        try await store.createSubscription(
             NewSubscription(tenant: "bench", url: "\(server.baseURL)/hook/\(index)", secret: WebhookSecret.generate().text),
             now: Date()
         )
@@ -83,18 +83,18 @@ func makeStore(_ name: String, subscriptions: Int) throws -> SQLiteBridgeStore {
 }
 
 /// Queues `count` video events; each fans out to every subscription.
-func queueEvents(_ store: SQLiteBridgeStore, count: Int, prefix: String) throws {
+func queueEvents(_ store: SQLiteBridgeStore, count: Int, prefix: String) async throws {
     let now = Date()
     var batch: [Observation] = []
     for index in 0..<count {
-        try store.track(tenant: "bench", videoID: "\(prefix)\(index)", source: .watch, now: now, nextPollAt: now.addingTimeInterval(86_400))
+        try await store.track(tenant: "bench", videoID: "\(prefix)\(index)", source: .watch, now: now, nextPollAt: now.addingTimeInterval(86_400))
         batch.append(Observation(videoID: "\(prefix)\(index)", status: "finished", videoURL: "https://cdn.example.com/\(index).mp4"))
         if batch.count == 5_000 {
-            try store.recordObservations(batch, now: now, nextPollAt: now.addingTimeInterval(86_400))
+            try await store.recordObservations(batch, now: now, nextPollAt: now.addingTimeInterval(86_400))
             batch.removeAll()
         }
     }
-    try store.recordObservations(batch, now: now, nextPollAt: now.addingTimeInterval(86_400))
+    try await store.recordObservations(batch, now: now, nextPollAt: now.addingTimeInterval(86_400))
 }
 
 func startDispatcher(_ store: SQLiteBridgeStore, transport: CurlTransport) -> Task<Void, any Error> {
@@ -106,13 +106,13 @@ func startDispatcher(_ store: SQLiteBridgeStore, transport: CurlTransport) -> Ta
     return Task { try await dispatcher.run() }
 }
 
-func waitUntil(_ limit: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
+func waitUntil(_ limit: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let end = ContinuousClock.now + limit
     while ContinuousClock.now < end {
-        if try condition() { return true }
+        if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(5))
     }
-    return try condition()
+    return try await condition()
 }
 
 print("delivery benchmark: \(total) deliveries, fast loopback receiver (204), 64 in flight")
@@ -121,8 +121,8 @@ let transport = try CurlTransport()
 
 // MARK: Throughput
 let subscriptions = 8
-let store = try makeStore("throughput.sqlite", subscriptions: subscriptions)
-try queueEvents(store, count: total / subscriptions, prefix: "t")
+let store = try await makeStore("throughput.sqlite", subscriptions: subscriptions)
+try await queueEvents(store, count: total / subscriptions, prefix: "t")
 let startCount = fast.count.load(ordering: .relaxed)
 let clock = ContinuousClock()
 let started = clock.now
@@ -133,7 +133,7 @@ let dispatcher = startDispatcher(store, transport: transport)
 // good share of the 2 cores away from the dispatcher (the curl baseline pays no such cost).
 let finished = try await waitUntil(.seconds(300)) {
     guard fast.count.load(ordering: .relaxed) - startCount >= total else { return false }
-    return try store.counts().deliveries[.succeeded] == total
+    return try await store.counts().deliveries[.succeeded] == total
 }
 let elapsed = seconds(clock.now - started)
 let dispatcherCPU = cpuSeconds(selfCPU) - cpuBefore
@@ -144,7 +144,7 @@ let delivered = fast.count.load(ordering: .relaxed) - startCount
 let dispatcherRate = Double(total) / elapsed
 
 // Baseline: the same number of POSTs of the same body, bare curl CLI, same receiver, same parallelism.
-let body = try store.events(tenant: "bench", limit: 1).first?.payload ?? "{}"
+let body = try await store.events(tenant: "bench", limit: 1).first?.payload ?? "{}"
 let bodyPath = directory.path("body.json")
 try body.write(toFile: bodyPath, atomically: true, encoding: .utf8)
 let configPath = directory.path("curl.conf")
@@ -173,7 +173,7 @@ print(String(format: "  CPU per request: dispatcher %.0f µs, bare curl %.0f µs
              1e6 * dispatcherCPU / Double(total), 1e6 * curlCPU / Double(total), 100 * curlCPU / dispatcherCPU))
 
 // MARK: Commit → receipt latency, dispatcher idle between events
-let latencyStore = try makeStore("latency.sqlite", subscriptions: 1)
+let latencyStore = try await makeStore("latency.sqlite", subscriptions: 1)
 let latencyDispatcher = startDispatcher(latencyStore, transport: transport)
 try await Task.sleep(for: .milliseconds(200))
 fast.recordArrivals.store(true, ordering: .relaxed)
@@ -181,7 +181,7 @@ var commits: [String: ContinuousClock.Instant] = [:]
 for index in 0..<300 {
     let now = Date()
     let beforeCommit = clock.now
-    let report = try latencyStore.track(
+    let report = try await latencyStore.track(
         tenant: "bench", videoID: "l\(index)", source: .watch,
         initial: Observation(videoID: "l\(index)", status: "pending"), now: now, nextPollAt: now.addingTimeInterval(86_400)
     )
@@ -189,7 +189,7 @@ for index in 0..<300 {
     for event in report.report.events { commits[event.id] = beforeCommit }
     try await Task.sleep(for: .milliseconds(10))
 }
-_ = try await waitUntil(.seconds(30)) { try latencyStore.counts().deliveries[.succeeded] == 300 }
+_ = try await waitUntil(.seconds(30)) { try await latencyStore.counts().deliveries[.succeeded] == 300 }
 let latencies = fast.arrivals.withLock { arrivals in
     commits.compactMap { id, committed in arrivals[id].map { seconds($0 - committed) * 1000 } }
 }
@@ -199,9 +199,9 @@ print(String(format: "commit → receipt (idle dispatcher, wake-up signal): min 
              latencies.min() ?? .nan, percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.max() ?? .nan, latencies.count))
 
 // MARK: Memory with a deep queue
-let memoryStore = try makeStore("memory.sqlite", subscriptions: 4)
+let memoryStore = try await makeStore("memory.sqlite", subscriptions: 4)
 let idleRSS = residentMB()
-try queueEvents(memoryStore, count: queued / 4, prefix: "m")
+try await queueEvents(memoryStore, count: queued / 4, prefix: "m")
 let queuedRSS = residentMB()
 let memoryDispatcher = startDispatcher(memoryStore, transport: transport)
 var peak = queuedRSS
@@ -210,7 +210,7 @@ while clock.now - drainStart < .seconds(20) {
     try await Task.sleep(for: .milliseconds(250))
     peak = max(peak, residentMB())
 }
-let depth = try memoryStore.queueDepth(now: Date())
+let depth = try await memoryStore.queueDepth(now: Date())
 memoryDispatcher.cancel()
 _ = await memoryDispatcher.result
 print(String(format: "RSS: %.1f MB before queueing, %.1f MB with %d deliveries queued, peak %.1f MB while draining (%d still pending after 20 s)",

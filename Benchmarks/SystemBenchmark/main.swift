@@ -90,16 +90,16 @@ func startSimulator() async throws -> RunningSimulator {
 
 /// A database with `count` videos tracked (already observed `in_progressing`) and `subscriptions`
 /// tenant-wide subscriptions to `hook`.
-func seed(_ path: String, ids: [String], status: String, subscriptions: Int = 0, hook: String = "") throws {
+func seed(_ path: String, ids: [String], status: String, subscriptions: Int = 0, hook: String = "") async throws {
     let store = try SQLiteBridgeStore(path: path)
     for index in 0..<subscriptions {
-        try store.createSubscription(
+        try await store.createSubscription(
             NewSubscription(tenant: "bench", url: hook + "/s\(index)", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), now: Date()
         )
     }
     let now = Date()
     for id in ids {
-        try store.track(
+        try await store.track(
             tenant: "bench", videoID: id, source: .watch, initial: Observation(videoID: id, status: status),
             now: now, nextPollAt: now
         )
@@ -138,7 +138,7 @@ for count in [100, 1_000, 10_000] {
     let simulator = try await startSimulator()
     let ids = simulator.control.createVideos(count: count, pinnedStatus: "in_progressing")
     let database = workDirectory.path("calls-\(count).sqlite")
-    try seed(database, ids: ids, status: "in_progressing")
+    try await seed(database, ids: ids, status: "in_progressing")
     let bridge = try await startBridge("calls-\(count)", database: database, upstream: simulator.baseURL, extra: ["BRIDGE_POLL_INTERVAL": "500ms"])
     try await Task.sleep(for: .seconds(2))
     // Both ends of the window sit just after a cycle completed (the next one starts 500 ms later),
@@ -183,7 +183,7 @@ for interval in [1, 2] where wanted("latency") {
     let receiver = try await WebhookReceiver.start { _, _ in .status(204) }
     let ids = simulator.control.createVideos(count: 1_000, pinnedStatus: "in_progressing")
     let database = workDirectory.path("latency-\(interval).sqlite")
-    try seed(database, ids: ids, status: "in_progressing", subscriptions: 1, hook: receiver.baseURL)
+    try await seed(database, ids: ids, status: "in_progressing", subscriptions: 1, hook: receiver.baseURL)
     let bridge = try await startBridge(
         "latency-\(interval)", database: database, upstream: simulator.baseURL, extra: ["BRIDGE_POLL_INTERVAL": "\(interval)s"]
     )
@@ -224,14 +224,14 @@ if wanted("queued") {
     let receiver = try await WebhookReceiver.start { _, _ in .delayThen(.milliseconds(200), 204) }
     let database = workDirectory.path("queued.sqlite")
     let ids = (0..<25_000).map { String(format: "%032x", $0) }
-    try seed(database, ids: ids, status: "finished", subscriptions: 4, hook: receiver.baseURL)
+    try await seed(database, ids: ids, status: "finished", subscriptions: 4, hook: receiver.baseURL)
     let simulator = try await startSimulator()
     let bridge = try await startBridge("queued", database: database, upstream: simulator.baseURL)
     let reader = try SQLiteBridgeStore(path: database)
     var samples: [(Double, Int)] = []
     for _ in 0..<20 {
         try await Task.sleep(for: .milliseconds(500))
-        let pending = (try? reader.counts().deliveries[.pending]) ?? 0
+        let pending = await (try? await reader.counts().deliveries[.pending]) ?? 0
         samples.append((memory(of: bridge.process.pid).rss, pending))
     }
     let (rss, peak, anonymous) = memory(of: bridge.process.pid)

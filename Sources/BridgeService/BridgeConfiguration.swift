@@ -40,6 +40,8 @@ public struct BridgeConfiguration: Sendable {
     public var idleTimeout: Duration
     /// HTTP connections open at once.
     public var maxConnections: Int
+    /// How long a write waits for another connection's lock.
+    public var databaseBusyTimeout: Duration
     public var logFormat: LogFormat
     public var logLevel: String
 
@@ -63,6 +65,7 @@ public struct BridgeConfiguration: Sendable {
         headerTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
         maxConnections: Int = 1000,
+        databaseBusyTimeout: Duration = .seconds(5),
         logFormat: LogFormat = .text,
         logLevel: String = "info"
     ) {
@@ -85,6 +88,7 @@ public struct BridgeConfiguration: Sendable {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
+        self.databaseBusyTimeout = databaseBusyTimeout
         self.logFormat = logFormat
         self.logLevel = logLevel
     }

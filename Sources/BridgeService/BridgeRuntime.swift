@@ -32,7 +32,9 @@ public struct BridgeRuntime: Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
-        store = try SQLiteBridgeStore(path: configuration.databasePath)
+        store = try SQLiteBridgeStore(
+            path: configuration.databasePath, configuration: .init(busyTimeout: configuration.databaseBusyTimeout)
+        )
         upstreamTransport = try CurlTransport()
         callbackTransport = try CurlTransport(configuration: .init(maxCachedConnections: max(256, configuration.deliveryConcurrency)))
         let client = TalkingPhotoClient(

@@ -52,6 +52,8 @@ public struct ConfigurationLoader: Sendable {
                 help: "An idle keep-alive connection is closed after this."),
         Setting(name: "BRIDGE_MAX_CONNECTIONS", flag: "max-connections", kind: .count, defaultValue: "1000",
                 help: "HTTP connections open at once; more wait to be accepted."),
+        Setting(name: "BRIDGE_DATABASE_BUSY_TIMEOUT", flag: "database-busy-timeout", kind: .duration, defaultValue: "5s",
+                help: "How long a write waits for another connection's lock before it fails (503)."),
         Setting(name: "BRIDGE_LOG_FORMAT", flag: "log-format", kind: .choice(["text", "json"]), defaultValue: "text",
                 help: "Log line format: text or json."),
         Setting(name: "BRIDGE_LOG_LEVEL", flag: "log-level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
@@ -147,6 +149,7 @@ public struct ConfigurationLoader: Sendable {
         duration("BRIDGE_RETENTION", minimum: .seconds(60)) { configuration.retention = $0 }
         duration("BRIDGE_DISABLE_AFTER", minimum: .seconds(1)) { configuration.disableAfter = $0 }
         duration("BRIDGE_HEADER_TIMEOUT", minimum: .milliseconds(100)) { configuration.headerTimeout = $0 }
+        duration("BRIDGE_DATABASE_BUSY_TIMEOUT", minimum: .milliseconds(10)) { configuration.databaseBusyTimeout = $0 }
         duration("BRIDGE_IDLE_TIMEOUT", minimum: .milliseconds(100)) { configuration.idleTimeout = $0 }
         check("BRIDGE_MAX_CONNECTIONS") { value in
             guard let count = Int(value), (1...1_000_000).contains(count) else {
@@ -280,6 +283,7 @@ extension BridgeConfiguration {
             "BRIDGE_HEADER_TIMEOUT = \(DurationText.format(headerTimeout))",
             "BRIDGE_IDLE_TIMEOUT = \(DurationText.format(idleTimeout))",
             "BRIDGE_MAX_CONNECTIONS = \(maxConnections)",
+            "BRIDGE_DATABASE_BUSY_TIMEOUT = \(DurationText.format(databaseBusyTimeout))",
             "BRIDGE_LOG_FORMAT = \(logFormat.rawValue)",
             "BRIDGE_LOG_LEVEL = \(logLevel)",
         ]

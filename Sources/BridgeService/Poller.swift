@@ -82,15 +82,15 @@ public final class Poller: Service {
         var report = CycleReport()
         let started = now()
         do {
-            try expireAndPrune(at: started)
-            let due = try store.dueVideoIDs(now: started, limit: 200_000)
+            try await expireAndPrune(at: started)
+            let due = try await store.dueVideoIDs(now: started, limit: 200_000)
             report.due = due.count
             guard !due.isEmpty else {
                 report.delay = configuration.interval
                 return report
             }
             let observations = try await observe(due, report: &report)
-            let recorded = try store.recordObservations(observations, now: now(), nextPollAt: now() + configuration.interval)
+            let recorded = try await store.recordObservations(observations, now: now(), nextPollAt: now() + configuration.interval)
             report.observations = observations.count
             report.events = recorded.events.count
             for id in recorded.wentBackwards {
@@ -185,9 +185,9 @@ public final class Poller: Service {
         return observations
     }
 
-    private func expireAndPrune(at moment: Date) throws(StoreError) {
+    private func expireAndPrune(at moment: Date) async throws(StoreError) {
         let cutoff = moment - configuration.trackingLimit.timeInterval
-        let expired = try store.expireTracking(startedBefore: cutoff, now: moment, limit: 500)
+        let expired = try await store.expireTracking(startedBefore: cutoff, now: moment, limit: 500)
         for event in expired.events {
             logger.info("tracking expired", metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)"])
         }
@@ -199,7 +199,7 @@ public final class Poller: Service {
             return false
         }
         if due {
-            let pruned = try store.prune(olderThan: moment - configuration.retention.timeInterval, batchSize: 500)
+            let pruned = try await store.prune(olderThan: moment - configuration.retention.timeInterval, batchSize: 500)
             if pruned.events + pruned.deliveries > 0 {
                 logger.info("retention pruned", metadata: ["events": "\(pruned.events)", "deliveries": "\(pruned.deliveries)"])
             }

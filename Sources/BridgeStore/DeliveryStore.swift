@@ -9,11 +9,11 @@ public protocol DeliveryStore: Sendable {
         leaseDuration: Duration,
         perSubscriptionLimit: Int,
         inFlight: [String: Int]
-    ) throws(StoreError) -> [ClaimedDelivery]
+    ) async throws(StoreError) -> [ClaimedDelivery]
     @discardableResult
-    func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) throws(StoreError)
+    func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
         -> [DisabledSubscription]
-    func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) throws(StoreError) -> Date?
+    func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) async throws(StoreError) -> Date?
     /// Yields after commits that queued deliveries.
     func deliveryWakeUps() -> AsyncStream<Void>
 }

@@ -17,8 +17,8 @@ public enum IdempotencyClaim: Sendable, Equatable {
 extension SQLiteBridgeStore {
     // MARK: - Subscriptions
 
-    public func subscriptions(tenant: String, after cursor: String?, limit: Int) throws(StoreError) -> [Subscription] {
-        try read { db in
+    public func subscriptions(tenant: String, after cursor: String?, limit: Int) async throws(StoreError) -> [Subscription] {
+        try await read { db in
             try Row.fetchAll(
                 db,
                 sql: Self.subscriptionSelect + " WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?",
@@ -36,8 +36,8 @@ extension SQLiteBridgeStore {
         eventTypes: [EventType]?,
         description: String?,
         now: Date
-    ) throws(StoreError) -> Subscription? {
-        try write { db in
+    ) async throws(StoreError) -> Subscription? {
+        try await write { db in
             guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return nil }
             if let url {
                 try db.run(sql: "UPDATE subscriptions SET url = ? WHERE id = ?", arguments: [url, id])
@@ -58,8 +58,8 @@ extension SQLiteBridgeStore {
     }
 
     /// Deletes a subscription, its secrets, and its deliveries with their attempts.
-    public func deleteSubscription(tenant: String, id: String) throws(StoreError) -> Bool {
-        try write { db in
+    public func deleteSubscription(tenant: String, id: String) async throws(StoreError) -> Bool {
+        try await write { db in
             try db.run(sql: "DELETE FROM subscriptions WHERE tenant = ? AND id = ?", arguments: [tenant, id])
             return db.changesCount > 0
         }
@@ -67,8 +67,8 @@ extension SQLiteBridgeStore {
 
     // MARK: - Events
 
-    public func event(tenant: String, id: String) throws(StoreError) -> StoredEvent? {
-        try read { db in
+    public func event(tenant: String, id: String) async throws(StoreError) -> StoredEvent? {
+        try await read { db in
             try Row.fetchOne(
                 db,
                 sql: "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = ? AND id = ?",
@@ -78,8 +78,8 @@ extension SQLiteBridgeStore {
     }
 
     /// The newest event sequence number (0 when the log is empty).
-    public func lastEventSequence() throws(StoreError) -> Int64 {
-        try read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0 }
+    public func lastEventSequence() async throws(StoreError) -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0 }
     }
 
     /// A stream that yields after every commit that appended events (the long-poll feed's wake-up).
@@ -90,9 +90,9 @@ extension SQLiteBridgeStore {
     /// Records the first use of `key` for `tenant`, or says what an earlier use decided.
     /// Keys older than `ttl` are forgotten.
     public func claimIdempotencyKey(tenant: String, key: String, requestHash: String, ttl: Duration, now: Date)
-        throws(StoreError) -> IdempotencyClaim
+        async throws(StoreError) -> IdempotencyClaim
     {
-        try write { db in
+        try await write { db in
             try db.run(
                 sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at < ?",
                 arguments: [tenant, key, (now.unixSeconds - ttl.timeInterval)]
@@ -115,9 +115,9 @@ extension SQLiteBridgeStore {
     }
 
     public func completeIdempotencyKey(tenant: String, key: String, status: Int, contentType: String?, body: Data)
-        throws(StoreError)
+        async throws(StoreError)
     {
-        try write { db in
+        try await write { db in
             try db.run(
                 sql: "UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE tenant = ? AND key = ?",
                 arguments: [status, contentType, body, tenant, key]
@@ -126,8 +126,8 @@ extension SQLiteBridgeStore {
     }
 
     /// Forgets an unfinished key (the request failed before doing anything), so a retry may run.
-    public func releaseIdempotencyKey(tenant: String, key: String) throws(StoreError) {
-        try write { db in
+    public func releaseIdempotencyKey(tenant: String, key: String) async throws(StoreError) {
+        try await write { db in
             try db.run(
                 sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND status IS NULL",
                 arguments: [tenant, key]
@@ -137,15 +137,15 @@ extension SQLiteBridgeStore {
 }
 
 extension SQLiteBridgeStore {
-    public func disabledSubscriptionCount() throws(StoreError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriptions WHERE enabled = 0") ?? 0 }
+    public func disabledSubscriptionCount() async throws(StoreError) -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriptions WHERE enabled = 0") ?? 0 }
     }
 }
 
 extension SQLiteBridgeStore {
     /// Row counts of every table, for tests that assert "nothing changed" and for diagnostics.
-    public func tableCounts() throws(StoreError) -> [String: Int] {
-        try read { db in
+    public func tableCounts() async throws(StoreError) -> [String: Int] {
+        try await read { db in
             var counts: [String: Int] = [:]
             for table in ["tenants", "subscriptions", "subscription_secrets", "videos", "events", "deliveries", "attempts", "idempotency_keys"] {
                 counts[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0

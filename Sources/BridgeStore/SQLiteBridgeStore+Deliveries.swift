@@ -19,9 +19,9 @@ extension SQLiteBridgeStore {
         leaseDuration: Duration,
         perSubscriptionLimit: Int,
         inFlight: [String: Int] = [:]
-    ) throws(StoreError) -> [ClaimedDelivery] {
+    ) async throws(StoreError) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
-        return try write { db in
+        return try await write { db in
             var perSubscription = inFlight
             var claimed: [ClaimedDelivery] = []
             var secrets: [String: [String]] = [:]
@@ -101,9 +101,9 @@ extension SQLiteBridgeStore {
         _ attempts: [CompletedAttempt],
         now: Date,
         disableAfter: Duration
-    ) throws(StoreError) -> [DisabledSubscription] {
+    ) async throws(StoreError) -> [DisabledSubscription] {
         guard !attempts.isEmpty else { return [] }
-        let disabled = try write { db -> [DisabledSubscription] in
+        let disabled = try await write { db -> [DisabledSubscription] in
             var failing = Set<String>()
             var toDisable: [String: String] = [:]
             var touched = Set<String>()
@@ -248,8 +248,8 @@ extension SQLiteBridgeStore {
     /// When the dispatcher should look again if nothing wakes it: the earliest next attempt of a
     /// delivery at the head of its stream (leaving out subscriptions at their in-flight cap, which a
     /// finishing attempt will wake for), or the earliest lease to run out.
-    public func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) throws(StoreError) -> Date? {
-        try read { db in
+    public func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) async throws(StoreError) -> Date? {
+        try await read { db in
             let exclusion = excluded.isEmpty ? "" : "AND d.subscription_id NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ", ")))"
             let head = try Double.fetchOne(
                 db,
@@ -274,8 +274,8 @@ extension SQLiteBridgeStore {
     }
 
     /// Deliveries waiting (pending) and the age of the oldest, for metrics.
-    public func queueDepth(now: Date) throws(StoreError) -> (pending: Int, held: Int, oldestPendingAge: TimeInterval) {
-        try read { db in
+    public func queueDepth(now: Date) async throws(StoreError) -> (pending: Int, held: Int, oldestPendingAge: TimeInterval) {
+        try await read { db in
             let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'") ?? 0
             let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'held'") ?? 0
             let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
@@ -288,8 +288,8 @@ extension SQLiteBridgeStore {
     /// Enables or disables a subscription. Disabling holds its open deliveries; enabling releases every
     /// held one for sending in order, with a fresh retry schedule.
     @discardableResult
-    public func setSubscriptionEnabled(tenant: String, id: String, enabled: Bool, now: Date) throws(StoreError) -> Bool {
-        let changed = try write { db -> Bool in
+    public func setSubscriptionEnabled(tenant: String, id: String, enabled: Bool, now: Date) async throws(StoreError) -> Bool {
+        let changed = try await write { db -> Bool in
             guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return false }
             if enabled {
                 try db.run(
@@ -314,8 +314,8 @@ extension SQLiteBridgeStore {
 
     /// Re-sends every event of the subscription's tenant since `since` that matches its filters, each
     /// as a new delivery of the same event (same `webhook-id`). Returns how many were queued.
-    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date) throws(StoreError) -> Int? {
-        let count = try write { db -> Int? in
+    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date) async throws(StoreError) -> Int? {
+        let count = try await write { db -> Int? in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
             try db.run(
                 sql: """
@@ -339,8 +339,8 @@ extension SQLiteBridgeStore {
 
     /// Sends a delivery again now with a fresh schedule (held instead if its subscription is disabled).
     /// nil when unknown to this tenant; false when an attempt is in flight right now.
-    public func retryDelivery(tenant: String, id: Int64, now: Date) throws(StoreError) -> Bool? {
-        let result = try write { db -> Bool? in
+    public func retryDelivery(tenant: String, id: Int64, now: Date) async throws(StoreError) -> Bool? {
+        let result = try await write { db -> Bool? in
             guard let row = try Row.fetchOne(
                 db,
                 sql: "SELECT lease_owner, lease_expires_at FROM deliveries WHERE id = ? AND tenant = ?",
@@ -366,8 +366,8 @@ extension SQLiteBridgeStore {
     }
 
     /// Records a `ping` event for one subscription and queues its delivery.
-    public func ping(tenant: String, subscriptionID: String, now: Date) throws(StoreError) -> StoredEvent? {
-        let event = try write { db -> StoredEvent? in
+    public func ping(tenant: String, subscriptionID: String, now: Date) async throws(StoreError) -> StoredEvent? {
+        let event = try await write { db -> StoredEvent? in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
             let payload = EventPayload.ping(timestamp: now, subscriptionID: subscriptionID)
             let event = try self.appendEvent(db, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
@@ -391,9 +391,9 @@ extension SQLiteBridgeStore {
 
     /// Starts signing with `newSecret`; the current secret keeps signing beside it until `now + grace`.
     public func rotateSecret(tenant: String, subscriptionID: String, newSecret: String, grace: Duration, now: Date)
-        throws(StoreError) -> Bool
+        async throws(StoreError) -> Bool
     {
-        try write { db in
+        try await write { db in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return false }
             try db.run(sql: "DELETE FROM subscription_secrets WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now.unixSeconds])
             try db.run(
@@ -409,8 +409,8 @@ extension SQLiteBridgeStore {
     }
 
     /// A delivery with its attempts, oldest attempt first.
-    public func delivery(tenant: String, id: Int64) throws(StoreError) -> (DeliveryRecord, [AttemptRecord])? {
-        try read { db in
+    public func delivery(tenant: String, id: Int64) async throws(StoreError) -> (DeliveryRecord, [AttemptRecord])? {
+        try await read { db in
             guard let row = try Row.fetchOne(db, sql: Self.deliverySelect + " WHERE d.id = ? AND d.tenant = ?", arguments: [id, tenant]) else {
                 return nil
             }

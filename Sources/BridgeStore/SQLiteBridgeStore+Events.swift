@@ -25,8 +25,8 @@ extension SQLiteBridgeStore {
         videoID: String? = nil,
         type: EventType? = nil,
         limit: Int = 100
-    ) throws(StoreError) -> [StoredEvent] {
-        try read { db in
+    ) async throws(StoreError) -> [StoredEvent] {
+        try await read { db in
             var sql = "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = ? AND seq > ?"
             var arguments: StatementArguments = [tenant, cursor ?? 0]
             if let videoID {
@@ -50,8 +50,8 @@ extension SQLiteBridgeStore {
         state: DeliveryState? = nil,
         after cursor: Int64? = nil,
         limit: Int = 100
-    ) throws(StoreError) -> [DeliveryRecord] {
-        try read { db in
+    ) async throws(StoreError) -> [DeliveryRecord] {
+        try await read { db in
             var sql = Self.deliverySelect + " WHERE d.tenant = ? AND d.id > ?"
             var arguments: StatementArguments = [tenant, cursor ?? 0]
             if let subscriptionID {
@@ -69,8 +69,8 @@ extension SQLiteBridgeStore {
     }
 
     /// Counts for tests, metrics and the crash checks: events and deliveries by state.
-    public func counts() throws(StoreError) -> (events: Int, deliveries: [DeliveryState: Int]) {
-        try read { db in
+    public func counts() async throws(StoreError) -> (events: Int, deliveries: [DeliveryState: Int]) {
+        try await read { db in
             let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
             var byState: [DeliveryState: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state") {
@@ -86,10 +86,10 @@ extension SQLiteBridgeStore {
     /// `cutoff`, `batchSize` rows per transaction so writers never wait long. Failed and held
     /// deliveries, and their events, are kept: someone may still retry or replay them.
     @discardableResult
-    public func prune(olderThan cutoff: Date, batchSize: Int = 500) throws(StoreError) -> PruneReport {
+    public func prune(olderThan cutoff: Date, batchSize: Int = 500) async throws(StoreError) -> PruneReport {
         var report = PruneReport()
         while true {
-            let removed = try write { db in
+            let removed = try await write { db in
                 try db.run(
                     sql: """
                         DELETE FROM deliveries WHERE id IN (
@@ -104,7 +104,7 @@ extension SQLiteBridgeStore {
             if removed < batchSize { break }
         }
         while true {
-            let removed = try write { db in
+            let removed = try await write { db in
                 try db.run(
                     sql: """
                         DELETE FROM events WHERE seq IN (
@@ -194,8 +194,8 @@ extension SQLiteBridgeStore {
 
     /// SQLite's plan for the two hot queries, for tests that pin index use.
     /// `dueDeliveries` is the candidate selection; `dueDeliveryDetails` the claim statement around it.
-    public func queryPlans() throws(StoreError) -> (dueVideos: String, dueDeliveries: String, dueDeliveryDetails: String) {
-        try read { db in
+    public func queryPlans() async throws(StoreError) -> (dueVideos: String, dueDeliveries: String, dueDeliveryDetails: String) {
+        try await read { db in
             func plan(_ sql: String, _ arguments: StatementArguments) throws -> String {
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
                     .map { $0["detail"] as String }

@@ -7,8 +7,8 @@ extension SQLiteBridgeStore {
 
     /// Creates a subscription with its first signing secret.
     @discardableResult
-    public func createSubscription(_ new: NewSubscription, now: Date) throws(StoreError) -> Subscription {
-        try write { db in
+    public func createSubscription(_ new: NewSubscription, now: Date) async throws(StoreError) -> Subscription {
+        try await write { db in
             try Self.ensureTenant(db, new.tenant, now: now)
             try Self.insertSubscription(db, new, now: now)
             guard let created = try Self.fetchSubscription(db, tenant: new.tenant, id: new.id) else {
@@ -38,8 +38,8 @@ extension SQLiteBridgeStore {
 
     // MARK: - Reads
 
-    public func subscription(tenant: String, id: String) throws(StoreError) -> Subscription? {
-        try read { db in try Self.fetchSubscription(db, tenant: tenant, id: id) }
+    public func subscription(tenant: String, id: String) async throws(StoreError) -> Subscription? {
+        try await read { db in try Self.fetchSubscription(db, tenant: tenant, id: id) }
     }
 
     static let subscriptionSelect = """

@@ -17,8 +17,8 @@ extension SQLiteBridgeStore {
         subscription: NewSubscription? = nil,
         now: Date,
         nextPollAt: Date
-    ) throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
-        let result = try write { db -> (TrackedVideo, Bool, ObservationReport) in
+    ) async throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
+        let result = try await write { db -> (TrackedVideo, Bool, ObservationReport) in
             // Checked in the same transaction as the insert, so no watch can slip in beside an owner.
             if source == .watch, try Self.isSubmitted(db, videoID: videoID, byAnotherThan: tenant) {
                 throw StoreError.ownedByAnotherTenant
@@ -52,8 +52,8 @@ extension SQLiteBridgeStore {
 
     /// Whether another key submitted `videoID` through the bridge (then this key must get a 404 for it
     /// everywhere, `watch` included, and learn nothing about it).
-    public func isSubmittedByAnotherTenant(videoID: String, tenant: String) throws(StoreError) -> Bool {
-        try read { db in try Self.isSubmitted(db, videoID: videoID, byAnotherThan: tenant) }
+    public func isSubmittedByAnotherTenant(videoID: String, tenant: String) async throws(StoreError) -> Bool {
+        try await read { db in try Self.isSubmitted(db, videoID: videoID, byAnotherThan: tenant) }
     }
 
     static func isSubmitted(_ db: Database, videoID: String, byAnotherThan tenant: String) throws -> Bool {
@@ -66,8 +66,8 @@ extension SQLiteBridgeStore {
 
     /// Stops tracking; events and deliveries already recorded stay. Returns whether it was tracked.
     @discardableResult
-    public func untrack(tenant: String, videoID: String) throws(StoreError) -> Bool {
-        try write { db in
+    public func untrack(tenant: String, videoID: String) async throws(StoreError) -> Bool {
+        try await write { db in
             try db.run(sql: "DELETE FROM videos WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID])
             return db.changesCount > 0
         }
@@ -81,9 +81,9 @@ extension SQLiteBridgeStore {
         _ observations: [Observation],
         now: Date,
         nextPollAt: Date
-    ) throws(StoreError) -> ObservationReport {
+    ) async throws(StoreError) -> ObservationReport {
         guard !observations.isEmpty else { return ObservationReport() }
-        let report = try write { db in
+        let report = try await write { db in
             var report = ObservationReport()
             var unchanged: [Int64] = []
             let statement = try db.cachedStatement(sql: Self.stateSelect + " WHERE video_id = ? AND terminal = 0")
@@ -116,9 +116,9 @@ extension SQLiteBridgeStore {
     }
 
     /// Postpones polling of these videos (e.g. missing from a list and not fetched this cycle).
-    public func postponePolling(videoIDs: [String], until: Date) throws(StoreError) {
+    public func postponePolling(videoIDs: [String], until: Date) async throws(StoreError) {
         guard !videoIDs.isEmpty else { return }
-        try write { db in
+        try await write { db in
             let statement = try db.cachedStatement(sql: "UPDATE videos SET next_poll_at = ? WHERE video_id = ? AND terminal = 0")
             for id in videoIDs { try statement.execute(arguments: [until.unixSeconds, id]) }
         }
@@ -127,8 +127,8 @@ extension SQLiteBridgeStore {
     /// Ends tracking of videos still not terminal after the tracking limit: each emits
     /// `video.tracking_expired` (with its outbox rows) and is no longer polled.
     @discardableResult
-    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int = 500) throws(StoreError) -> ObservationReport {
-        let report = try write { db in
+    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int = 500) async throws(StoreError) -> ObservationReport {
+        let report = try await write { db in
             var report = ObservationReport()
             let rows = try Row.fetchAll(
                 db,
@@ -160,15 +160,15 @@ extension SQLiteBridgeStore {
 
     // MARK: - Reads
 
-    public func trackedVideo(tenant: String, videoID: String) throws(StoreError) -> TrackedVideo? {
-        try read { db in try Self.fetchVideo(db, tenant: tenant, videoID: videoID) }
+    public func trackedVideo(tenant: String, videoID: String) async throws(StoreError) -> TrackedVideo? {
+        try await read { db in try Self.fetchVideo(db, tenant: tenant, videoID: videoID) }
     }
 
     /// A tenant's videos in tracking order, after the row `afterID` (keyset pagination).
-    public func trackedVideos(tenant: String, after cursor: Int64? = nil, limit: Int = 100) throws(StoreError)
+    public func trackedVideos(tenant: String, after cursor: Int64? = nil, limit: Int = 100) async throws(StoreError)
         -> [(cursor: Int64, video: TrackedVideo)]
     {
-        try read { db in
+        try await read { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: Self.videoSelect + " WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?",
@@ -180,8 +180,8 @@ extension SQLiteBridgeStore {
 
     /// Upstream ids of live videos whose next poll is due, most overdue first, without duplicates
     /// (two tenants tracking one video poll it once).
-    public func dueVideoIDs(now: Date, limit: Int) throws(StoreError) -> [String] {
-        try read { db in
+    public func dueVideoIDs(now: Date, limit: Int) async throws(StoreError) -> [String] {
+        try await read { db in
             let ids = try String.fetchAll(db, sql: Self.dueVideosSQL, arguments: [now.unixSeconds, limit])
             var seen = Set<String>()
             return ids.filter { seen.insert($0).inserted }
@@ -189,13 +189,13 @@ extension SQLiteBridgeStore {
     }
 
     /// Live (non-terminal) tracked rows, all tenants.
-    public func liveVideoCount() throws(StoreError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM videos WHERE terminal = 0") ?? 0 }
+    public func liveVideoCount() async throws(StoreError) -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM videos WHERE terminal = 0") ?? 0 }
     }
 
     /// The earliest next poll among live videos, to sleep exactly until then.
-    public func nextPollTime() throws(StoreError) -> Date? {
-        try read { db in
+    public func nextPollTime() async throws(StoreError) -> Date? {
+        try await read { db in
             try Double.fetchOne(db, sql: "SELECT MIN(next_poll_at) FROM videos WHERE terminal = 0").map(Date.init(unixSeconds:))
         }
     }

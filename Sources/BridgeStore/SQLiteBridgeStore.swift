@@ -97,8 +97,8 @@ public final class SQLiteBridgeStore: Sendable {
     }
 
     /// Identifiers of the migrations this database has applied, oldest first.
-    public func appliedMigrations() throws(StoreError) -> [String] {
-        try read { db in try Schema.migrator.completedMigrations(db) }
+    public func appliedMigrations() async throws(StoreError) -> [String] {
+        try await read { db in try Schema.migrator.completedMigrations(db) }
     }
 
     /// A stream that yields whenever a commit enqueued new pending deliveries.
@@ -115,9 +115,9 @@ public final class SQLiteBridgeStore: Sendable {
 
     // MARK: - Access
 
-    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try pool.read(body)
+            return try await pool.read(body)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -125,9 +125,9 @@ public final class SQLiteBridgeStore: Sendable {
         }
     }
 
-    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try pool.write(body)
+            return try await pool.write(body)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -136,8 +136,8 @@ public final class SQLiteBridgeStore: Sendable {
     }
 
     /// Whether a write transaction can commit right now (for readiness checks).
-    public func checkWritable(now: Date = Date()) throws(StoreError) {
-        try write { db in
+    public func checkWritable(now: Date = Date()) async throws(StoreError) {
+        try await write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('readiness_probe', ?)",
                 arguments: [String(now.unixSeconds)]
@@ -146,11 +146,11 @@ public final class SQLiteBridgeStore: Sendable {
     }
 
     /// An online, consistent copy of the database (`VACUUM INTO`), safe while the bridge runs.
-    public func backup(to destination: String) throws(StoreError) {
+    public func backup(to destination: String) async throws(StoreError) {
         do {
             // VACUUM INTO cannot run inside a transaction; a reader connection outside one copies a
             // consistent snapshot while the writer carries on.
-            try pool.unsafeRead { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
+            try await pool.unsafeRead { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
         } catch {
             throw StoreError(error)
         }

@@ -96,13 +96,13 @@ public final class Dispatcher: Service {
             var slotsWaitingSince: Duration?
             while !Task.isCancelled {
                 let (stopping, due) = state.withLock { ($0.stopping, self.outcomesDue($0)) }
-                let flushed = due ? flush() : true
+                let flushed = due ? await flush() : true
                 if stopping {
                     if state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
                 } else {
                     do {
                         let waited = slotsWaitingSince.map { uptime() - $0 >= Self.batchWindow } ?? false
-                        let refill = try claimAndStart(in: &group, anySlot: waited)
+                        let refill = try await claimAndStart(in: &group, anySlot: waited)
                         failures = 0
                         timer?.cancel()
                         timer = nil
@@ -114,7 +114,7 @@ public final class Dispatcher: Service {
                             let capped = state.withLock { state in
                                 state.inFlight.filter { $0.value >= configuration.perSubscriptionLimit }.map(\.key)
                             }
-                            timer = startTimer(until: try store.nextDeliveryWakeTime(now: now(), excludingSubscriptions: capped))
+                            timer = startTimer(until: try await store.nextDeliveryWakeTime(now: now(), excludingSubscriptions: capped))
                         }
                     } catch {
                         failures += 1
@@ -134,7 +134,7 @@ public final class Dispatcher: Service {
             timer?.cancel()
             group.cancelAll()
         }
-        _ = flush()
+        _ = await flush()
     }
 
     /// How long outcomes and free slots may wait for a full batch under load. Bounds the extra latency
@@ -148,7 +148,7 @@ public final class Dispatcher: Service {
     /// Claims as many due deliveries as there are free slots and starts them: `.idle` when slots stayed
     /// free (nothing more is due right now, so the caller arms the timer), `.waitingForBatch` when
     /// free slots wait for a full refill batch.
-    private func claimAndStart(in group: inout DiscardingTaskGroup, anySlot: Bool) throws -> Refill {
+    private func claimAndStart(in group: inout DiscardingTaskGroup, anySlot: Bool) async throws -> Refill {
         let (free, inFlight, busy) = state.withLock {
             ($0.stopping ? 0 : configuration.concurrency - $0.total, $0.inFlight, $0.total > 0)
         }
@@ -157,7 +157,7 @@ public final class Dispatcher: Service {
         // and so does one that has waited `batchWindow`.
         guard free > 0 else { return .full }
         guard !busy || anySlot || free >= configuration.claimBatch else { return .waitingForBatch }
-        let claimed = try store.claimDueDeliveries(
+        let claimed = try await store.claimDueDeliveries(
             now: now(),
             limit: free,
             leaseOwner: leaseOwner,
@@ -219,7 +219,7 @@ public final class Dispatcher: Service {
     }
 
     /// Writes finished attempts in one transaction; false (keeping them) when the store refuses.
-    private func flush() -> Bool {
+    private func flush() async -> Bool {
         let batch = state.withLock { state -> [CompletedAttempt] in
             defer {
                 state.finished.removeAll(keepingCapacity: true)
@@ -229,7 +229,7 @@ public final class Dispatcher: Service {
         }
         guard !batch.isEmpty else { return true }
         do {
-            let disabled = try store.completeAttempts(batch, now: now(), disableAfter: configuration.disableAfter)
+            let disabled = try await store.completeAttempts(batch, now: now(), disableAfter: configuration.disableAfter)
             for subscription in disabled {
                 metrics.subscriptionDisabled(reason: subscription.reason.contains("410") ? "gone" : "failing")
                 logger.warning(

@@ -17,7 +17,7 @@ struct Migrate: AsyncParsableCommand {
         let path = database ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
         do {
             let store = try SQLiteBridgeStore(path: path)
-            let applied = try store.appliedMigrations()
+            let applied = try await store.appliedMigrations()
             print("\(path): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))")
         } catch {
             printError("talking-photo-bridge migrate: \(error)")
@@ -50,7 +50,7 @@ struct Backup: AsyncParsableCommand {
             throw ExitCode(1)
         }
         do {
-            try SQLiteBridgeStore(path: source).backup(to: path)
+            try await SQLiteBridgeStore(path: source).backup(to: path)
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             print("backed up \(source) to \(path) (\(size) bytes)")
         } catch {

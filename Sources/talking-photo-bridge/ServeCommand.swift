@@ -39,6 +39,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("header-timeout"), help: help("BRIDGE_HEADER_TIMEOUT")) var headerTimeout: String?
     @Option(name: .customLong("idle-timeout"), help: help("BRIDGE_IDLE_TIMEOUT")) var idleTimeout: String?
     @Option(name: .customLong("max-connections"), help: help("BRIDGE_MAX_CONNECTIONS")) var maxConnections: String?
+    @Option(name: .customLong("database-busy-timeout"), help: help("BRIDGE_DATABASE_BUSY_TIMEOUT"))
+    var databaseBusyTimeout: String?
     @Option(name: .customLong("log-format"), help: help("BRIDGE_LOG_FORMAT")) var logFormat: String?
     @Option(name: .customLong("log-level"), help: help("BRIDGE_LOG_LEVEL")) var logLevel: String?
 
@@ -54,7 +56,7 @@ struct Serve: AsyncParsableCommand {
             ("BRIDGE_DELIVERY_CONCURRENCY", deliveryConcurrency), ("BRIDGE_RETRY_SCHEDULE", retrySchedule),
             ("BRIDGE_SECRET_GRACE", secretGrace), ("BRIDGE_RETENTION", retention), ("BRIDGE_DISABLE_AFTER", disableAfter),
             ("BRIDGE_HEADER_TIMEOUT", headerTimeout), ("BRIDGE_IDLE_TIMEOUT", idleTimeout), ("BRIDGE_MAX_CONNECTIONS", maxConnections),
-            ("BRIDGE_LOG_FORMAT", logFormat), ("BRIDGE_LOG_LEVEL", logLevel),
+            ("BRIDGE_DATABASE_BUSY_TIMEOUT", databaseBusyTimeout), ("BRIDGE_LOG_FORMAT", logFormat), ("BRIDGE_LOG_LEVEL", logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
     }

@@ -189,9 +189,9 @@ struct APITests {
             let generated = try await harness.call("POST", "/v1/v2v/video.generate", json: Self.generate)
             let video = try #require(generated.data["video_id"] as? String)
             _ = try await harness.call("POST", "/v1/subscriptions/\(sub)/test")
-            #expect(await eventually { (try? harness.store.deliveries(tenant: "acme").isEmpty) == false })
-            let event = try #require(try harness.store.events(tenant: "acme").first?.id)
-            let delivery = try #require(try harness.store.deliveries(tenant: "acme").first?.id)
+            #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme").isEmpty) == false })
+            let event = try #require(try await harness.store.events(tenant: "acme").first?.id)
+            let delivery = try #require(try await harness.store.deliveries(tenant: "acme").first?.id)
 
             let routes: [(String, String, Any?)] = [
                 ("GET", "/v1/subscriptions/\(sub)", nil), ("PATCH", "/v1/subscriptions/\(sub)", ["enabled": false]),
@@ -287,7 +287,7 @@ struct APITests {
         try await APIHarness.with(script: { path, index in path == "fails" && index < 3 ? .status(500) : .status(200) }) { harness in
             let sub = try #require(try await harness.call("POST", "/v1/subscriptions", json: ["url": harness.receiver.url("fails")]).json["id"] as? String)
             _ = try await harness.call("POST", "/v1/subscriptions/\(sub)/test")
-            #expect(await eventually { (try? harness.store.deliveries(tenant: "acme", state: .failed).count) == 1 })
+            #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .failed).count) == 1 })
             let failed = try await harness.call("GET", "/v1/deliveries?status=failed&subscription_id=\(sub)")
             let entry = try #require((failed.json["data"] as? [[String: Any]])?.first)
             let id = try #require(entry["id"] as? String)
@@ -295,7 +295,7 @@ struct APITests {
             #expect((detail.json["attempt_log"] as? [[String: Any]])?.compactMap { $0["status_code"] as? Int } == [500, 500, 500])
             let retried = try await harness.call("POST", "/v1/deliveries/\(id)/retry")
             #expect(retried.status == 202)
-            #expect(await eventually { (try? harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 1 })
+            #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 1 })
             #expect(try await harness.call("GET", "/v1/deliveries/dlv_999999").status == 404)
             #expect(try await harness.call("GET", "/v1/deliveries/nonsense").status == 404)
         }

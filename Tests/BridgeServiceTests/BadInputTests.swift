@@ -58,7 +58,7 @@ struct BadInputTests {
     func fuzz() async throws {
         try await APIHarness.with(allowPrivate: false) { harness in
             let sub = try #require(try await harness.call("POST", "/v1/subscriptions", json: ["url": "https://hooks.example.com/x"]).json["id"] as? String)
-            let before = try harness.store.tableCounts()
+            let before = try await harness.store.tableCounts()
             var random = SplitMix(state: 20261125)
             var requests: [(String, String, Data?, [String: String])] = []
 
@@ -135,7 +135,7 @@ struct BadInputTests {
                 }
             }
             #expect(failures.isEmpty, "\(failures.count) bad answers, e.g.\n\(failures.prefix(15).joined(separator: "\n"))")
-            #expect(try harness.store.tableCounts() == before, "the database changed")
+            #expect(try await harness.store.tableCounts() == before, "the database changed")
             #expect(harness.simulator.control.callCounts().generate == 0)
         }
     }

@@ -32,13 +32,13 @@ struct CrashRecoveryTests {
             do {
                 let seed = try SQLiteBridgeStore(path: databasePath)
                 for index in 0..<subscriptionCount {
-                    try seed.createSubscription(
+                    try await seed.createSubscription(
                         NewSubscription(tenant: "acme", url: "https://hooks.example.com/\(index)", secret: "whsec_seed"),
                         now: Date()
                     )
                 }
                 for id in ids {
-                    try seed.track(
+                    try await seed.track(
                         tenant: "acme", videoID: id, source: .watch, initial: Observation(videoID: id, status: "pending"),
                         now: Date(), nextPollAt: Date()
                     )
@@ -62,8 +62,8 @@ struct CrashRecoveryTests {
                 )
             }
             let reader = try SQLiteBridgeStore(path: databasePath)
-            @Sendable func notified(_ status: String) -> Int {
-                ((try? reader.trackedVideos(tenant: "acme", limit: 10_000)) ?? []).filter { $0.video.notifiedStatus == status }.count
+            @Sendable func notified(_ status: String) async -> Int {
+                ((try? await reader.trackedVideos(tenant: "acme", limit: 10_000)) ?? []).filter { $0.video.notifiedStatus == status }.count
             }
 
             var kills = 0
@@ -80,14 +80,15 @@ struct CrashRecoveryTests {
                 await process.kill9()
                 kills += 1
                 process = try launch(round * 2 + 1)
-                let caughtUp = await eventually(within: .seconds(30)) { notified(step.status) == videoCount }
-                #expect(caughtUp, "round \(round): \(notified(step.status)) of \(videoCount) caught up\n\(process.output)")
+                let caughtUp = await eventually(within: .seconds(30)) { await notified(step.status) == videoCount }
+                let notifiedCount = await notified(step.status)
+                #expect(caughtUp, "round \(round): \(notifiedCount) of \(videoCount) caught up\n\(process.output)")
                 await process.kill9()
                 kills += 1
             }
 
             // Exactly one event per change per video, in order, each fanned out to every subscription.
-            let events = try reader.events(tenant: "acme", limit: 100_000)
+            let events = try await reader.events(tenant: "acme", limit: 100_000)
             let byVideo = Dictionary(grouping: events, by: { $0.videoID ?? "" })
             #expect(byVideo.count == videoCount)
             for (video, list) in byVideo {
@@ -96,7 +97,7 @@ struct CrashRecoveryTests {
                     "video \(video): \(list.map(\.type.rawValue))"
                 )
             }
-            let (eventCount, deliveries) = try reader.counts()
+            let (eventCount, deliveries) = try await reader.counts()
             #expect(eventCount == videoCount * 4)
             #expect(deliveries[.pending] == videoCount * 4 * subscriptionCount)
             #expect(kills == 6)
@@ -119,13 +120,13 @@ struct DeliveryCrashTests {
             do {
                 let seed = try SQLiteBridgeStore(path: databasePath)
                 for index in 0..<subscriptions {
-                    try seed.createSubscription(
+                    try await seed.createSubscription(
                         NewSubscription(tenant: "acme", url: receiver.url("s\(index)"), secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
                         now: Date()
                     )
                 }
                 for index in 0..<videos {
-                    let report = try seed.track(
+                    let report = try await seed.track(
                         tenant: "acme", videoID: "v\(index)", source: .watch,
                         initial: Observation(videoID: "v\(index)", status: "finished"), now: Date(),
                         nextPollAt: Date().addingTimeInterval(86_400)
@@ -159,9 +160,10 @@ struct DeliveryCrashTests {
             let second = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("2.log"))
             let reader = try SQLiteBridgeStore(path: databasePath)
             let done = await eventually(within: .seconds(60)) {
-                ((try? reader.counts().deliveries[.succeeded]) ?? 0) == 1000
+                ((try? await reader.counts().deliveries[.succeeded]) ?? 0) == 1000
             }
-            #expect(done, "\(String(describing: try? reader.counts().deliveries))\n\(second.output)")
+            let counts = String(describing: try? await reader.counts().deliveries)
+            #expect(done, "\(counts)\n\(second.output)")
             await second.kill9()
 
             let received = receiver.received

@@ -78,10 +78,10 @@ struct PollerTests {
 
         /// Tracks upstream videos pinned to `status`, as if watched, with the first observation recorded.
         @discardableResult
-        func trackPinned(_ count: Int, status: String, tenant: String = "acme") throws -> [String] {
+        func trackPinned(_ count: Int, status: String, tenant: String = "acme") async throws -> [String] {
             let ids = simulator.control.createVideos(count: count, pinnedStatus: status)
             for id in ids {
-                try store.track(
+                try await store.track(
                     tenant: tenant, videoID: id, source: .watch,
                     initial: Observation(videoID: id, status: status), now: now, nextPollAt: now
                 )
@@ -89,15 +89,15 @@ struct PollerTests {
             return ids
         }
 
-        func subscribe(tenant: String = "acme") throws {
-            try store.createSubscription(
+        func subscribe(tenant: String = "acme") async throws {
+            try await store.createSubscription(
                 NewSubscription(tenant: tenant, url: "https://hooks.example.com/x", secret: "whsec_x"),
                 now: now
             )
         }
 
-        func eventTypes(tenant: String = "acme") throws -> [EventType] {
-            try store.events(tenant: tenant, limit: 100_000).map(\.type)
+        func eventTypes(tenant: String = "acme") async throws -> [EventType] {
+            try await store.events(tenant: tenant, limit: 100_000).map(\.type)
         }
 
         func stop() async {
@@ -122,9 +122,9 @@ struct PollerTests {
     @Test("1,000 tracked videos cost exactly one video.list per cycle")
     func oneListPerCycle() async throws {
         try await Harness.with { harness in
-            try harness.subscribe()
-            let ids = try harness.trackPinned(1000, status: "in_progressing")
-            #expect(try harness.eventTypes().count == 1000)
+            try await harness.subscribe()
+            let ids = try await harness.trackPinned(1000, status: "in_progressing")
+            await #expect(try harness.eventTypes().count == 1000)
 
             let quiet = await harness.poller.cycle()
             #expect(quiet.mode == .list && quiet.due == 1000 && quiet.events == 0 && quiet.failure == nil)
@@ -135,7 +135,7 @@ struct PollerTests {
             let changed = await harness.poller.cycle()
             #expect(changed.events == 10 && changed.listCalls == 1 && changed.getCalls == 0)
             #expect(harness.simulator.control.callCounts() == SimulatorCallCounts(list: 2))
-            #expect(try harness.eventTypes().filter { $0 == .finished }.count == 10)
+            await #expect(try harness.eventTypes().filter { $0 == .finished }.count == 10)
             // Terminal videos are no longer due.
             harness.advance()
             #expect(await harness.poller.cycle().due == 990)
@@ -146,7 +146,7 @@ struct PollerTests {
     func getModeForFewVideos() async throws {
         try await Harness.with { harness in
             harness.simulator.control.createVideos(count: 2000, pinnedStatus: "finished")
-            try harness.trackPinned(3, status: "pending")
+            try await harness.trackPinned(3, status: "pending")
             let first = await harness.poller.cycle()
             #expect(first.mode == .list)
             harness.advance()
@@ -159,13 +159,13 @@ struct PollerTests {
     @Test("a tracked video missing from the list gets one video.get; an unknown one emits nothing")
     func missingFromList() async throws {
         try await Harness.with { harness in
-            try harness.subscribe()
-            try harness.trackPinned(2, status: "pending")
-            try harness.store.track(tenant: "acme", videoID: "not-upstream", source: .watch, now: harness.now, nextPollAt: harness.now)
+            try await harness.subscribe()
+            try await harness.trackPinned(2, status: "pending")
+            try await harness.store.track(tenant: "acme", videoID: "not-upstream", source: .watch, now: harness.now, nextPollAt: harness.now)
             let report = await harness.poller.cycle()
             #expect(report.listCalls == 1 && report.getCalls == 1)
             #expect(report.events == 0 && report.failure == nil)
-            #expect(try harness.store.trackedVideo(tenant: "acme", videoID: "not-upstream")?.status == nil)
+            #expect(try await harness.store.trackedVideo(tenant: "acme", videoID: "not-upstream")?.status == nil)
         }
     }
 
@@ -177,8 +177,8 @@ struct PollerTests {
     ])
     func faultsProduceNoEvents(fault: String) async throws {
         try await Harness.with { harness in
-            try harness.subscribe()
-            let ids = try harness.trackPinned(5, status: "in_progressing")
+            try await harness.subscribe()
+            let ids = try await harness.trackPinned(5, status: "in_progressing")
             var faults = FaultSettings.none
             switch fault {
             case "hang": faults.hangRatio = 1; faults.hangTime = .seconds(600)
@@ -191,7 +191,7 @@ struct PollerTests {
             }
             harness.simulator.control.setFaults(faults)
             let faulty = fault == "hang" ? harness.poller(timeout: .seconds(1)) : harness.poller
-            let before = try harness.eventTypes()
+            let before = try await harness.eventTypes()
             for _ in 0..<3 {
                 harness.advance(30)
                 let report = await faulty.cycle()
@@ -200,15 +200,15 @@ struct PollerTests {
                 if fault == "hang" { #expect(report.failure == "unreachable_timeout") }
                 if fault != "backwards" { #expect(report.failure != nil) }
             }
-            #expect(try harness.eventTypes() == before)
+            await #expect(try harness.eventTypes() == before)
 
             harness.simulator.control.setFaults(.none)
             for id in ids { _ = harness.simulator.control.pin(videoID: id, status: "finished", videoURL: "https://cdn/\(id).mp4") }
             harness.advance(30)
             let recovered = await harness.poller.cycle()
             #expect(recovered.failure == nil && recovered.events == 5)
-            #expect(try harness.eventTypes().filter { $0 == .finished }.count == 5)
-            #expect(try harness.eventTypes().count == before.count + 5)
+            await #expect(try harness.eventTypes().filter { $0 == .finished }.count == 5)
+            await #expect(try harness.eventTypes().count == before.count + 5)
         }
     }
 
@@ -217,7 +217,7 @@ struct PollerTests {
     @Test("the running poller waits on its clock: one cycle per interval, backoff after a failure")
     func runSleepsOnTheClock() async throws {
         try await Harness.with { harness in
-            try harness.trackPinned(1, status: "pending")
+            try await harness.trackPinned(1, status: "pending")
             let calls: @Sendable () -> Int = { harness.simulator.control.callCounts().total }
             let running = Task { try await harness.poller.run() }
             defer { running.cancel() }
@@ -242,20 +242,20 @@ struct PollerTests {
     @Test("an unknown upstream status emits video.status_changed once")
     func unknownStatusOnce() async throws {
         try await Harness.with { harness in
-            try harness.trackPinned(1, status: "pending")
+            try await harness.trackPinned(1, status: "pending")
             harness.simulator.control.setFaults(FaultSettings(unknownStatusRatio: 1, unknownStatus: "moderation"))
             for _ in 0..<3 {
                 harness.advance()
                 _ = await harness.poller.cycle()
             }
-            #expect(try harness.eventTypes() == [.pending, .statusChanged])
+            await #expect(try harness.eventTypes() == [.pending, .statusChanged])
         }
     }
 
     @Test("errors back off exponentially with jitter, capped; success resets")
     func backoff() async throws {
         try await Harness.with { harness in
-            try harness.trackPinned(1, status: "pending")
+            try await harness.trackPinned(1, status: "pending")
             harness.simulator.control.setFaults(FaultSettings(serverErrorRatio: 1))
             var delays: [Duration] = []
             for _ in 0..<8 {
@@ -273,15 +273,15 @@ struct PollerTests {
     @Test("videos non-terminal past the tracking limit expire once and stop being polled")
     func expiry() async throws {
         try await Harness.with(trackingLimit: .seconds(60)) { harness in
-            try harness.subscribe()
-            try harness.trackPinned(2, status: "in_progressing")
+            try await harness.subscribe()
+            try await harness.trackPinned(2, status: "in_progressing")
             harness.advance(61)
             let report = await harness.poller.cycle()
             #expect(report.mode == .idle)
-            #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
+            await #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
             harness.advance(61)
             _ = await harness.poller.cycle()
-            #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
+            await #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
             #expect(harness.simulator.control.callCounts().total == 0)
         }
     }

@@ -24,8 +24,8 @@ struct ReadmeExamplesTests {
             _ = try await harness.call("POST", "/v1/videos/\(video)/watch")
             let subscription = try #require(try await harness.call("POST", "/v1/subscriptions", json: ["url": harness.receiver.url("r")]).json["id"] as? String)
             _ = try await harness.call("POST", "/v1/subscriptions/\(subscription)/test")
-            #expect(await eventually { ((try? harness.store.deliveries(tenant: "acme").first?.id) ?? nil) != nil })
-            let delivery = try #require(try harness.store.deliveries(tenant: "acme").first?.id)
+            #expect(await eventually { ((try? await harness.store.deliveries(tenant: "acme").first?.id) ?? nil) != nil })
+            let delivery = try #require(try await harness.store.deliveries(tenant: "acme").first?.id)
 
             for command in commands {
                 let filled = command

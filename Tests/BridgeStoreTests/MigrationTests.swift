@@ -7,11 +7,11 @@ import Testing
 @Suite("Migrations")
 struct MigrationTests {
     @Test("an empty file migrates to the current schema, in WAL mode with foreign keys on")
-    func fromEmpty() throws {
+    func fromEmpty() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        #expect(try fixture.store.appliedMigrations() == Schema.migrator.migrations)
-        let (journal, foreignKeys) = try fixture.store.read { db in
+        await #expect(try await fixture.store.appliedMigrations() == Schema.migrator.migrations)
+        let (journal, foreignKeys) = try await fixture.store.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
         #expect(journal == "wal")
@@ -19,7 +19,7 @@ struct MigrationTests {
     }
 
     @Test("a database made by each earlier version opens and migrates, keeping its data")
-    func fromEachEarlierVersion() throws {
+    func fromEachEarlierVersion() async throws {
         let all = Schema.migrator.migrations
         for (index, migration) in all.enumerated() {
             let directory = try TemporaryDirectory("migrate")
@@ -27,22 +27,22 @@ struct MigrationTests {
             let path = directory.path("old.sqlite")
             let old = try DatabaseQueue(path: path)
             try Schema.migrator.migrate(old, upTo: migration)
-            try old.write { db in
+            try await old.write { db in
                 try db.execute(sql: "INSERT INTO tenants (name, created_at) VALUES ('acme', 0)")
             }
             try old.close()
             let store = try SQLiteBridgeStore(path: path)
-            #expect(try store.appliedMigrations() == all, "from \(migration) (#\(index))")
-            let tenants = try store.read { db in try String.fetchAll(db, sql: "SELECT name FROM tenants") }
+            await #expect(try await store.appliedMigrations() == all, "from \(migration) (#\(index))")
+            let tenants = try await store.read { db in try String.fetchAll(db, sql: "SELECT name FROM tenants") }
             #expect(tenants == ["acme"])
         }
     }
 
     @Test("a database from a newer version is refused with a clear error")
-    func newerIsRefused() throws {
+    func newerIsRefused() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        try fixture.store.write { db in
+        try await fixture.store.write { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
         }
         #expect(throws: StoreError.newerSchema(unknownMigrations: ["v99-from-the-future"])) {
@@ -62,10 +62,10 @@ struct MigrationTests {
     }
 
     @Test("the hot queries use their indexes")
-    func queryPlans() throws {
+    func queryPlans() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        let plans = try fixture.store.queryPlans()
+        let plans = try await fixture.store.queryPlans()
         #expect(plans.dueVideos.contains("USING INDEX videos_due"), "\(plans.dueVideos)")
         #expect(!plans.dueVideos.contains("SCAN videos"), "\(plans.dueVideos)")
         #expect(plans.dueDeliveries.contains("USING INDEX deliveries_due"), "\(plans.dueDeliveries)")

@@ -26,8 +26,8 @@ struct StoreFixture {
         events: [EventType]? = nil,
         videoID: String? = nil,
         url: String = "https://hooks.example.com/in"
-    ) throws -> Subscription {
-        try store.createSubscription(
+    ) async throws -> Subscription {
+        try await store.createSubscription(
             NewSubscription(tenant: tenant, url: url, eventTypes: events, videoID: videoID, secret: "whsec_test"),
             now: t0
         )

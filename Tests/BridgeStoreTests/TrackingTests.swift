@@ -6,76 +6,76 @@ import Testing
 @Suite("Tracking, events and the outbox")
 struct TrackingTests {
     @Test("tracking twice is idempotent; untracking removes it")
-    func idempotentTracking() throws {
+    func idempotentTracking() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        let first = try fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
-        let second = try fixture.store.track(tenant: "acme", videoID: "v1", source: .generate, now: at(5), nextPollAt: at(5))
+        let first = try await fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
+        let second = try await fixture.store.track(tenant: "acme", videoID: "v1", source: .generate, now: at(5), nextPollAt: at(5))
         #expect(first.created && !second.created)
         #expect(second.video == first.video)
         #expect(second.video.source == .watch)
-        #expect(try fixture.store.trackedVideos(tenant: "acme").count == 1)
-        #expect(try fixture.store.untrack(tenant: "acme", videoID: "v1"))
-        #expect(try !fixture.store.untrack(tenant: "acme", videoID: "v1"))
-        #expect(try fixture.store.trackedVideo(tenant: "acme", videoID: "v1") == nil)
+        await #expect(try await fixture.store.trackedVideos(tenant: "acme").count == 1)
+        await #expect(try await fixture.store.untrack(tenant: "acme", videoID: "v1"))
+        await #expect(try !fixture.store.untrack(tenant: "acme", videoID: "v1"))
+        await #expect(try await fixture.store.trackedVideo(tenant: "acme", videoID: "v1") == nil)
     }
 
     @Test("a video submitted through the bridge belongs to its submitter: another key's watch is refused")
-    func submittedVideosAreOwned() throws {
+    func submittedVideosAreOwned() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        try fixture.store.track(tenant: "acme", videoID: "rendered", source: .generate, now: t0, nextPollAt: t0)
-        #expect(throws: StoreError.ownedByAnotherTenant) {
-            try fixture.store.track(tenant: "globex", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0)
+        try await fixture.store.track(tenant: "acme", videoID: "rendered", source: .generate, now: t0, nextPollAt: t0)
+        await #expect(throws: StoreError.ownedByAnotherTenant) {
+            try await fixture.store.track(tenant: "globex", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0)
         }
-        #expect(try fixture.store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "globex"))
-        #expect(try !fixture.store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "acme"))
-        #expect(try fixture.store.trackedVideo(tenant: "globex", videoID: "rendered") == nil)
+        await #expect(try await fixture.store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "globex"))
+        await #expect(try !fixture.store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "acme"))
+        await #expect(try await fixture.store.trackedVideo(tenant: "globex", videoID: "rendered") == nil)
         // The owner may watch its own; a video made elsewhere is watched by any key, the first locks no one out.
-        #expect(try !fixture.store.track(tenant: "acme", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0).created)
-        try fixture.store.track(tenant: "acme", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0)
-        #expect(try fixture.store.track(tenant: "globex", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0).created)
+        await #expect(try !fixture.store.track(tenant: "acme", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0).created)
+        try await fixture.store.track(tenant: "acme", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0)
+        await #expect(try await fixture.store.track(tenant: "globex", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0).created)
     }
 
     @Test("two tenants tracking one video each get their own events and deliveries")
-    func tenantSeparation() throws {
+    func tenantSeparation() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        let acme = try fixture.subscribe(tenant: "acme")
-        let globex = try fixture.subscribe(tenant: "globex")
-        try fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
-        try fixture.store.track(tenant: "globex", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
-        #expect(try fixture.store.dueVideoIDs(now: t0, limit: 10) == ["v1"])
+        let acme = try await fixture.subscribe(tenant: "acme")
+        let globex = try await fixture.subscribe(tenant: "globex")
+        try await fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
+        try await fixture.store.track(tenant: "globex", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
+        await #expect(try await fixture.store.dueVideoIDs(now: t0, limit: 10) == ["v1"])
 
-        let report = try fixture.store.recordObservations([observe("v1", "pending")], now: at(1), nextPollAt: at(3))
+        let report = try await fixture.store.recordObservations([observe("v1", "pending")], now: at(1), nextPollAt: at(3))
         #expect(report.events.count == 2)
         #expect(Set(report.events.map(\.tenant)) == ["acme", "globex"])
         #expect(report.deliveriesCreated == 2)
-        let acmeDeliveries = try fixture.store.deliveries(tenant: "acme")
-        let globexDeliveries = try fixture.store.deliveries(tenant: "globex")
+        let acmeDeliveries = try await fixture.store.deliveries(tenant: "acme")
+        let globexDeliveries = try await fixture.store.deliveries(tenant: "globex")
         #expect(acmeDeliveries.map(\.subscriptionID) == [acme.id])
         #expect(globexDeliveries.map(\.subscriptionID) == [globex.id])
-        #expect(try fixture.store.events(tenant: "acme").count == 1)
-        #expect(try fixture.store.subscription(tenant: "globex", id: acme.id) == nil)
-        #expect(try fixture.store.trackedVideo(tenant: "initech", videoID: "v1") == nil)
+        await #expect(try await fixture.store.events(tenant: "acme").count == 1)
+        await #expect(try await fixture.store.subscription(tenant: "globex", id: acme.id) == nil)
+        await #expect(try await fixture.store.trackedVideo(tenant: "initech", videoID: "v1") == nil)
     }
 
     @Test("a status change writes video, event and one delivery per matching subscription")
-    func fanOutMatchesFilters() throws {
+    func fanOutMatchesFilters() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        let all = try fixture.subscribe()
-        let finishedOnly = try fixture.subscribe(events: [.finished])
-        let otherVideo = try fixture.subscribe(videoID: "v2")
-        let thisVideo = try fixture.subscribe(videoID: "v1", url: "https://hooks.example.com/v1")
-        try fixture.store.track(tenant: "acme", videoID: "v1", source: .generate, initial: observe("v1", "pending"), now: t0, nextPollAt: at(2))
+        let all = try await fixture.subscribe()
+        let finishedOnly = try await fixture.subscribe(events: [.finished])
+        let otherVideo = try await fixture.subscribe(videoID: "v2")
+        let thisVideo = try await fixture.subscribe(videoID: "v1", url: "https://hooks.example.com/v1")
+        try await fixture.store.track(tenant: "acme", videoID: "v1", source: .generate, initial: observe("v1", "pending"), now: t0, nextPollAt: at(2))
 
-        try fixture.store.recordObservations([observe("v1", "in_progressing")], now: at(2), nextPollAt: at(4))
-        try fixture.store.recordObservations([observe("v1", "finished", url: "https://cdn/v1.mp4")], now: at(4), nextPollAt: at(6))
+        try await fixture.store.recordObservations([observe("v1", "in_progressing")], now: at(2), nextPollAt: at(4))
+        try await fixture.store.recordObservations([observe("v1", "finished", url: "https://cdn/v1.mp4")], now: at(4), nextPollAt: at(6))
 
-        let events = try fixture.store.events(tenant: "acme")
+        let events = try await fixture.store.events(tenant: "acme")
         #expect(events.map(\.type) == [.pending, .inProgressing, .finished])
-        let deliveries = try fixture.store.deliveries(tenant: "acme")
+        let deliveries = try await fixture.store.deliveries(tenant: "acme")
         func targets(_ type: EventType) -> Set<String> {
             Set(deliveries.filter { $0.eventType == type }.map(\.subscriptionID))
         }
@@ -87,124 +87,124 @@ struct TrackingTests {
         let finished = try #require(events.last)
         #expect(finished.payload.hasPrefix(#"{"type":"video.finished","timestamp":""#))
         #expect(finished.payload.hasSuffix(#""data":{"video_id":"v1","status":"finished","previous_status":"in_progressing","video_url":"https://cdn/v1.mp4"}}"#))
-        let video = try #require(try fixture.store.trackedVideo(tenant: "acme", videoID: "v1"))
+        let video = try await #require(try await fixture.store.trackedVideo(tenant: "acme", videoID: "v1"))
         #expect(video.isTerminal && video.status == "finished" && video.videoURL == "https://cdn/v1.mp4")
-        #expect(try fixture.store.dueVideoIDs(now: at(100), limit: 10).isEmpty)
+        await #expect(try await fixture.store.dueVideoIDs(now: at(100), limit: 10).isEmpty)
     }
 
     @Test("repeats, backwards steps and unreadable gaps emit nothing; unknown statuses once each")
-    func contractRules() throws {
+    func contractRules() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        try fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
+        try await fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
         let sequence = ["in_progressing", "in_progressing", "pending", "review", "in_progressing", "review", "finished", "pending"]
         var backwards = 0
         for (index, status) in sequence.enumerated() {
-            let report = try fixture.store.recordObservations([observe("v1", status)], now: at(Double(index)), nextPollAt: at(Double(index) + 1))
+            let report = try await fixture.store.recordObservations([observe("v1", status)], now: at(Double(index)), nextPollAt: at(Double(index) + 1))
             backwards += report.wentBackwards.count
         }
-        let types = try fixture.store.events(tenant: "acme").map(\.type)
+        let types = try await fixture.store.events(tenant: "acme").map(\.type)
         #expect(types == [.inProgressing, .statusChanged, .finished])
         #expect(backwards == 1)
-        let video = try #require(try fixture.store.trackedVideo(tenant: "acme", videoID: "v1"))
+        let video = try await #require(try await fixture.store.trackedVideo(tenant: "acme", videoID: "v1"))
         #expect(video.status == "finished" && video.isTerminal)
     }
 
     @Test("a failure between the event insert and the commit leaves nothing behind; the next poll redoes it")
-    func transactionBoundary() throws {
+    func transactionBoundary() async throws {
         struct Injected: Error {}
         let directory: String
         do {
             let failing = try StoreFixture(afterEventInsert: { throw Injected() })
             directory = failing.path
-            _ = try failing.subscribe()
-            try failing.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
-            #expect(throws: StoreError.self) {
-                try failing.store.recordObservations([observe("v1", "pending")], now: at(1), nextPollAt: at(3))
+            _ = try await failing.subscribe()
+            try await failing.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
+            await #expect(throws: StoreError.self) {
+                try await failing.store.recordObservations([observe("v1", "pending")], now: at(1), nextPollAt: at(3))
             }
-            #expect(try failing.store.counts().events == 0)
-            #expect(try failing.store.counts().deliveries.isEmpty)
-            let video = try #require(try failing.store.trackedVideo(tenant: "acme", videoID: "v1"))
+            await #expect(try await failing.store.counts().events == 0)
+            await #expect(try await failing.store.counts().deliveries.isEmpty)
+            let video = try await #require(try await failing.store.trackedVideo(tenant: "acme", videoID: "v1"))
             #expect(video.status == nil && video.lastSeenAt == nil)
         }
         // A fresh process on the same file sees the same nothing, and the retried poll emits exactly once.
         let restarted = try SQLiteBridgeStore(path: directory)
-        #expect(try restarted.counts().events == 0)
-        let report = try restarted.recordObservations([observe("v1", "pending")], now: at(2), nextPollAt: at(4))
+        await #expect(try restarted.counts().events == 0)
+        let report = try await restarted.recordObservations([observe("v1", "pending")], now: at(2), nextPollAt: at(4))
         #expect(report.events.count == 1 && report.deliveriesCreated == 1)
-        _ = try restarted.recordObservations([observe("v1", "pending")], now: at(4), nextPollAt: at(6))
-        #expect(try restarted.counts().events == 1)
+        _ = try await restarted.recordObservations([observe("v1", "pending")], now: at(4), nextPollAt: at(6))
+        await #expect(try restarted.counts().events == 1)
     }
 
     @Test("a repeated status only moves the poll times (in bulk), and emits nothing")
-    func repeatsOnlyTouchPollTimes() throws {
+    func repeatsOnlyTouchPollTimes() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        try fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: at(2))
-        let report = try fixture.store.recordObservations([observe("v1", "pending")], now: at(10), nextPollAt: at(12))
+        try await fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: at(2))
+        let report = try await fixture.store.recordObservations([observe("v1", "pending")], now: at(10), nextPollAt: at(12))
         #expect(report.events.isEmpty && report.videosUpdated == 1)
-        let video = try #require(try fixture.store.trackedVideo(tenant: "acme", videoID: "v1"))
+        let video = try await #require(try await fixture.store.trackedVideo(tenant: "acme", videoID: "v1"))
         #expect(video.lastSeenAt == at(10) && video.nextPollAt == at(12) && video.lastChangedAt == t0)
     }
 
     @Test("non-terminal videos past the tracking limit emit video.tracking_expired and stop")
-    func trackingExpiry() throws {
+    func trackingExpiry() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        _ = try fixture.subscribe()
-        try fixture.store.track(tenant: "acme", videoID: "old", source: .watch, initial: observe("old", "in_progressing"), now: t0, nextPollAt: t0)
-        try fixture.store.track(tenant: "acme", videoID: "new", source: .watch, now: at(3600), nextPollAt: at(3600))
-        try fixture.store.track(tenant: "acme", videoID: "done", source: .watch, initial: observe("done", "finished"), now: t0, nextPollAt: t0)
+        _ = try await fixture.subscribe()
+        try await fixture.store.track(tenant: "acme", videoID: "old", source: .watch, initial: observe("old", "in_progressing"), now: t0, nextPollAt: t0)
+        try await fixture.store.track(tenant: "acme", videoID: "new", source: .watch, now: at(3600), nextPollAt: at(3600))
+        try await fixture.store.track(tenant: "acme", videoID: "done", source: .watch, initial: observe("done", "finished"), now: t0, nextPollAt: t0)
 
-        let report = try fixture.store.expireTracking(startedBefore: at(1800), now: at(7200))
+        let report = try await fixture.store.expireTracking(startedBefore: at(1800), now: at(7200))
         #expect(report.events.map(\.videoID) == ["old"])
         #expect(report.events.first?.type == .trackingExpired)
         #expect(report.deliveriesCreated == 1)
         #expect(report.events.first?.payload.contains(#""status":"in_progressing","previous_status":"in_progressing""#) == true)
-        let old = try #require(try fixture.store.trackedVideo(tenant: "acme", videoID: "old"))
+        let old = try await #require(try await fixture.store.trackedVideo(tenant: "acme", videoID: "old"))
         #expect(old.isTerminal && old.isExpired)
-        #expect(try fixture.store.dueVideoIDs(now: at(9999), limit: 10) == ["new"])
-        #expect(try fixture.store.expireTracking(startedBefore: at(1800), now: at(7300)).events.isEmpty)
+        await #expect(try await fixture.store.dueVideoIDs(now: at(9999), limit: 10) == ["new"])
+        await #expect(try await fixture.store.expireTracking(startedBefore: at(1800), now: at(7300)).events.isEmpty)
     }
 
     @Test("a disabled subscription's deliveries are held, never dropped")
-    func heldWhileDisabled() throws {
+    func heldWhileDisabled() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        let subscription = try fixture.subscribe()
-        try fixture.store.write { db in
+        let subscription = try await fixture.subscribe()
+        try await fixture.store.write { db in
             try db.execute(sql: "UPDATE subscriptions SET enabled = 0 WHERE id = ?", arguments: [subscription.id])
         }
-        try fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: t0)
-        #expect(try fixture.store.deliveries(tenant: "acme").map(\.state) == [.held])
+        try await fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: t0)
+        await #expect(try await fixture.store.deliveries(tenant: "acme").map(\.state) == [.held])
     }
 
     @Test("retention prunes old succeeded deliveries and then their events, in batches")
-    func retention() throws {
+    func retention() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        _ = try fixture.subscribe()
+        _ = try await fixture.subscribe()
         for index in 0..<25 {
-            try fixture.store.track(tenant: "acme", videoID: "v\(index)", source: .watch, initial: observe("v\(index)", "finished"), now: t0, nextPollAt: t0)
+            try await fixture.store.track(tenant: "acme", videoID: "v\(index)", source: .watch, initial: observe("v\(index)", "finished"), now: t0, nextPollAt: t0)
         }
-        try fixture.store.write { db in
+        try await fixture.store.write { db in
             try db.execute(sql: "UPDATE deliveries SET state = 'succeeded', completed_at = ? WHERE id <= 20", arguments: [t0.timeIntervalSince1970])
             try db.execute(sql: "UPDATE deliveries SET state = 'failed', completed_at = ? WHERE id > 20", arguments: [t0.timeIntervalSince1970])
         }
-        let report = try fixture.store.prune(olderThan: at(86_400 * 31), batchSize: 7)
+        let report = try await fixture.store.prune(olderThan: at(86_400 * 31), batchSize: 7)
         #expect(report.deliveries == 20 && report.events == 20)
-        let (events, deliveries) = try fixture.store.counts()
+        let (events, deliveries) = try await fixture.store.counts()
         #expect(events == 5 && deliveries == [.failed: 5])
-        #expect(try fixture.store.prune(olderThan: at(1)).deliveries == 0)
+        await #expect(try await fixture.store.prune(olderThan: at(1)).deliveries == 0)
     }
 
     @Test("a commit that enqueues deliveries wakes listeners")
     func wakeUps() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        _ = try fixture.subscribe()
+        _ = try await fixture.subscribe()
         var wakeUps = fixture.store.deliveryWakeUps().makeAsyncIterator()
-        try fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: t0)
+        try await fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: t0)
         let woke: Void? = await wakeUps.next()
         #expect(woke != nil)
     }

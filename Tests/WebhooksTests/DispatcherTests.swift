@@ -64,8 +64,8 @@ final class DeliveryHarness: TestResource {
         events: [EventType]? = nil,
         videoID: String? = nil,
         secret: WebhookSecret = .generate()
-    ) throws -> (subscription: Subscription, secret: WebhookSecret) {
-        let subscription = try store.createSubscription(
+    ) async throws -> (subscription: Subscription, secret: WebhookSecret) {
+        let subscription = try await store.createSubscription(
             NewSubscription(tenant: tenant, url: receiver.url(path), eventTypes: events, videoID: videoID, secret: secret.text),
             now: now
         )
@@ -73,26 +73,26 @@ final class DeliveryHarness: TestResource {
     }
 
     /// Records `statuses` for a video as successive observations (the first one starts tracking).
-    func observe(_ videoID: String, _ statuses: [String], tenant: String = "acme") throws {
+    func observe(_ videoID: String, _ statuses: [String], tenant: String = "acme") async throws {
         for (index, status) in statuses.enumerated() {
             let observation = Observation(videoID: videoID, status: status, videoURL: status == "finished" ? "https://cdn/\(videoID).mp4" : nil)
             if index == 0 {
-                try store.track(tenant: tenant, videoID: videoID, source: .watch, initial: observation, now: now, nextPollAt: now)
+                try await store.track(tenant: tenant, videoID: videoID, source: .watch, initial: observation, now: now, nextPollAt: now)
             } else {
-                try store.recordObservations([observation], now: now, nextPollAt: now)
+                try await store.recordObservations([observation], now: now, nextPollAt: now)
             }
         }
     }
 
-    func deliveries(_ state: DeliveryState? = nil, tenant: String = "acme") throws -> [DeliveryRecord] {
-        try store.deliveries(tenant: tenant, state: state, limit: 100_000)
+    func deliveries(_ state: DeliveryState? = nil, tenant: String = "acme") async throws -> [DeliveryRecord] {
+        try await store.deliveries(tenant: tenant, state: state, limit: 100_000)
     }
 
     /// The dispatcher's notion of now: the manual clock's date, or the real one.
     var now: Date { clock?.date ?? Date() }
 
-    func waitFor(_ limit: Duration = .seconds(30), _ condition: @Sendable () throws -> Bool) async -> Bool {
-        await eventually(within: limit) { (try? condition()) ?? false }
+    func waitFor(_ limit: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async -> Bool {
+        await eventually(within: limit) { (try? await condition()) ?? false }
     }
 
     /// Runs `body` with a fresh harness and stops it afterwards, also when `body` throws.
@@ -127,11 +127,11 @@ struct DispatcherTests {
     @Test("a callback arrives signed; the official library and our verifier accept it")
     func success() async throws {
         try await DeliveryHarness.with { harness in
-            let (subscription, secret) = try harness.subscribe("hook")
-            try harness.observe("v1", ["finished"])
-            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
+            let (subscription, secret) = try await harness.subscribe("hook")
+            try await harness.observe("v1", ["finished"])
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 1 })
             let received = try #require(harness.receiver.received.first)
-            let event = try #require(try harness.store.events(tenant: "acme").first)
+            let event = try await #require(try await harness.store.events(tenant: "acme").first)
             #expect(received.id == event.id)
             #expect(received.body == Data(event.payload.utf8))
             #expect(received.type == "video.finished" && received.videoID == "v1")
@@ -143,7 +143,7 @@ struct DispatcherTests {
                 "body": String(decoding: received.body, as: UTF8.self),
             ]])
             #expect(verified == [true])
-            let (delivery, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            let (delivery, attempts) = try await #require(try await harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
             #expect(delivery.subscriptionID == subscription.id && delivery.state == .succeeded && delivery.attempts == 1)
             #expect(attempts.map(\.statusCode) == [200])
         }
@@ -152,13 +152,13 @@ struct DispatcherTests {
     @Test("retries after failures keep the webhook-id; each attempt's error is recorded")
     func retriesKeepID() async throws {
         try await DeliveryHarness.with(script: { _, index in index < 2 ? .status(500, body: "oops") : .status(204) }) { harness in
-            try harness.subscribe("flaky")
-            try harness.observe("v1", ["pending"])
-            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
+            try await harness.subscribe("flaky")
+            try await harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 1 })
             let received = harness.receiver.received
             #expect(received.count == 3)
             #expect(Set(received.map(\.id)).count == 1)
-            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            let (_, attempts) = try await #require(try await harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
             #expect(attempts.map(\.statusCode) == [500, 500, 204])
             #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "retry")]).totalValue == 2)
             #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "succeeded")]).totalValue == 1)
@@ -172,48 +172,48 @@ struct DispatcherTests {
     func exhausted() async throws {
         let clock = ManualClock()
         try await DeliveryHarness.with(schedule: [.zero, .seconds(5), .seconds(300)], clock: clock, script: { _, _ in .status(503) }) { harness in
-            try harness.subscribe("down")
-            try harness.observe("v1", ["pending"])
+            try await harness.subscribe("down")
+            try await harness.observe("v1", ["pending"])
             let created = harness.now
-            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 1 })
-            #expect(try harness.deliveries()[0].nextAttemptAt == created + .seconds(5))
-            #expect(try harness.deliveries(.pending).count == 1)
+            #expect(await harness.waitFor { try await harness.deliveries()[0].attempts == 1 })
+            await #expect(try await harness.deliveries()[0].nextAttemptAt == created + .seconds(5))
+            await #expect(try await harness.deliveries(.pending).count == 1)
             #expect(await clock.waitForSleeper(remaining: .seconds(5)), "asleep until the retry: \(clock.pendingSleeps)")
 
             clock.advance(by: .seconds(5))
-            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 2 })
-            #expect(try harness.deliveries()[0].nextAttemptAt == created + .seconds(305))
+            #expect(await harness.waitFor { try await harness.deliveries()[0].attempts == 2 })
+            await #expect(try await harness.deliveries()[0].nextAttemptAt == created + .seconds(305))
             #expect(harness.receiver.received.count == 2)
             // 300 s away: the dispatcher wakes at least once a minute (its idle maximum) and checks.
             #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")
 
             clock.advance(by: .seconds(300))
-            #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
+            #expect(await harness.waitFor { try await harness.deliveries(.failed).count == 1 })
             // Nothing is due any more: the dispatcher only waits its idle maximum.
             #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")
             clock.advance(by: .seconds(60))
             #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")
             #expect(harness.receiver.received.count == 3)
-            #expect(try harness.deliveries()[0].attempts == 3)
+            await #expect(try await harness.deliveries()[0].attempts == 3)
         }
     }
 
     @Test("410 disables the subscription; later events are held; re-enabling delivers them in order")
     func goneHoldsThenReleasesInOrder() async throws {
         try await DeliveryHarness.with(script: { _, index in index == 0 ? .status(410) : .status(200) }) { harness in
-            let (subscription, _) = try harness.subscribe("gone")
-            try harness.observe("v1", ["pending"])
-            #expect(await harness.waitFor { try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false })
-            #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.disabledReason?.contains("410") == true)
+            let (subscription, _) = try await harness.subscribe("gone")
+            try await harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try await harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false })
+            await #expect(try await harness.store.subscription(tenant: "acme", id: subscription.id)?.disabledReason?.contains("410") == true)
             #expect(await harness.waitFor { try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "gone")]).totalValue == 1 })
-            try harness.observe("v2", ["pending", "in_progressing", "finished"])
-            try harness.store.recordObservations([Observation(videoID: "v1", status: "finished")], now: Date(), nextPollAt: Date())
+            try await harness.observe("v2", ["pending", "in_progressing", "finished"])
+            try await harness.store.recordObservations([Observation(videoID: "v1", status: "finished")], now: Date(), nextPollAt: Date())
             // Held at insert time: nothing is due, so nothing is sent.
-            #expect(try harness.deliveries(.held).count == 5)
+            await #expect(try await harness.deliveries(.held).count == 5)
             #expect(harness.receiver.received.count == 1)
 
-            try harness.store.setSubscriptionEnabled(tenant: "acme", id: subscription.id, enabled: true, now: Date())
-            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 5 })
+            try await harness.store.setSubscriptionEnabled(tenant: "acme", id: subscription.id, enabled: true, now: Date())
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 5 })
             let delivered = harness.receiver.received.dropFirst()
             #expect(delivered.filter { $0.videoID == "v2" }.map(\.status) == ["pending", "in_progressing", "finished"])
             #expect(delivered.filter { $0.videoID == "v1" }.map(\.status) == ["pending", "finished"])
@@ -223,16 +223,16 @@ struct DispatcherTests {
     @Test("replay re-sends every matching event since a time with the same webhook-id")
     func replay() async throws {
         try await DeliveryHarness.with { harness in
-            let (subscription, _) = try harness.subscribe("replay", events: [.finished, .pending])
-            try harness.observe("v1", ["pending", "in_progressing", "finished"])
-            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 2 })
+            let (subscription, _) = try await harness.subscribe("replay", events: [.finished, .pending])
+            try await harness.observe("v1", ["pending", "in_progressing", "finished"])
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 2 })
             let firstIDs = harness.receiver.received.map(\.id)
-            let queued = try harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(-60), now: Date())
+            let queued = try await harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(-60), now: Date())
             #expect(queued == 2)
-            #expect(try harness.store.replay(tenant: "globex", subscriptionID: subscription.id, since: .distantPast, now: Date()) == nil)
-            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 4 })
+            await #expect(try await harness.store.replay(tenant: "globex", subscriptionID: subscription.id, since: .distantPast, now: Date()) == nil)
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 4 })
             #expect(harness.receiver.received.map(\.id) == firstIDs + firstIDs)
-            let none = try harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(60), now: Date())
+            let none = try await harness.store.replay(tenant: "acme", subscriptionID: subscription.id, since: Date().addingTimeInterval(60), now: Date())
             #expect(none == 0)
         }
     }
@@ -244,18 +244,18 @@ struct DispatcherTests {
         let clock = ManualClock()
         let script: WebhookReceiver.Script = { _, index in index == 0 ? .status(429, headers: ["Retry-After": "10"]) : .status(200) }
         try await DeliveryHarness.with(clock: clock, script: script) { harness in
-            try harness.subscribe("busy")
-            try harness.observe("v1", ["pending"])
+            try await harness.subscribe("busy")
+            try await harness.observe("v1", ["pending"])
             let created = harness.now
-            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 1 })
-            #expect(try harness.deliveries()[0].nextAttemptAt == created + .seconds(10))
+            #expect(await harness.waitFor { try await harness.deliveries()[0].attempts == 1 })
+            await #expect(try await harness.deliveries()[0].nextAttemptAt == created + .seconds(10))
             #expect(await clock.waitForSleeper(remaining: .seconds(10)), "asleep until Retry-After: \(clock.pendingSleeps)")
 
             clock.advance(by: .seconds(9))
             #expect(await clock.waitForSleeper(remaining: .seconds(1)), "\(clock.pendingSleeps)")
-            #expect(try harness.deliveries()[0].attempts == 1 && harness.receiver.received.count == 1)
+            await #expect(try await harness.deliveries()[0].attempts == 1 && harness.receiver.received.count == 1)
             clock.advance(by: .seconds(1))
-            #expect(await harness.waitFor { try harness.deliveries(.succeeded).count == 1 })
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 1 })
             #expect(harness.receiver.received.count == 2)
         }
     }
@@ -264,11 +264,11 @@ struct DispatcherTests {
     func redirectNotFollowed() async throws {
         let script: WebhookReceiver.Script = { path, _ in path == "moved" ? .status(302, headers: ["Location": "/elsewhere"]) : .status(200) }
         try await DeliveryHarness.with(schedule: [.zero], script: script) { harness in
-            try harness.subscribe("moved")
-            try harness.observe("v1", ["pending"])
-            #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
+            try await harness.subscribe("moved")
+            try await harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try await harness.deliveries(.failed).count == 1 })
             #expect(harness.receiver.received(path: "elsewhere").isEmpty)
-            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            let (_, attempts) = try await #require(try await harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
             #expect(attempts.map(\.statusCode) == [302])
         }
     }
@@ -277,10 +277,10 @@ struct DispatcherTests {
     @Test("a receiver that does not answer in time is a timeout, recorded as such")
     func timeout() async throws {
         try await DeliveryHarness.with(schedule: [.zero], timeout: .milliseconds(300), script: { _, _ in .hang(.seconds(600)) }) { harness in
-            try harness.subscribe("slow")
-            try harness.observe("v1", ["pending"])
-            #expect(await harness.waitFor(.seconds(120)) { try harness.deliveries(.failed).count == 1 })
-            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            try await harness.subscribe("slow")
+            try await harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor(.seconds(120)) { try await harness.deliveries(.failed).count == 1 })
+            let (_, attempts) = try await #require(try await harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
             #expect(attempts.map(\.errorKind) == ["timeout"])
             #expect(attempts[0].latencyMilliseconds >= 250)
         }
@@ -292,12 +292,12 @@ struct DispatcherTests {
     func noHeadOfLineBlocking() async throws {
         let script: WebhookReceiver.Script = { path, _ in path == "hang" ? .hang(.seconds(600)) : .status(200) }
         try await DeliveryHarness.with(timeout: .seconds(300), concurrency: 16, script: script) { harness in
-            let (hanging, _) = try harness.subscribe("hang")
-            try harness.subscribe("fast")
-            for index in 0..<40 { try harness.observe("v\(index)", ["pending"]) }
+            let (hanging, _) = try await harness.subscribe("hang")
+            try await harness.subscribe("fast")
+            for index in 0..<40 { try await harness.observe("v\(index)", ["pending"]) }
             #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "fast").count == 40 })
-            #expect(await harness.waitFor(.seconds(60)) { try harness.deliveries(.succeeded).count == 40 })
-            let stuck = try harness.deliveries().filter { $0.subscriptionID == hanging.id }
+            #expect(await harness.waitFor(.seconds(60)) { try await harness.deliveries(.succeeded).count == 40 })
+            let stuck = try await harness.deliveries().filter { $0.subscriptionID == hanging.id }
             #expect(stuck.count == 40 && stuck.allSatisfy { $0.attempts == 0 }, "no hanging attempt has ended yet")
             #expect(harness.receiver.received(path: "hang").count <= 8, "the hanging receiver holds at most its own slots")
         }
@@ -312,16 +312,16 @@ struct DispatcherTests {
         // 9 slots, refill batch 2, 8 per subscription: the hanging subscription holds 8 of 9.
         let script: WebhookReceiver.Script = { path, _ in path == "hang" ? .hang(.seconds(600)) : .status(200) }
         try await DeliveryHarness.with(timeout: .seconds(300), concurrency: 9, script: script) { harness in
-            let (hanging, _) = try harness.subscribe("hang", events: [.pending])
-            for index in 0..<8 { try harness.observe("a\(index)", ["pending"]) }
+            let (hanging, _) = try await harness.subscribe("hang", events: [.pending])
+            for index in 0..<8 { try await harness.observe("a\(index)", ["pending"]) }
             #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "hang").count == 8 })
-            try harness.subscribe("fast", videoID: "vb")
-            try harness.observe("vb", ["pending", "in_progressing"])
+            try await harness.subscribe("fast", videoID: "vb")
+            try await harness.observe("vb", ["pending", "in_progressing"])
             // Two callbacks in order, the second only after the first is recorded.
             #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "fast").count == 2 })
             #expect(harness.receiver.received(path: "fast").map(\.status) == ["pending", "in_progressing"])
-            #expect(await harness.waitFor(.seconds(60)) { try harness.deliveries(.succeeded).count == 2 })
-            let stuck = try harness.deliveries().filter { $0.subscriptionID == hanging.id }
+            #expect(await harness.waitFor(.seconds(60)) { try await harness.deliveries(.succeeded).count == 2 })
+            let stuck = try await harness.deliveries().filter { $0.subscriptionID == hanging.id }
             // 8 in flight, the ninth (vb's pending) waiting for one of the subscription's slots.
             #expect(stuck.count == 9 && stuck.allSatisfy { $0.attempts == 0 }, "the hanging attempts are all still open")
         }
@@ -334,17 +334,16 @@ struct DispatcherTests {
             index % 5 == 1 ? .status(500) : .delayThen(.milliseconds(Int64(index % 7)), 200)
         }
         try await DeliveryHarness.with(schedule: Array(repeating: .milliseconds(20), count: 12), concurrency: 32, script: script) { harness in
-            try harness.subscribe("a")
-            try harness.subscribe("b")
+            try await harness.subscribe("a")
+            try await harness.subscribe("b")
             let videos = (0..<30).map { "video-\($0)" }
-            for video in videos { try harness.observe(video, ["pending"]) }
+            for video in videos { try await harness.observe(video, ["pending"]) }
             for status in ["in_progressing", "finished"] {
-                try harness.store.recordObservations(videos.map { Observation(videoID: $0, status: status) }, now: Date(), nextPollAt: Date())
+                try await harness.store.recordObservations(videos.map { Observation(videoID: $0, status: status) }, now: Date(), nextPollAt: Date())
             }
-            #expect(
-                await harness.waitFor(.seconds(120)) { try harness.deliveries(.succeeded).count == 30 * 3 * 2 },
-                "\(String(describing: try? harness.store.counts().deliveries))"
-            )
+            let allSucceeded = await harness.waitFor(.seconds(120)) { try await harness.deliveries(.succeeded).count == 30 * 3 * 2 }
+            let counts = String(describing: try? await harness.store.counts().deliveries)
+            #expect(allSucceeded, "\(counts)")
             for path in ["a", "b"] {
                 let received = harness.receiver.received(path: path)
                 var firstDelivery: [String: [String]] = [:]
@@ -362,11 +361,11 @@ struct DispatcherTests {
     @Test("with private destinations disallowed, a loopback receiver is never connected to")
     func ssrfBlockedAtConnect() async throws {
         try await DeliveryHarness.with(schedule: [.zero], allowPrivate: false) { harness in
-            try harness.subscribe("internal")
-            try harness.observe("v1", ["pending"])
-            #expect(await harness.waitFor { try harness.deliveries(.failed).count == 1 })
+            try await harness.subscribe("internal")
+            try await harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try await harness.deliveries(.failed).count == 1 })
             #expect(harness.receiver.received.isEmpty)
-            let (_, attempts) = try #require(try harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
+            let (_, attempts) = try #require(try await harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
             #expect(attempts.map(\.errorKind) == ["blocked_destination"])
         }
     }
@@ -374,12 +373,12 @@ struct DispatcherTests {
     @Test("ping and secret rotation: both signatures during the grace period, each verifies")
     func pingAndRotation() async throws {
         try await DeliveryHarness.with { harness in
-            let (subscription, old) = try harness.subscribe("rotate")
-            #expect(try harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date()) != nil)
+            let (subscription, old) = try await harness.subscribe("rotate")
+            #expect(try await harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date()) != nil)
             #expect(await harness.waitFor { harness.receiver.received.count == 1 })
             let new = WebhookSecret.generate()
-            #expect(try harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: new.text, grace: .seconds(3600), now: Date()))
-            _ = try harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date())
+            #expect(try await harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: new.text, grace: .seconds(3600), now: Date()))
+            _ = try await harness.store.ping(tenant: "acme", subscriptionID: subscription.id, now: Date())
             #expect(await harness.waitFor { harness.receiver.received.count == 2 })
             let (first, second) = (harness.receiver.received[0], harness.receiver.received[1])
             #expect(first.type == "ping" && first.signature.split(separator: " ").count == 1)
@@ -393,7 +392,7 @@ struct DispatcherTests {
             ]])
             #expect(verified == [true, true, false])
             // After the grace period only the new secret signs.
-            #expect(try harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: WebhookSecret.generate().text, grace: .zero, now: Date()))
+            #expect(try await harness.store.rotateSecret(tenant: "acme", subscriptionID: subscription.id, newSecret: WebhookSecret.generate().text, grace: .zero, now: Date()))
         }
     }
 
@@ -404,20 +403,20 @@ struct DispatcherTests {
         let clock = ManualClock()
         let schedule: [Duration] = [.zero, .seconds(10), .seconds(10), .seconds(10), .seconds(10)]
         try await DeliveryHarness.with(schedule: schedule, disableAfter: .seconds(15), clock: clock, script: { _, _ in .status(500) }) { harness in
-            let (subscription, _) = try harness.subscribe("dying")
-            try harness.observe("v1", ["pending"])
-            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 1 })
+            let (subscription, _) = try await harness.subscribe("dying")
+            try await harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try await harness.deliveries()[0].attempts == 1 })
             #expect(await clock.waitForSleeper(remaining: .seconds(10)), "\(clock.pendingSleeps)")
             clock.advance(by: .seconds(10))
-            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 2 })
-            #expect(try harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == true, "failing 10 s < 15 s")
+            #expect(await harness.waitFor { try await harness.deliveries()[0].attempts == 2 })
+            #expect(try await harness.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == true, "failing 10 s < 15 s")
             #expect(await clock.waitForSleeper(remaining: .seconds(10)), "\(clock.pendingSleeps)")
             clock.advance(by: .seconds(10))
-            #expect(await harness.waitFor { try harness.deliveries()[0].attempts == 3 })
-            let disabled = try harness.store.subscription(tenant: "acme", id: subscription.id)
+            #expect(await harness.waitFor { try await harness.deliveries()[0].attempts == 3 })
+            let disabled = try await harness.store.subscription(tenant: "acme", id: subscription.id)
             #expect(disabled?.isEnabled == false && disabled?.disabledReason?.contains("failing") == true)
             #expect(try harness.metrics.expectCounter("bridge_subscriptions_disabled_total", [("reason", "failing")]).totalValue == 1)
-            #expect(try harness.deliveries(.held).count == 1)
+            #expect(try await harness.deliveries(.held).count == 1)
             #expect(await clock.waitForSleeper(remaining: .seconds(60)), "only the idle wait: \(clock.pendingSleeps)")
             clock.advance(by: .seconds(60))
             #expect(await clock.waitForSleeper(remaining: .seconds(60)), "\(clock.pendingSleeps)")

@@ -12,7 +12,7 @@ extension BridgeAPIHandler {
             throw BridgeError.badRequest("invalid subscription_id")
         }
         let state = input.query.status.flatMap { DeliveryState(rawValue: $0.rawValue) }
-        let page = try store.deliveries(
+        let page = try await store.deliveries(
             tenant: tenant, subscriptionID: input.query.subscriptionId, state: state, after: cursor, limit: limit
         )
         return .ok(
@@ -23,7 +23,7 @@ extension BridgeAPIHandler {
     func getDelivery(_ input: Operations.GetDelivery.Input) async throws -> Operations.GetDelivery.Output {
         let tenant = try Caller.required()
         let id = try Self.deliveryID(input.path.deliveryId)
-        guard let (delivery, attempts) = try store.delivery(tenant: tenant, id: id) else {
+        guard let (delivery, attempts) = try await store.delivery(tenant: tenant, id: id) else {
             throw BridgeError.notFound("no such delivery")
         }
         let log = attempts.map {
@@ -38,12 +38,12 @@ extension BridgeAPIHandler {
     func retryDelivery(_ input: Operations.RetryDelivery.Input) async throws -> Operations.RetryDelivery.Output {
         let tenant = try Caller.required()
         let id = try Self.deliveryID(input.path.deliveryId)
-        switch try store.retryDelivery(tenant: tenant, id: id, now: now) {
+        switch try await store.retryDelivery(tenant: tenant, id: id, now: now) {
         case nil: throw BridgeError.notFound("no such delivery")
         case false?: throw BridgeError.conflict("an attempt of this delivery is in flight right now")
         case true?: break
         }
-        guard let (delivery, _) = try store.delivery(tenant: tenant, id: id) else { throw BridgeError.notFound("no such delivery") }
+        guard let (delivery, _) = try await store.delivery(tenant: tenant, id: id) else { throw BridgeError.notFound("no such delivery") }
         return .accepted(.init(body: .json(Self.api(delivery))))
     }
 

@@ -14,14 +14,14 @@ extension BridgeAPIHandler {
         let wait = input.query.wait ?? 0
         guard (0...30).contains(wait) else { throw BridgeError.badRequest("wait must be between 0 and 30 seconds") }
 
-        func page() throws -> [StoredEvent] {
-            try store.events(tenant: tenant, after: cursor, videoID: input.query.videoId, type: type, limit: limit)
+        func page() async throws -> [StoredEvent] {
+            try await store.events(tenant: tenant, after: cursor, videoID: input.query.videoId, type: type, limit: limit)
         }
-        var events = try page()
+        var events = try await page()
         if events.isEmpty, wait > 0 {
             // Long poll: listen before re-checking, so an event committed in between is not missed.
             let wakeUps = store.eventWakeUps()
-            events = try page()
+            events = try await page()
             if events.isEmpty {
                 let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
                 let forward = Task {
@@ -37,7 +37,7 @@ extension BridgeAPIHandler {
                     signal.finish()
                 }
                 for await _ in signals {
-                    events = try page()
+                    events = try await page()
                     if !events.isEmpty { break }
                 }
             }
@@ -49,7 +49,7 @@ extension BridgeAPIHandler {
     func getEvent(_ input: Operations.GetEvent.Input) async throws -> Operations.GetEvent.Output {
         let tenant = try Caller.required()
         guard Identifier.isValid(input.path.eventId, prefix: "evt"),
-            let event = try store.event(tenant: tenant, id: input.path.eventId)
+            let event = try await store.event(tenant: tenant, id: input.path.eventId)
         else { throw BridgeError.notFound("no such event") }
         return .ok(.init(body: .json(Self.api(event))))
     }

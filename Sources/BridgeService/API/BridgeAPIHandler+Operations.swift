@@ -18,7 +18,7 @@ extension BridgeAPIHandler {
     }
 
     func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
-        .ok(.init(body: .plainText(HTTPBody(dependencies.metrics.render()))))
+        await .ok(.init(body: .plainText(HTTPBody(dependencies.metrics.render()))))
     }
 
     func getOpenAPIDocument(_ input: Operations.GetOpenAPIDocument.Input) async throws -> Operations.GetOpenAPIDocument.Output {

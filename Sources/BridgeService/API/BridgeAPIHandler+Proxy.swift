@@ -24,7 +24,7 @@ extension BridgeAPIHandler {
             throw BridgeError.badRequest("events needs a callback_url")
         }
         // Refuse before submitting anything when the submit could not be recorded.
-        try store.checkWritable(now: now)
+        try await store.checkWritable(now: now)
 
         let payload = ["audio_url": request.audioUrl, "image_url": request.imageUrl]
         let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
@@ -50,7 +50,7 @@ extension BridgeAPIHandler {
         }
         subscription?.videoID = video.id
         let moment = now
-        try store.track(
+        try await store.track(
             tenant: tenant, videoID: video.id, source: .generate,
             initial: Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL),
             subscription: subscription, now: moment, nextPollAt: moment + dependencies.pollInterval
@@ -78,7 +78,7 @@ extension BridgeAPIHandler {
     func proxyGet(_ input: Operations.ProxyGet.Input) async throws -> Operations.ProxyGet.Output {
         let tenant = try Caller.required()
         try Self.checkVideoID(input.query.videoId)
-        guard let video = try store.trackedVideo(tenant: tenant, videoID: input.query.videoId) else {
+        guard let video = try await store.trackedVideo(tenant: tenant, videoID: input.query.videoId) else {
             throw BridgeError.notFound("video not found")
         }
         return .ok(.init(body: .json(.init(code: 0, data: try await upstreamShape(video), message: "success"))))
@@ -89,7 +89,7 @@ extension BridgeAPIHandler {
         var videos: [Components.Schemas.UpstreamVideo] = []
         var cursor: Int64?
         while true {
-            let page = try store.trackedVideos(tenant: tenant, after: cursor, limit: 1000)
+            let page = try await store.trackedVideos(tenant: tenant, after: cursor, limit: 1000)
             for (_, video) in page {
                 videos.append(.init(videoId: video.videoID, status: video.status ?? "pending", videoUrl: video.videoURL))
             }

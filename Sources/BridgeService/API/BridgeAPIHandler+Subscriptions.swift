@@ -13,7 +13,7 @@ extension BridgeAPIHandler {
         try Self.checkLength(request.description, "description", max: 500, allowEmpty: true)
         let secret = WebhookSecret.generate()
         let types = try request.events.map { try Self.eventFilter($0) } ?? nil
-        let created = try store.createSubscription(
+        let created = try await store.createSubscription(
             NewSubscription(
                 tenant: tenant, url: url, eventTypes: types, videoID: request.videoId,
                 description: request.description.flatMap { $0.isEmpty ? nil : $0 }, secret: secret.text
@@ -29,37 +29,37 @@ extension BridgeAPIHandler {
         if let cursor = input.query.cursor, !Identifier.isValid(cursor, prefix: "sub") {
             throw BridgeError.badRequest("invalid cursor")
         }
-        let page = try store.subscriptions(tenant: tenant, after: input.query.cursor, limit: limit)
+        let page = try await store.subscriptions(tenant: tenant, after: input.query.cursor, limit: limit)
         return .ok(.init(body: .json(.init(data: page.map(Self.api), nextCursor: page.count == limit ? page.last?.id : nil))))
     }
 
     func getSubscription(_ input: Operations.GetSubscription.Input) async throws -> Operations.GetSubscription.Output {
-        .ok(.init(body: .json(Self.api(try subscription(input.path.subscriptionId)))))
+        await .ok(.init(body: .json(Self.api(try subscription(input.path.subscriptionId)))))
     }
 
     func updateSubscription(_ input: Operations.UpdateSubscription.Input) async throws -> Operations.UpdateSubscription.Output {
         let tenant = try Caller.required()
         let id = input.path.subscriptionId
         guard case .json(let change) = input.body else { throw BridgeError.badRequest("expected a JSON body") }
-        _ = try subscription(id)
+        _ = try await subscription(id)
         let url = try change.url.map { try validatedCallback($0, field: "url") }
         try Self.checkLength(change.description, "description", max: 500, allowEmpty: true)
         let types: [EventType]? = try change.events.map { try Self.eventFilter($0) ?? [] }
         if url != nil || types != nil || change.description != nil {
-            _ = try store.updateSubscription(
+            _ = try await store.updateSubscription(
                 tenant: tenant, id: id, url: url, eventTypes: types, description: change.description, now: now
             )
         }
         if let enabled = change.enabled {
-            try store.setSubscriptionEnabled(tenant: tenant, id: id, enabled: enabled, now: now)
+            try await store.setSubscriptionEnabled(tenant: tenant, id: id, enabled: enabled, now: now)
         }
-        return .ok(.init(body: .json(Self.api(try subscription(id)))))
+        return await .ok(.init(body: .json(Self.api(try subscription(id)))))
     }
 
     func deleteSubscription(_ input: Operations.DeleteSubscription.Input) async throws -> Operations.DeleteSubscription.Output {
         let tenant = try Caller.required()
         try Self.checkSubscriptionID(input.path.subscriptionId)
-        guard try store.deleteSubscription(tenant: tenant, id: input.path.subscriptionId) else {
+        guard try await store.deleteSubscription(tenant: tenant, id: input.path.subscriptionId) else {
             throw BridgeError.notFound("no such subscription")
         }
         return .noContent(.init())
@@ -72,15 +72,15 @@ extension BridgeAPIHandler {
         let id = input.path.subscriptionId
         try Self.checkSubscriptionID(id)
         let secret = WebhookSecret.generate()
-        guard try store.rotateSecret(tenant: tenant, subscriptionID: id, newSecret: secret.text, grace: dependencies.secretGrace, now: now)
+        guard try await store.rotateSecret(tenant: tenant, subscriptionID: id, newSecret: secret.text, grace: dependencies.secretGrace, now: now)
         else { throw BridgeError.notFound("no such subscription") }
-        return .ok(.init(body: .json(.init(value1: Self.api(try subscription(id)), value2: .init(secret: secret.text)))))
+        return await .ok(.init(body: .json(.init(value1: Self.api(try subscription(id)), value2: .init(secret: secret.text)))))
     }
 
     func testSubscription(_ input: Operations.TestSubscription.Input) async throws -> Operations.TestSubscription.Output {
         let tenant = try Caller.required()
         try Self.checkSubscriptionID(input.path.subscriptionId)
-        guard let event = try store.ping(tenant: tenant, subscriptionID: input.path.subscriptionId, now: now) else {
+        guard let event = try await store.ping(tenant: tenant, subscriptionID: input.path.subscriptionId, now: now) else {
             throw BridgeError.notFound("no such subscription")
         }
         return .accepted(.init(body: .json(Self.api(event))))
@@ -90,17 +90,17 @@ extension BridgeAPIHandler {
         let tenant = try Caller.required()
         try Self.checkSubscriptionID(input.path.subscriptionId)
         guard case .json(let request) = input.body else { throw BridgeError.badRequest("expected a JSON body") }
-        guard let queued = try store.replay(tenant: tenant, subscriptionID: input.path.subscriptionId, since: request.since, now: now)
+        guard let queued = try await store.replay(tenant: tenant, subscriptionID: input.path.subscriptionId, since: request.since, now: now)
         else { throw BridgeError.notFound("no such subscription") }
         return .accepted(.init(body: .json(.init(queued: queued))))
     }
 
     // MARK: - Helpers
 
-    private func subscription(_ id: String) throws -> Subscription {
+    private func subscription(_ id: String) async throws -> Subscription {
         let tenant = try Caller.required()
         try Self.checkSubscriptionID(id)
-        guard let found = try store.subscription(tenant: tenant, id: id) else { throw BridgeError.notFound("no such subscription") }
+        guard let found = try await store.subscription(tenant: tenant, id: id) else { throw BridgeError.notFound("no such subscription") }
         return found
     }
 

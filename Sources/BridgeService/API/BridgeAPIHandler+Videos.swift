@@ -9,7 +9,7 @@ extension BridgeAPIHandler {
         let tenant = try Caller.required()
         let limit = try Self.pageSize(input.query.limit)
         let cursor = try Self.numericCursor(input.query.cursor)
-        let page = try store.trackedVideos(tenant: tenant, after: cursor, limit: limit)
+        let page = try await store.trackedVideos(tenant: tenant, after: cursor, limit: limit)
         return .ok(
             .init(
                 body: .json(
@@ -22,7 +22,7 @@ extension BridgeAPIHandler {
     func getVideo(_ input: Operations.GetVideo.Input) async throws -> Operations.GetVideo.Output {
         let tenant = try Caller.required()
         try Self.checkVideoID(input.path.videoId)
-        guard let video = try store.trackedVideo(tenant: tenant, videoID: input.path.videoId) else {
+        guard let video = try await store.trackedVideo(tenant: tenant, videoID: input.path.videoId) else {
             throw BridgeError.notFound(BridgeError.noSuchVideo)
         }
         return .ok(.init(body: .json(Self.api(video))))
@@ -32,12 +32,12 @@ extension BridgeAPIHandler {
         let tenant = try Caller.required()
         let id = input.path.videoId
         try Self.checkVideoID(id)
-        if let existing = try store.trackedVideo(tenant: tenant, videoID: id) {
+        if let existing = try await store.trackedVideo(tenant: tenant, videoID: id) {
             return .ok(.init(body: .json(Self.api(existing))))
         }
         // Another key's render: the same answer as for an id nobody knows, before any upstream call,
         // so neither the body nor the timing tells this key it exists.
-        if try store.isSubmittedByAnotherTenant(videoID: id, tenant: tenant) { throw BridgeError.notFound(BridgeError.noSuchVideo) }
+        if try await store.isSubmittedByAnotherTenant(videoID: id, tenant: tenant) { throw BridgeError.notFound(BridgeError.noSuchVideo) }
         // The status seen now is the first observation; it emits its event (finished → video.finished).
         var initial: Observation?
         do {
@@ -53,7 +53,7 @@ extension BridgeAPIHandler {
             )
         }
         let moment = now
-        let result = try store.track(
+        let result = try await store.track(
             tenant: tenant, videoID: id, source: .watch, initial: initial, now: moment,
             nextPollAt: moment + dependencies.pollInterval
         )
@@ -64,7 +64,7 @@ extension BridgeAPIHandler {
     func unwatchVideo(_ input: Operations.UnwatchVideo.Input) async throws -> Operations.UnwatchVideo.Output {
         let tenant = try Caller.required()
         try Self.checkVideoID(input.path.videoId)
-        guard try store.untrack(tenant: tenant, videoID: input.path.videoId) else { throw BridgeError.notFound(BridgeError.noSuchVideo) }
+        guard try await store.untrack(tenant: tenant, videoID: input.path.videoId) else { throw BridgeError.notFound(BridgeError.noSuchVideo) }
         return .noContent(.init())
     }
 

@@ -27,13 +27,13 @@ final class MetricsEndpoint: Sendable {
         disabled = registry.makeGauge(descriptor: name("bridge_subscriptions_disabled", "Subscriptions currently disabled"))
     }
 
-    func render() -> String {
-        if let depth = try? store.queueDepth(now: Date()) {
+    func render() async -> String {
+        if let depth = try? await store.queueDepth(now: Date()) {
             pending.set(to: Double(depth.pending))
             held.set(to: Double(depth.held))
             oldest.set(to: depth.oldestPendingAge)
         }
-        if let count = try? store.disabledSubscriptionCount() { disabled.set(to: Double(count)) }
+        if let count = try? await store.disabledSubscriptionCount() { disabled.set(to: Double(count)) }
         return registry.emitToString()
     }
 }

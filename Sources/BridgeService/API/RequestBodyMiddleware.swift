@@ -57,7 +57,7 @@ struct RequestBodyMiddleware: ServerMiddleware {
         hasher.update(data: Self.canonical(bytes))
         let hash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
 
-        switch try store.claimIdempotencyKey(tenant: tenant, key: key, requestHash: hash, ttl: ttl, now: now()) {
+        switch try await store.claimIdempotencyKey(tenant: tenant, key: key, requestHash: hash, ttl: ttl, now: now()) {
         case .completed(let status, let contentType, let stored):
             var fields = HTTPFields()
             if let contentType { fields[.contentType] = contentType }
@@ -77,7 +77,7 @@ struct RequestBodyMiddleware: ServerMiddleware {
             // The answer is decided now; record it like any other so a retry gets the same one.
             let mapped = ErrorMappingMiddleware.classify(error, logger: logger, operationID: operationID)
             if case .unavailable = mapped {
-                try? store.releaseIdempotencyKey(tenant: tenant, key: key)
+                try? await store.releaseIdempotencyKey(tenant: tenant, key: key)
                 throw mapped
             }
             (response, responseBody) = ErrorMappingMiddleware.response(for: mapped, proxy: operationID.hasPrefix("proxy"))
@@ -85,7 +85,7 @@ struct RequestBodyMiddleware: ServerMiddleware {
         var stored = Data()
         if let responseBody { stored = try await Data(collecting: responseBody, upTo: 1 << 20) }
         do {
-            try store.completeIdempotencyKey(
+            try await store.completeIdempotencyKey(
                 tenant: tenant, key: key, status: response.status.code,
                 contentType: response.headerFields[.contentType], body: stored
             )

@@ -94,10 +94,10 @@ enum DiskFullScenario {
 
         let reader = try SQLiteBridgeStore(path: mountPoint + "/bridge.sqlite")
         let caughtUp = await eventually(within: .seconds(20)) {
-            ((try? reader.trackedVideos(tenant: "acme", limit: 100)) ?? []).allSatisfy { $0.video.notifiedStatus == "in_progressing" }
+            ((try? await reader.trackedVideos(tenant: "acme", limit: 100)) ?? []).allSatisfy { $0.video.notifiedStatus == "in_progressing" }
         }
         #expect(caughtUp, "changes made while the disk was full were not recorded after it recovered")
-        let events = try reader.events(tenant: "acme", limit: 1000)
+        let events = try await reader.events(tenant: "acme", limit: 1000)
         let expected = pairs(of: events, to: "hook")
         _ = await receiver.awaitPairs(expected.keys, within: .seconds(20))
         let probed = await probe.finish()
@@ -128,11 +128,11 @@ enum ReadOnlyScenario {
         var subscriptionID = ""
         do {
             let seed = try SQLiteBridgeStore(path: data + "/bridge.sqlite")
-            subscriptionID = try seed.createSubscription(
+            subscriptionID = try await seed.createSubscription(
                 NewSubscription(tenant: "acme", url: "https://hooks.example.com/a", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
                 now: Date()
             ).id
-            let report = try seed.track(
+            let report = try await seed.track(
                 tenant: "acme", videoID: "v1", source: .watch, initial: Observation(videoID: "v1", status: "pending"),
                 now: Date(), nextPollAt: Date()
             )
@@ -145,7 +145,7 @@ enum ReadOnlyScenario {
         }
         let after = try Data(contentsOf: URL(fileURLWithPath: data + "/bridge.sqlite"))
         let reopened = try SQLiteBridgeStore(path: data + "/bridge.sqlite")
-        let kept = try reopened.counts().events + (try reopened.subscription(tenant: "acme", id: subscriptionID) == nil ? 0 : 1)
+        let kept = try await reopened.counts().events + (try await reopened.subscription(tenant: "acme", id: subscriptionID) == nil ? 0 : 1)
 
         #expect(status.map { ChildProcess.exitedNormally($0, code: 1) } == true, "serve on a read-only directory: \(String(describing: status))")
         #expect(output.contains("not writable") && output.contains("Read-only file system"), "\(output)")

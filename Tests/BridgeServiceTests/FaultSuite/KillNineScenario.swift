@@ -48,8 +48,8 @@ enum KillNineScenario {
         let probe = ReadProbe(api)
 
         let reader = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
-        func notified() -> [String: String] {
-            let rows = (try? reader.trackedVideos(tenant: "acme", limit: 10_000)) ?? []
+        func notified() async -> [String: String] {
+            let rows = (try? await reader.trackedVideos(tenant: "acme", limit: 10_000)) ?? []
             return Dictionary(uniqueKeysWithValues: rows.map { ($0.video.videoID, $0.video.notifiedStatus ?? "") })
         }
 
@@ -63,7 +63,7 @@ enum KillNineScenario {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(180)
         for _ in 0..<50_000 where clock.now < deadline {
-            let seen = notified()
+            let seen = await notified()
             if changes == ids.count * (steps.count - 1) && ids.allSatisfy({ seen[$0] == "finished" }) { break }
             let ready = ids.filter { stage[$0]! < steps.count - 1 && seen[$0] == steps[stage[$0]!] }
             var killNow = false
@@ -90,7 +90,7 @@ enum KillNineScenario {
         }
 
         // The database must hold exactly the lifecycle of every video, once.
-        let events = try reader.events(tenant: "acme", limit: 1_000_000)
+        let events = try await reader.events(tenant: "acme", limit: 1_000_000)
         var falseEvents = 0
         var eventProblems: [String] = []
         for (video, list) in Dictionary(grouping: events, by: { $0.videoID ?? "" }) {

@@ -79,7 +79,7 @@ enum ReceiverFaultScenario {
         let reader = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
         @Sendable func allRecorded(_ status: String) async -> Bool {
             await eventually(within: .seconds(20)) {
-                ((try? reader.trackedVideos(tenant: "acme", limit: 1000)) ?? []).allSatisfy { $0.video.notifiedStatus == status }
+                ((try? await reader.trackedVideos(tenant: "acme", limit: 1000)) ?? []).allSatisfy { $0.video.notifiedStatus == status }
             }
         }
         for (previous, status) in zip(steps, steps.dropFirst()) {
@@ -94,11 +94,11 @@ enum ReceiverFaultScenario {
         // The 410 receiver's subscription is disabled at its first answer; everything for it is held.
         let goneID = subscriptionIDs["gone"]!
         let disabled = await eventually(within: .seconds(20)) {
-            (try? reader.subscription(tenant: "acme", id: goneID))?.isEnabled == false
+            (try? await reader.subscription(tenant: "acme", id: goneID))?.isEnabled == false
         }
         let goneBeforeRecovery = receiver.received(path: "gone").count
         // The others finish while it stays disabled: a dead receiver holds up nobody.
-        let events = try reader.events(tenant: "acme", limit: 10_000)
+        let events = try await reader.events(tenant: "acme", limit: 10_000)
         var expected: ExpectedPairs = [:]
         for path in paths { expected.merge(pairs(of: events, to: path)) { $1 } }
         let othersDone = await receiver.awaitPairs(expected.keys.filter { !$0.hasPrefix("gone/") }, within: .seconds(60))

@@ -23,12 +23,12 @@ enum SigtermScenario {
             do {
                 let seed = try SQLiteBridgeStore(path: databasePath)
                 for index in 0..<2 {
-                    try seed.createSubscription(
+                    try await seed.createSubscription(
                         NewSubscription(tenant: "acme", url: receiver.url("s\(index)"), secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), now: Date()
                     )
                 }
                 for index in 0..<300 {
-                    let report = try seed.track(
+                    let report = try await seed.track(
                         tenant: "acme", videoID: "v\(index)", source: .watch,
                         initial: Observation(videoID: "v\(index)", status: "finished"), now: Date(), nextPollAt: Date().addingTimeInterval(86_400)
                     )
@@ -53,13 +53,14 @@ enum SigtermScenario {
             let arrivedAfter = receiver.received.count - arrivedBefore
             #expect(arrivedAfter <= 32, "after SIGTERM only attempts already in flight may arrive: \(arrivedAfter)")
             let reader = try SQLiteBridgeStore(path: databasePath)
-            let leftover = (try reader.counts().deliveries[.succeeded]) ?? 0
+            let leftover = (try await reader.counts().deliveries[.succeeded]) ?? 0
             #expect(leftover < 600, "the shutdown came while work was left: \(leftover) already done")
             slow.store(false, ordering: .relaxed)
 
             let second = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("2.log"))
-            let done = await eventually(within: .seconds(60)) { ((try? reader.counts().deliveries[.succeeded]) ?? 0) == 600 }
-            #expect(done, "\(String(describing: try? reader.counts().deliveries))\n\(second.output)")
+            let done = await eventually(within: .seconds(60)) { ((try? await reader.counts().deliveries[.succeeded]) ?? 0) == 600 }
+            let counts = String(describing: try? await reader.counts().deliveries)
+            #expect(done, "\(counts)\n\(second.output)")
             await second.kill9()
             let check = ArrivalCheck(received: receiver.received, expected: expected, order: [:])
             #expect(check.missing.isEmpty && check.unexpected.isEmpty, "\(check.missing.prefix(3)) \(check.unexpected.prefix(3))")
