@@ -24,6 +24,8 @@ public final class Poller: Service {
         public var getCalls = 0
         public var observations = 0
         public var events = 0
+        /// Due videos that neither the list nor `video.get` could show this cycle (each backs off).
+        public var unobservable = 0
         public var failure: String?
         /// How long until the next cycle.
         public var delay: Duration = .zero
@@ -89,9 +91,12 @@ public final class Poller: Service {
                 report.delay = configuration.interval
                 return report
             }
-            let observations = try await observe(due, report: &report)
+            let seen = try await observe(due, report: &report)
+            let observations = seen.observations
             let recorded = try await store.recordObservations(observations, now: now(), nextPollAt: now() + configuration.interval)
+            try await backOff(seen.failed)
             report.observations = observations.count
+            report.unobservable = seen.failed.count
             report.events = recorded.events.count
             for id in recorded.wentBackwards {
                 logger.info("status went backwards; recorded without an event", metadata: ["video_id": "\(id)"])
@@ -103,8 +108,14 @@ public final class Poller: Service {
                     metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)", "type": "\(event.type.rawValue)"]
                 )
             }
-            state.withLock { $0.consecutiveFailures = 0 }
-            report.delay = configuration.interval
+            if let throttled = seen.throttled {
+                // The gets were cut short by a rate limit: what was seen is recorded, the cycle waits.
+                report.failure = throttled.kind
+                report.delay = backoff(after: throttled)
+            } else {
+                state.withLock { $0.consecutiveFailures = 0 }
+                report.delay = configuration.interval
+            }
         } catch let error as UpstreamError {
             report.failure = error.kind
             report.delay = backoff(after: error)
@@ -133,14 +144,28 @@ public final class Poller: Service {
 
     // MARK: - Steps
 
-    private func observe(_ due: [String], report: inout CycleReport) async throws(UpstreamError) -> [Observation] {
+    /// What one cycle saw: observations, videos that could not be observed (with why), and the rate
+    /// limit that cut the `video.get` calls short, if one did.
+    private struct Seen {
+        var observations: [Observation] = []
+        var failed: [(id: String, kind: String)] = []
+        var throttled: UpstreamError?
+    }
+
+    private func observe(_ due: [String], report: inout CycleReport) async throws(UpstreamError) -> Seen {
         let lastListSize = state.withLock { $0.lastListSize }
         let cheaperOneByOne =
             due.count <= configuration.maxGetsPerCycle
             && lastListSize.map { $0 >= due.count * configuration.listItemsPerGet } ?? false
         if cheaperOneByOne {
             report.mode = .get
-            return try await fetchEach(due, report: &report)
+            let fetched = await fetchEach(due, report: &report)
+            // Every call failed for want of an upstream (unreachable, 5xx): the upstream is down, not
+            // these videos. The cycle backs off as a whole, as a failed list would.
+            if fetched.observations.isEmpty, fetched.throttled == nil, fetched.outagesOnly, let error = fetched.lastError {
+                throw error
+            }
+            return Seen(observations: fetched.observations, failed: fetched.failed, throttled: fetched.throttled)
         }
         report.mode = .list
         report.listCalls += 1
@@ -152,37 +177,71 @@ public final class Poller: Service {
         for video in list.videos where wanted.contains(video.id) && listed.insert(video.id).inserted {
             observations.append(Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL))
         }
+        // Missing from the list: one `video.get` each, within the budget, the longest-due first (the
+        // due list's order). One that fails backs off on its own and fails nothing else.
         let missing = due.filter { !listed.contains($0) }
+        var seen = Seen(observations: observations)
         if !missing.isEmpty {
-            observations += try await fetchEach(missing, report: &report)
+            let fetched = await fetchEach(missing, report: &report)
+            seen.observations += fetched.observations
+            seen.failed = fetched.failed
+            seen.throttled = fetched.throttled
         }
-        return observations
+        return seen
     }
 
-    /// `video.get` for up to `maxGetsPerCycle` videos. A video the upstream says it does not know
-    /// (4xx) is skipped for this cycle; rate limits and outages end the cycle.
-    private func fetchEach(_ ids: [String], report: inout CycleReport) async throws(UpstreamError) -> [Observation] {
+    private struct Fetched {
         var observations: [Observation] = []
+        var failed: [(id: String, kind: String)] = []
+        var throttled: UpstreamError?
+        var lastError: UpstreamError?
+        /// Whether every failure was the upstream's, not the video's.
+        var outagesOnly = true
+    }
+
+    /// `video.get` for up to `maxGetsPerCycle` videos. Any failure (the upstream does not know it,
+    /// 5xx, timeout, an unreadable answer) is that video's alone; a rate limit stops the calls.
+    private func fetchEach(_ ids: [String], report: inout CycleReport) async -> Fetched {
+        var fetched = Fetched()
         for id in ids.prefix(configuration.maxGetsPerCycle) {
             report.getCalls += 1
             do {
                 let video = try await client.video(id: id)
-                observations.append(Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL))
+                fetched.observations.append(Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL))
             } catch {
+                if case .rateLimited = error {
+                    fetched.throttled = error
+                    break
+                }
+                fetched.failed.append((id, error.kind))
+                fetched.lastError = error
                 switch error {
-                case .rejected(let status, _, let message, _):
-                    logger.warning(
-                        "upstream refused video.get; will retry next cycle",
-                        metadata: ["video_id": "\(id)", "status": "\(status)", "message": "\(message ?? "")"]
-                    )
-                case .malformed, .truncated, .notJSON, .apiError:
-                    logger.warning("unreadable video.get answer; nothing recorded", metadata: ["video_id": "\(id)", "error_kind": "\(error.kind)"])
-                default:
-                    throw error
+                case .unreachable, .serverError: break
+                default: fetched.outagesOnly = false
                 }
             }
         }
-        return observations
+        return fetched
+    }
+
+    /// Puts each unobservable video on its own growing delay and logs it once per step (each step
+    /// doubles the delay, so a video that never becomes observable is logged about ten times, then
+    /// every `maxVideoBackoff`).
+    private func backOff(_ failed: [(id: String, kind: String)]) async throws(StoreError) {
+        guard !failed.isEmpty else { return }
+        let steps = try await store.backOffPolling(
+            videoIDs: failed.map(\.id), now: now(), interval: configuration.interval, maximum: configuration.maxVideoBackoff
+        )
+        for (id, kind) in failed {
+            guard let step = steps[id] else { continue }
+            logger.warning(
+                "video could not be observed; it is retried on its own delay",
+                metadata: [
+                    "video_id": "\(id)", "error_kind": "\(kind)", "failures": "\(step.failures)",
+                    "retry_in": "\(DurationText.format(step.delay))",
+                ]
+            )
+        }
     }
 
     private func expireAndPrune(at moment: Date) async throws(StoreError) {

@@ -11,6 +11,8 @@ public struct PollerConfiguration: Sendable {
     public var listItemsPerGet: Int
     /// Cap of the exponential backoff after errors.
     public var maxBackoff: Duration
+    /// The longest a video that cannot be observed waits between looks (the contract: 10 min).
+    public var maxVideoBackoff: Duration
     /// Cap on how long a `Retry-After` can pause polling.
     public var maxRetryAfter: Duration
     /// Succeeded deliveries and delivered events older than this are pruned.
@@ -24,6 +26,7 @@ public struct PollerConfiguration: Sendable {
         maxGetsPerCycle: Int = 20,
         listItemsPerGet: Int = 50,
         maxBackoff: Duration = .seconds(60),
+        maxVideoBackoff: Duration = .seconds(600),
         maxRetryAfter: Duration = .seconds(600),
         retention: Duration = .seconds(30 * 24 * 3600),
         pruneInterval: Duration = .seconds(600)
@@ -33,6 +36,7 @@ public struct PollerConfiguration: Sendable {
         self.maxGetsPerCycle = maxGetsPerCycle
         self.listItemsPerGet = listItemsPerGet
         self.maxBackoff = maxBackoff
+        self.maxVideoBackoff = maxVideoBackoff
         self.maxRetryAfter = maxRetryAfter
         self.retention = retention
         self.pruneInterval = pruneInterval

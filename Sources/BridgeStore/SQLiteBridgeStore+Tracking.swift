@@ -102,7 +102,7 @@ extension SQLiteBridgeStore {
             if !unchanged.isEmpty {
                 try db.run(
                     sql: """
-                        UPDATE videos SET last_seen_at = ?, next_poll_at = ?
+                        UPDATE videos SET last_seen_at = ?, next_poll_at = ?, poll_failures = 0
                         WHERE id IN (SELECT value FROM json_each(?))
                         """,
                     arguments: [now.unixSeconds, nextPollAt.unixSeconds, "[" + unchanged.map(String.init).joined(separator: ",") + "]"]
@@ -115,12 +115,28 @@ extension SQLiteBridgeStore {
         return report
     }
 
-    /// Postpones polling of these videos (e.g. missing from a list and not fetched this cycle).
-    public func postponePolling(videoIDs: [String], until: Date) async throws(StoreError) {
-        guard !videoIDs.isEmpty else { return }
-        try await write { db in
-            let statement = try db.cachedStatement(sql: "UPDATE videos SET next_poll_at = ? WHERE video_id = ? AND terminal = 0")
-            for id in videoIDs { try statement.execute(arguments: [until.unixSeconds, id]) }
+    /// Videos the upstream would not show this cycle (missing from the list and `video.get` failed)
+    /// wait on their own growing delay: `interval × 2^(failures − 1)`, at most `maximum`, so they never
+    /// hold the head of the due queue. Returns each video's consecutive failures and its next delay.
+    /// An observation resets the count.
+    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
+        -> [String: (failures: Int, delay: Duration)]
+    {
+        guard !videoIDs.isEmpty else { return [:] }
+        return try await write { db in
+            var result: [String: (failures: Int, delay: Duration)] = [:]
+            for id in videoIDs {
+                let failures = 1 + (try Int.fetchOne(
+                    db, sql: "SELECT MAX(poll_failures) FROM videos WHERE video_id = ? AND terminal = 0", arguments: [id]
+                ) ?? 0)
+                let delay = min(interval * Double(1 << min(failures - 1, 30)), maximum)
+                try db.run(
+                    sql: "UPDATE videos SET poll_failures = ?, next_poll_at = ? WHERE video_id = ? AND terminal = 0",
+                    arguments: [failures, (now + delay).unixSeconds, id]
+                )
+                result[id] = (failures, delay)
+            }
+            return result
         }
     }
 
@@ -231,7 +247,7 @@ extension SQLiteBridgeStore {
             sql: """
                 UPDATE videos SET observed_status = ?, notified_status = ?, known_status = ?, unknown_seen = ?,
                     video_url = ?, terminal = ?, first_seen_at = COALESCE(first_seen_at, ?), last_seen_at = ?,
-                    last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END, next_poll_at = ?
+                    last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END, next_poll_at = ?, poll_failures = 0
                 WHERE id = ?
                 """,
             arguments: [

@@ -41,6 +41,10 @@ enum Schema {
         migrator.registerMigration("v4-videos-submitted-by-id") { db in
             try db.execute(sql: "CREATE INDEX videos_submitted_by_id ON videos(video_id, tenant) WHERE source = 'generate'")
         }
+        // Unobservable videos back off on their own: consecutive failed looks at this video.
+        migrator.registerMigration("v5-videos-poll-failures") { db in
+            try db.execute(sql: "ALTER TABLE videos ADD COLUMN poll_failures INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

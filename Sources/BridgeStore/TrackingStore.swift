@@ -8,7 +8,8 @@ public protocol TrackingStore: Sendable {
     @discardableResult
     func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date) async throws(StoreError)
         -> ObservationReport
-    func postponePolling(videoIDs: [String], until: Date) async throws(StoreError)
+    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
+        -> [String: (failures: Int, delay: Duration)]
     @discardableResult
     func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int) async throws(StoreError) -> ObservationReport
     @discardableResult

@@ -239,6 +239,44 @@ struct PollerTests {
         }
     }
 
+    /// The contract's unobservable video: missing from the list, its `video.get` failing (unknown to the
+    /// upstream, or a 5xx). It waits on its own delay — the interval, doubling, at most 10 min — while a
+    /// readable video's changes are still seen every cycle, and no cycle counts as failed.
+    @Test("a video neither list nor get can show backs off on its own and stalls nothing", arguments: ["unknown", "server_error"])
+    func unobservableVideoBacksOffAlone(fault: String) async throws {
+        try await Harness.with { harness in
+            try await harness.subscribe()
+            let readable = try await harness.trackPinned(1, status: "pending")[0]
+            try await harness.store.track(tenant: "acme", videoID: "ghost", source: .watch, now: harness.now, nextPollAt: harness.now)
+            if fault == "server_error" { harness.simulator.control.setFaults(FaultSettings(serverErrorRatio: 1, endpoints: [.get])) }
+            var expectedDelays: [Duration] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600].map { .seconds($0) }
+            var step = 0
+            // Cycle by cycle, jumping straight to the ghost's next look; on the way, extra cycles where
+            // only the readable video is due.
+            while !expectedDelays.isEmpty {
+                // A new (undocumented) status each time: each distinct one is an event.
+                _ = harness.simulator.control.pin(videoID: readable, status: "stage-\(step)")
+                let before = try await harness.eventTypes().count
+                let report = await harness.poller.cycle()
+                #expect(report.failure == nil && report.getCalls == 1 && report.unobservable == 1, "\(report)")
+                #expect(try await harness.eventTypes().count == before + 1, "the readable video's change was seen")
+                let ghost = try #require(try await harness.store.trackedVideo(tenant: "acme", videoID: "ghost"))
+                let delay = expectedDelays.removeFirst()
+                #expect(ghost.nextPollAt == harness.now + delay, "failure \(step + 1): next look after \(delay)")
+                if delay >= .seconds(4) {
+                    // Half-way there: the ghost is not due, so no get call at all.
+                    harness.advance(delay.timeInterval / 2)
+                    let between = await harness.poller.cycle()
+                    #expect(between.getCalls == 0 && between.failure == nil, "\(between)")
+                    harness.advance(delay.timeInterval / 2)
+                } else {
+                    harness.advance(delay.timeInterval)
+                }
+                step += 1
+            }
+        }
+    }
+
     @Test("an unknown upstream status emits video.status_changed once")
     func unknownStatusOnce() async throws {
         try await Harness.with { harness in

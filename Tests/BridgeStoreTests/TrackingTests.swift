@@ -37,6 +37,24 @@ struct TrackingTests {
         await #expect(try await fixture.store.track(tenant: "globex", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0).created)
     }
 
+    @Test("per-video backoff doubles from the interval to its cap; an observation resets it")
+    func perVideoBackoff() async throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        try await fixture.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
+        var delays: [Duration] = []
+        for _ in 0..<6 {
+            let step = try await fixture.store.backOffPolling(videoIDs: ["v1"], now: t0, interval: .seconds(2), maximum: .seconds(30))
+            delays.append(try #require(step["v1"]).delay)
+        }
+        #expect(delays == [2, 4, 8, 16, 30, 30].map { Duration.seconds($0) })
+        #expect(try await fixture.store.trackedVideo(tenant: "acme", videoID: "v1")?.nextPollAt == at(30))
+        #expect(try await fixture.store.dueVideoIDs(now: at(29), limit: 10).isEmpty)
+        try await fixture.store.recordObservations([observe("v1", "pending")], now: at(31), nextPollAt: at(33))
+        let reset = try await fixture.store.backOffPolling(videoIDs: ["v1"], now: at(33), interval: .seconds(2), maximum: .seconds(30))
+        #expect(reset["v1"]?.failures == 1 && reset["v1"]?.delay == .seconds(2))
+    }
+
     @Test("two tenants tracking one video each get their own events and deliveries")
     func tenantSeparation() async throws {
         let fixture = try StoreFixture()
