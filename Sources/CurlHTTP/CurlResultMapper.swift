@@ -8,13 +8,16 @@ struct CurlResultMapper {
     let code: CURLcode
 
     func result() -> Result<OutboundResponse, CurlError> {
-        if let blocked = transfer.blockedAddress {
+        // A transfer that went through used an allowed address, whatever else was vetoed on the way.
+        if code != CURLE_OK, let blocked = transfer.blockedAddress {
             return .failure(.blockedDestination(address: blocked.description))
         }
         if transfer.bodyTooLarge || code == CURLE_FILESIZE_EXCEEDED {
             return .failure(.bodyTooLarge(limit: transfer.request.maxResponseBytes))
         }
-        guard code == CURLE_OK else { return .failure(error()) }
+        // Stopped on purpose once the kept prefix was complete: the response is what was kept.
+        let stoppedAfterPrefix = code == CURLE_WRITE_ERROR && transfer.truncated
+        guard code == CURLE_OK || stoppedAfterPrefix else { return .failure(error()) }
         if transfer.status == 0 {
             var status = 0
             _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -43,7 +46,7 @@ struct CurlResultMapper {
         case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
             return .invalidURL(message())
         case CURLE_ABORTED_BY_CALLBACK:
-            return .blockedDestination(address: transfer.remoteAddress?.description ?? "unknown")
+            return .blockedDestination(address: (transfer.blockedAddress ?? transfer.remoteAddress)?.description ?? "unknown")
         default:
             return .other(code: Int(code.rawValue), message: message())
         }

@@ -22,6 +22,8 @@ final class Transfer: @unchecked Sendable {
     var headers = HeaderFields()
     var body = Data()
     var bodyTooLarge = false
+    /// The kept prefix is complete and the rest was not downloaded (`truncateLongBodies`).
+    var truncated = false
     var blockedAddress: IPAddress?
     var remoteAddress: IPAddress?
     var openedConnection = false
@@ -53,8 +55,11 @@ final class Transfer: @unchecked Sendable {
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard body.count + bytes.count <= request.maxResponseBytes else {
             if request.truncateLongBodies {
+                // Keep the prefix and stop: the rest is not downloaded (a receiver streaming a huge or
+                // endless body must not hold the attempt until its timeout).
                 body.append(contentsOf: bytes.prefix(max(0, request.maxResponseBytes - body.count)))
-                return true
+                truncated = true
+                return false
             }
             bodyTooLarge = true
             return false
@@ -80,12 +85,15 @@ final class Transfer: @unchecked Sendable {
         headers.add(name: String(decoding: bytes[..<colon], as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
 
-    /// Whether the request may use `address`; remembers a veto so the failure is reported as such.
+    /// Whether the request may use `address`; remembers a veto so that, if the transfer fails, the
+    /// failure is reported as a blocked destination (with several addresses, curl may still succeed
+    /// through an allowed one: then the veto of another is no failure at all).
     func allows(_ address: IPAddress) -> Bool {
+        if let check = request.destinationCheck, !check(address) {
+            blockedAddress = address
+            return false
+        }
         remoteAddress = address
-        guard let check = request.destinationCheck else { return true }
-        if check(address) { return true }
-        blockedAddress = address
-        return false
+        return true
     }
 }

@@ -23,6 +23,14 @@ public struct DestinationPolicy: Sendable {
     /// Validates a callback URL at registration. Returns the normalised URL text or a reason.
     public func validate(_ text: String) -> Result<String, DestinationError> {
         guard text.count <= 2048 else { return .failure(.invalid("URL longer than 2048 characters")) }
+        // Anywhere in the text, also trailing: what a receiver would never see the same way twice.
+        if text.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+            return .failure(.invalid("URL contains whitespace or control characters"))
+        }
+        // A zone id (`[fe80::1%25eth0]`) names an interface of this machine, never a receiver.
+        if let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]"), text[open..<close].contains("%") {
+            return .failure(.invalid("IPv6 zone ids are not allowed"))
+        }
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
             return .failure(.invalid("not a valid URL"))
         }
@@ -31,6 +39,8 @@ public struct DestinationPolicy: Sendable {
             return .failure(.invalid("credentials in the URL are not allowed"))
         }
         guard var host = components.host?.lowercased(), !host.isEmpty else { return .failure(.invalid("URL has no host")) }
+        if let port = components.port, !(1...65535).contains(port) { return .failure(.invalid("port must be 1 to 65535")) }
+        if host.contains("%") { return .failure(.invalid("IPv6 zone ids are not allowed")) }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !allowPrivate else { return .success(text) }
         let bare = host.hasSuffix(".") ? String(host.dropLast()) : host

@@ -76,6 +76,22 @@ struct CurlTransportTests {
 
     /// The transfer's own timeout and the server's hang are ten minutes; the deadline is two: only
     /// cancellation can end it in time.
+    /// The receiver keeps the body open for ten minutes and the request's timeout is five: the transfer
+    /// ends in time only because the transport stops reading once it has the part it keeps.
+    @Test("with truncation, the transport keeps the first bytes and stops downloading")
+    func truncationStopsTheDownload() async throws {
+        try await withTransport { server, transport in
+            let task = Task {
+                try await transport.send(
+                    OutboundRequest(url: server.baseURL + "/dribble", timeout: .seconds(300), maxResponseBytes: 1024, truncateLongBodies: true)
+                )
+            }
+            let result = try await withDeadline(.seconds(120)) { await task.result }
+            let response = try result.get()
+            #expect(response.status == 200 && response.body.count == 1024)
+        }
+    }
+
     @Test("cancelling the task aborts its transfer at once")
     func cancellationAbortsTransfer() async throws {
         try await withTransport { server, transport in

@@ -32,6 +32,18 @@ final class TransportTestServer: TestResource {
             try await Task.sleep(for: .seconds(600))
             return "woke"
         }
+        // 4 KiB of body at once, then nothing for ten minutes: only a client that stops reading after
+        // the part it keeps is done before its timeout.
+        router.get("dribble") { _, _ in
+            Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(repeating: UInt8(ascii: "z"), count: 4096))
+                    try await Task.sleep(for: .seconds(600))
+                    try await writer.finish(nil)
+                }
+            )
+        }
         router.get("redirect") { _, _ in
             Response(status: .found, headers: [.location: "/ok"])
         }
