@@ -33,6 +33,8 @@ public struct BridgeConfiguration: Sendable {
     public var retrySchedule: [Duration]
     public var secretGrace: Duration
     public var retention: Duration
+    /// How often pruning runs.
+    public var pruneInterval: Duration
     public var disableAfter: Duration
     /// A connection that has not sent a complete request head within this is closed.
     public var headerTimeout: Duration
@@ -61,6 +63,7 @@ public struct BridgeConfiguration: Sendable {
         retrySchedule: [Duration] = BridgeConfiguration.defaultRetrySchedule,
         secretGrace: Duration = .seconds(86_400),
         retention: Duration = .seconds(30 * 86_400),
+        pruneInterval: Duration = .seconds(600),
         disableAfter: Duration = .seconds(5 * 86_400),
         headerTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
@@ -84,6 +87,7 @@ public struct BridgeConfiguration: Sendable {
         self.retrySchedule = retrySchedule
         self.secretGrace = secretGrace
         self.retention = retention
+        self.pruneInterval = pruneInterval
         self.disableAfter = disableAfter
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
@@ -108,6 +112,6 @@ public struct BridgeConfiguration: Sendable {
     }
 
     public var pollerConfiguration: PollerConfiguration {
-        PollerConfiguration(interval: pollInterval, trackingLimit: trackingLimit, retention: retention)
+        PollerConfiguration(interval: pollInterval, trackingLimit: trackingLimit, retention: retention, pruneInterval: pruneInterval)
     }
 }

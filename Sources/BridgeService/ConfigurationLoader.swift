@@ -43,7 +43,9 @@ public struct ConfigurationLoader: Sendable {
         Setting(name: "BRIDGE_SECRET_GRACE", flag: "secret-grace", kind: .duration, defaultValue: "24h",
                 help: "How long a rotated-out secret keeps signing beside the new one."),
         Setting(name: "BRIDGE_RETENTION", flag: "retention", kind: .duration, defaultValue: "30d",
-                help: "Succeeded deliveries and delivered events older than this are pruned."),
+                help: "Finished records (deliveries, their events, terminal videos, idempotency keys) are pruned this long after."),
+        Setting(name: "BRIDGE_PRUNE_INTERVAL", flag: "prune-interval", kind: .duration, defaultValue: "10m",
+                help: "How often pruning runs."),
         Setting(name: "BRIDGE_DISABLE_AFTER", flag: "disable-after", kind: .duration, defaultValue: "5d",
                 help: "A subscription failing without a success for this long is disabled."),
         Setting(name: "BRIDGE_HEADER_TIMEOUT", flag: "header-timeout", kind: .duration, defaultValue: "10s",
@@ -146,7 +148,8 @@ public struct ConfigurationLoader: Sendable {
         duration("BRIDGE_TRACKING_LIMIT", minimum: .seconds(1)) { configuration.trackingLimit = $0 }
         duration("BRIDGE_DELIVERY_TIMEOUT", minimum: .milliseconds(100)) { configuration.deliveryTimeout = $0 }
         duration("BRIDGE_SECRET_GRACE", minimum: .zero) { configuration.secretGrace = $0 }
-        duration("BRIDGE_RETENTION", minimum: .seconds(60)) { configuration.retention = $0 }
+        duration("BRIDGE_RETENTION", minimum: .seconds(1)) { configuration.retention = $0 }
+        duration("BRIDGE_PRUNE_INTERVAL", minimum: .seconds(1)) { configuration.pruneInterval = $0 }
         duration("BRIDGE_DISABLE_AFTER", minimum: .seconds(1)) { configuration.disableAfter = $0 }
         duration("BRIDGE_HEADER_TIMEOUT", minimum: .milliseconds(100)) { configuration.headerTimeout = $0 }
         duration("BRIDGE_DATABASE_BUSY_TIMEOUT", minimum: .milliseconds(10)) { configuration.databaseBusyTimeout = $0 }
@@ -279,6 +282,7 @@ extension BridgeConfiguration {
             "BRIDGE_RETRY_SCHEDULE = " + retrySchedule.map(DurationText.format).joined(separator: ","),
             "BRIDGE_SECRET_GRACE = \(DurationText.format(secretGrace))",
             "BRIDGE_RETENTION = \(DurationText.format(retention))",
+            "BRIDGE_PRUNE_INTERVAL = \(DurationText.format(pruneInterval))",
             "BRIDGE_DISABLE_AFTER = \(DurationText.format(disableAfter))",
             "BRIDGE_HEADER_TIMEOUT = \(DurationText.format(headerTimeout))",
             "BRIDGE_IDLE_TIMEOUT = \(DurationText.format(idleTimeout))",

@@ -259,8 +259,14 @@ public final class Poller: Service {
         }
         if due {
             let pruned = try await store.prune(olderThan: moment - configuration.retention.timeInterval, batchSize: 500)
-            if pruned.events + pruned.deliveries > 0 {
-                logger.info("retention pruned", metadata: ["events": "\(pruned.events)", "deliveries": "\(pruned.deliveries)"])
+            if pruned.events + pruned.deliveries + pruned.videos + pruned.idempotencyRecords > 0 {
+                logger.info(
+                    "retention pruned",
+                    metadata: [
+                        "events": "\(pruned.events)", "deliveries": "\(pruned.deliveries)", "videos": "\(pruned.videos)",
+                        "idempotency_records": "\(pruned.idempotencyRecords)",
+                    ]
+                )
             }
         }
     }

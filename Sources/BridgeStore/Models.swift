@@ -109,5 +109,7 @@ public struct ObservationReport: Sendable, Equatable {
 public struct PruneReport: Sendable, Equatable {
     public var deliveries = 0
     public var events = 0
+    public var videos = 0
+    public var idempotencyRecords = 0
     public init() {}
 }

@@ -82,44 +82,53 @@ extension SQLiteBridgeStore {
 
     // MARK: - Retention
 
-    /// Deletes succeeded/cancelled deliveries and then events (with no delivery left) older than
-    /// `cutoff`, `batchSize` rows per transaction so writers never wait long. Failed and held
-    /// deliveries, and their events, are kept: someone may still retry or replay them.
+    /// Deletes every record finished before `cutoff`: deliveries that succeeded, failed or were
+    /// cancelled (with their attempts), then events with no delivery left, terminal or expired videos,
+    /// and idempotency records — `batchSize` rows per transaction so writers never wait long. Held and
+    /// pending deliveries, and their events, stay until sent or their subscription is deleted.
     @discardableResult
     public func prune(olderThan cutoff: Date, batchSize: Int = 500) async throws(StoreError) -> PruneReport {
         var report = PruneReport()
-        while true {
-            let removed = try await write { db in
-                try db.run(
-                    sql: """
-                        DELETE FROM deliveries WHERE id IN (
-                            SELECT id FROM deliveries
-                            WHERE state IN ('succeeded', 'cancelled') AND completed_at < ? LIMIT ?)
-                        """,
-                    arguments: [cutoff.unixSeconds, batchSize]
-                )
-                return db.changesCount
-            }
-            report.deliveries += removed
-            if removed < batchSize { break }
-        }
-        while true {
-            let removed = try await write { db in
-                try db.run(
-                    sql: """
-                        DELETE FROM events WHERE seq IN (
-                            SELECT seq FROM events e
-                            WHERE e.created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq)
-                            LIMIT ?)
-                        """,
-                    arguments: [cutoff.unixSeconds, batchSize]
-                )
-                return db.changesCount
-            }
-            report.events += removed
-            if removed < batchSize { break }
-        }
+        report.deliveries = try await deleteInBatches(
+            """
+            DELETE FROM deliveries WHERE id IN (
+                SELECT id FROM deliveries
+                WHERE state IN ('succeeded', 'failed', 'cancelled') AND completed_at < ? LIMIT ?)
+            """, cutoff: cutoff, batchSize: batchSize
+        )
+        report.events = try await deleteInBatches(
+            """
+            DELETE FROM events WHERE seq IN (
+                SELECT seq FROM events e
+                WHERE e.created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq)
+                LIMIT ?)
+            """, cutoff: cutoff, batchSize: batchSize
+        )
+        report.videos = try await deleteInBatches(
+            "DELETE FROM videos WHERE id IN (SELECT id FROM videos WHERE terminal = 1 AND finished_at < ? LIMIT ?)",
+            cutoff: cutoff, batchSize: batchSize
+        )
+        report.idempotencyRecords = try await deleteInBatches(
+            """
+            DELETE FROM idempotency_keys WHERE (tenant, key) IN (
+                SELECT tenant, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)
+            """,
+            cutoff: cutoff, batchSize: batchSize
+        )
         return report
+    }
+
+    /// Runs `sql` (arguments: cutoff, limit) until it deletes fewer than `batchSize` rows.
+    private func deleteInBatches(_ sql: String, cutoff: Date, batchSize: Int) async throws(StoreError) -> Int {
+        var total = 0
+        while true {
+            let removed = try await write { db in
+                try db.run(sql: sql, arguments: [cutoff.unixSeconds, batchSize])
+                return db.changesCount
+            }
+            total += removed
+            if removed < batchSize { return total }
+        }
     }
 
     // MARK: - Rows

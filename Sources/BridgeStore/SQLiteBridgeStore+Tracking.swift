@@ -156,8 +156,8 @@ extension SQLiteBridgeStore {
                 let videoID: String = row["video_id"]
                 let status: String? = row["observed_status"]
                 try db.run(
-                    sql: "UPDATE videos SET terminal = 1, expired = 1 WHERE id = ?",
-                    arguments: [row["id"] as Int64]
+                    sql: "UPDATE videos SET terminal = 1, expired = 1, finished_at = ? WHERE id = ?",
+                    arguments: [now.unixSeconds, row["id"] as Int64]
                 )
                 let payload = EventPayload.video(
                     type: .trackingExpired, timestamp: now, videoID: videoID,
@@ -247,14 +247,15 @@ extension SQLiteBridgeStore {
             sql: """
                 UPDATE videos SET observed_status = ?, notified_status = ?, known_status = ?, unknown_seen = ?,
                     video_url = ?, terminal = ?, first_seen_at = COALESCE(first_seen_at, ?), last_seen_at = ?,
-                    last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END, next_poll_at = ?, poll_failures = 0
+                    last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END, next_poll_at = ?, poll_failures = 0,
+                    finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
                 WHERE id = ?
                 """,
             arguments: [
                 transition.state.observedStatus, transition.state.notifiedStatus, transition.state.furthestKnownStatus,
                 try Self.encodeList(transition.state.unknownStatusesSeen), transition.state.videoURL,
                 transition.state.isTerminal, now.unixSeconds, now.unixSeconds, changed, now.unixSeconds,
-                nextPollAt.unixSeconds, row["id"] as Int64,
+                nextPollAt.unixSeconds, transition.state.isTerminal, now.unixSeconds, row["id"] as Int64,
             ]
         )
         report.videosUpdated += 1

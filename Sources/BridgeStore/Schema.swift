@@ -45,6 +45,20 @@ enum Schema {
         migrator.registerMigration("v5-videos-poll-failures") { db in
             try db.execute(sql: "ALTER TABLE videos ADD COLUMN poll_failures INTEGER NOT NULL DEFAULT 0")
         }
+        // Retention covers every finished record: failed deliveries, terminal or expired videos
+        // (finished_at: when they became so), idempotency records.
+        migrator.registerMigration("v6-retention-of-finished-records") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX deliveries_done_by_age;
+                    CREATE INDEX deliveries_finished_by_age ON deliveries(completed_at)
+                        WHERE state IN ('succeeded', 'failed', 'cancelled');
+                    ALTER TABLE videos ADD COLUMN finished_at REAL;
+                    UPDATE videos SET finished_at = COALESCE(last_changed_at, last_seen_at, tracking_started_at) WHERE terminal = 1;
+                    CREATE INDEX videos_finished_by_age ON videos(finished_at) WHERE terminal = 1;
+                    """
+            )
+        }
         return migrator
     }
 

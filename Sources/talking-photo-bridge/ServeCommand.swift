@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("retry-schedule"), help: help("BRIDGE_RETRY_SCHEDULE")) var retrySchedule: String?
     @Option(name: .customLong("secret-grace"), help: help("BRIDGE_SECRET_GRACE")) var secretGrace: String?
     @Option(name: .customLong("retention"), help: help("BRIDGE_RETENTION")) var retention: String?
+    @Option(name: .customLong("prune-interval"), help: help("BRIDGE_PRUNE_INTERVAL")) var pruneInterval: String?
     @Option(name: .customLong("disable-after"), help: help("BRIDGE_DISABLE_AFTER")) var disableAfter: String?
     @Option(name: .customLong("header-timeout"), help: help("BRIDGE_HEADER_TIMEOUT")) var headerTimeout: String?
     @Option(name: .customLong("idle-timeout"), help: help("BRIDGE_IDLE_TIMEOUT")) var idleTimeout: String?
@@ -54,7 +55,7 @@ struct Serve: AsyncParsableCommand {
             ("BRIDGE_ALLOW_PRIVATE_DESTINATIONS", allowPrivateDestinations), ("BRIDGE_POLL_INTERVAL", pollInterval),
             ("BRIDGE_TRACKING_LIMIT", trackingLimit), ("BRIDGE_DELIVERY_TIMEOUT", deliveryTimeout),
             ("BRIDGE_DELIVERY_CONCURRENCY", deliveryConcurrency), ("BRIDGE_RETRY_SCHEDULE", retrySchedule),
-            ("BRIDGE_SECRET_GRACE", secretGrace), ("BRIDGE_RETENTION", retention), ("BRIDGE_DISABLE_AFTER", disableAfter),
+            ("BRIDGE_SECRET_GRACE", secretGrace), ("BRIDGE_RETENTION", retention), ("BRIDGE_PRUNE_INTERVAL", pruneInterval), ("BRIDGE_DISABLE_AFTER", disableAfter),
             ("BRIDGE_HEADER_TIMEOUT", headerTimeout), ("BRIDGE_IDLE_TIMEOUT", idleTimeout), ("BRIDGE_MAX_CONNECTIONS", maxConnections),
             ("BRIDGE_DATABASE_BUSY_TIMEOUT", databaseBusyTimeout), ("BRIDGE_LOG_FORMAT", logFormat), ("BRIDGE_LOG_LEVEL", logLevel),
         ]

@@ -64,6 +64,8 @@ struct ConfigurationTests {
         ("BRIDGE_POLL_INTERVAL", "99999999999999999999d"), ("BRIDGE_TRACKING_LIMIT", "1e300s"),
         ("BRIDGE_RETRY_SCHEDULE", "0s,99999999999999999999h"), ("BRIDGE_SECRET_GRACE", "36500d36500d"),
         ("SURREAL_BASE_URL", "gopher://user:tok-secret-value@upstream"),
+        ("BRIDGE_RETENTION", "500ms"), ("BRIDGE_PRUNE_INTERVAL", "0s"), ("BRIDGE_HEADER_TIMEOUT", "soon"),
+        ("BRIDGE_MAX_CONNECTIONS", "0"), ("BRIDGE_DATABASE_BUSY_TIMEOUT", "-1s"),
     ])
     func badValue(name: String, value: String) {
         var environment = Self.minimal
@@ -75,6 +77,15 @@ struct ConfigurationTests {
         #expect(errors.lines.count == 1, "\(errors.lines)")
         #expect(errors.lines.first?.hasPrefix(name) == true, "\(errors.lines)")
         #expect(!errors.description.contains("0123456789abcdef") && !errors.description.contains("tok-secret-value"))
+    }
+
+    @Test("retention and pruning go down to one second")
+    func shortRetention() throws {
+        var environment = Self.minimal
+        environment["BRIDGE_RETENTION"] = "1s"
+        environment["BRIDGE_PRUNE_INTERVAL"] = "1s"
+        let configuration = try load(environment).get()
+        #expect(configuration.retention == .seconds(1) && configuration.pollerConfiguration.pruneInterval == .seconds(1))
     }
 
     @Test("missing required settings are each reported")

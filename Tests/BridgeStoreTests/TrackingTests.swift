@@ -197,23 +197,42 @@ struct TrackingTests {
         await #expect(try await fixture.store.deliveries(tenant: "acme").map(\.state) == [.held])
     }
 
-    @Test("retention prunes old succeeded deliveries and then their events, in batches")
+    /// The contract's retention: every finished record goes `BRIDGE_RETENTION` after it finished;
+    /// held and pending deliveries (and their events) stay.
+    @Test("retention prunes finished deliveries with their attempts, then their events, terminal videos and idempotency records")
     func retention() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
-        _ = try await fixture.subscribe()
+        let subscription = try await fixture.subscribe()
         for index in 0..<25 {
             try await fixture.store.track(tenant: "acme", videoID: "v\(index)", source: .watch, initial: observe("v\(index)", "finished"), now: t0, nextPollAt: t0)
         }
+        try await fixture.store.track(tenant: "acme", videoID: "live", source: .watch, initial: observe("live", "pending"), now: t0, nextPollAt: t0)
+        try await fixture.store.track(tenant: "acme", videoID: "old", source: .watch, initial: observe("old", "pending"), now: t0, nextPollAt: t0)
+        try await fixture.store.expireTracking(startedBefore: at(1), now: at(10), limit: 1)  // "live" or "old": one expires
+        _ = try await fixture.store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h", ttl: .seconds(86_400), now: t0)
         try await fixture.store.write { db in
-            try db.execute(sql: "UPDATE deliveries SET state = 'succeeded', completed_at = ? WHERE id <= 20", arguments: [t0.timeIntervalSince1970])
-            try db.execute(sql: "UPDATE deliveries SET state = 'failed', completed_at = ? WHERE id > 20", arguments: [t0.timeIntervalSince1970])
+            try db.execute(sql: "UPDATE deliveries SET state = 'succeeded', completed_at = ? WHERE id <= 15", arguments: [t0.timeIntervalSince1970])
+            try db.execute(sql: "UPDATE deliveries SET state = 'failed', completed_at = ? WHERE id > 15 AND id <= 20", arguments: [t0.timeIntervalSince1970])
+            try db.execute(sql: "UPDATE deliveries SET state = 'held' WHERE id > 20 AND id <= 23")
+            try db.execute(
+                sql: "INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms) SELECT id, ?, 500, 1 FROM deliveries",
+                arguments: [t0.timeIntervalSince1970]
+            )
         }
+        #expect(try await fixture.store.prune(olderThan: t0, batchSize: 7) == PruneReport(), "nothing finished before the cutoff")
+
         let report = try await fixture.store.prune(olderThan: at(86_400 * 31), batchSize: 7)
-        #expect(report.deliveries == 20 && report.events == 20)
+        #expect(report.deliveries == 20 && report.events == 20, "\(report)")
+        #expect(report.videos == 26 && report.idempotencyRecords == 1, "25 finished and one expired video: \(report)")
         let (events, deliveries) = try await fixture.store.counts()
-        #expect(events == 5 && deliveries == [.failed: 5])
-        await #expect(try await fixture.store.prune(olderThan: at(1)).deliveries == 0)
+        #expect(events == 8, "5 finished videos' with a held or pending delivery, two first events, the expiry's")
+        #expect(deliveries[.held] == 3 && deliveries[.pending] == 5 && deliveries[.succeeded] == nil && deliveries[.failed] == nil)
+        let tables = try await fixture.store.tableCounts()
+        #expect(tables["attempts"] == 8, "attempts went with their deliveries: \(tables)")
+        #expect(tables["videos"] == 1 && tables["idempotency_keys"] == 0, "\(tables)")
+        #expect(try await fixture.store.subscription(tenant: "acme", id: subscription.id) != nil)
+        #expect(try await fixture.store.prune(olderThan: at(86_400 * 31)) == PruneReport(), "nothing left to prune")
     }
 
     @Test("a commit that enqueues deliveries wakes listeners")
