@@ -44,6 +44,12 @@ public struct BridgeConfiguration: Sendable {
     public var maxConnections: Int
     /// How long a write waits for another connection's lock.
     public var databaseBusyTimeout: Duration
+    /// Subscriptions per key.
+    public var maxSubscriptions: Int
+    /// Unfinished tracked videos per key.
+    public var maxTrackedVideos: Int
+    /// Concurrent long polls per key.
+    public var maxLongPolls: Int
     public var logFormat: LogFormat
     public var logLevel: String
 
@@ -69,6 +75,9 @@ public struct BridgeConfiguration: Sendable {
         idleTimeout: Duration = .seconds(60),
         maxConnections: Int = 1000,
         databaseBusyTimeout: Duration = .seconds(5),
+        maxSubscriptions: Int = 1000,
+        maxTrackedVideos: Int = 100_000,
+        maxLongPolls: Int = 16,
         logFormat: LogFormat = .text,
         logLevel: String = "info"
     ) {
@@ -93,6 +102,9 @@ public struct BridgeConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
         self.databaseBusyTimeout = databaseBusyTimeout
+        self.maxSubscriptions = maxSubscriptions
+        self.maxTrackedVideos = maxTrackedVideos
+        self.maxLongPolls = maxLongPolls
         self.logFormat = logFormat
         self.logLevel = logLevel
     }

@@ -66,7 +66,9 @@ public struct BridgeRuntime: Sendable {
             readiness: ReadinessProbe(store: store, client: client),
             metrics: MetricsEndpoint(registry: metricsRegistry, store: store),
             now: { Date() },
-            logger: logger.labelled("bridge.api")
+            logger: logger.labelled("bridge.api"),
+            limits: TenantLimits(maxSubscriptions: configuration.maxSubscriptions, maxLiveVideos: configuration.maxTrackedVideos),
+            longPolls: LongPollGate(maximum: configuration.maxLongPolls)
         )
         let application = try HTTPServer.makeApplication(
             dependencies: dependencies,

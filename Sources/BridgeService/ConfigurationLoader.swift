@@ -56,6 +56,12 @@ public struct ConfigurationLoader: Sendable {
                 help: "HTTP connections open at once; more wait to be accepted."),
         Setting(name: "BRIDGE_DATABASE_BUSY_TIMEOUT", flag: "database-busy-timeout", kind: .duration, defaultValue: "5s",
                 help: "How long a write waits for another connection's lock before it fails (503)."),
+        Setting(name: "BRIDGE_MAX_SUBSCRIPTIONS", flag: "max-subscriptions", kind: .count, defaultValue: "1000",
+                help: "Subscriptions per API key."),
+        Setting(name: "BRIDGE_MAX_TRACKED_VIDEOS", flag: "max-tracked-videos", kind: .count, defaultValue: "100000",
+                help: "Unfinished tracked videos per API key."),
+        Setting(name: "BRIDGE_MAX_LONG_POLLS", flag: "max-long-polls", kind: .count, defaultValue: "16",
+                help: "Concurrent GET /v1/events?wait= requests per API key."),
         Setting(name: "BRIDGE_LOG_FORMAT", flag: "log-format", kind: .choice(["text", "json"]), defaultValue: "text",
                 help: "Log line format: text or json."),
         Setting(name: "BRIDGE_LOG_LEVEL", flag: "log-level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
@@ -154,6 +160,18 @@ public struct ConfigurationLoader: Sendable {
         duration("BRIDGE_HEADER_TIMEOUT", minimum: .milliseconds(100)) { configuration.headerTimeout = $0 }
         duration("BRIDGE_DATABASE_BUSY_TIMEOUT", minimum: .milliseconds(10)) { configuration.databaseBusyTimeout = $0 }
         duration("BRIDGE_IDLE_TIMEOUT", minimum: .milliseconds(100)) { configuration.idleTimeout = $0 }
+        func count(_ name: String, _ range: ClosedRange<Int>, _ assign: (Int) -> Void) {
+            check(name) { value in
+                guard let parsed = Int(value), range.contains(parsed) else {
+                    return "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(value)\""
+                }
+                assign(parsed)
+                return nil
+            }
+        }
+        count("BRIDGE_MAX_SUBSCRIPTIONS", 1...10_000_000) { configuration.maxSubscriptions = $0 }
+        count("BRIDGE_MAX_TRACKED_VIDEOS", 1...100_000_000) { configuration.maxTrackedVideos = $0 }
+        count("BRIDGE_MAX_LONG_POLLS", 1...100_000) { configuration.maxLongPolls = $0 }
         check("BRIDGE_MAX_CONNECTIONS") { value in
             guard let count = Int(value), (1...1_000_000).contains(count) else {
                 return "expected a whole number from 1 to 1000000, got \"\(value)\""
@@ -287,6 +305,9 @@ extension BridgeConfiguration {
             "BRIDGE_HEADER_TIMEOUT = \(DurationText.format(headerTimeout))",
             "BRIDGE_IDLE_TIMEOUT = \(DurationText.format(idleTimeout))",
             "BRIDGE_MAX_CONNECTIONS = \(maxConnections)",
+            "BRIDGE_MAX_SUBSCRIPTIONS = \(maxSubscriptions)",
+            "BRIDGE_MAX_TRACKED_VIDEOS = \(maxTrackedVideos)",
+            "BRIDGE_MAX_LONG_POLLS = \(maxLongPolls)",
             "BRIDGE_DATABASE_BUSY_TIMEOUT = \(DurationText.format(databaseBusyTimeout))",
             "BRIDGE_LOG_FORMAT = \(logFormat.rawValue)",
             "BRIDGE_LOG_LEVEL = \(logLevel)",

@@ -313,9 +313,15 @@ extension SQLiteBridgeStore {
     }
 
     /// Re-sends every event of the subscription's tenant since `since` that matches its filters, each
-    /// as a new delivery of the same event (same `webhook-id`). Returns how many were queued.
-    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date) async throws(StoreError) -> Int? {
-        let count = try await write { db -> Int? in
+    /// as a new delivery of the same event (same `webhook-id`), oldest first, at most `limit` per call;
+    /// pings count when they were sent to this subscription and its filter takes them. An event that
+    /// already has a pending or held delivery to this subscription is not queued again, so repeating
+    /// a replay queues nothing twice. nil when the subscription is unknown to this tenant; `more` when
+    /// matching events are left for another call.
+    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date, limit: Int = 10_000) async throws(StoreError)
+        -> (queued: Int, more: Bool)?
+    {
+        let result = try await write { db -> (queued: Int, more: Bool)? in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
             try db.run(
                 sql: """
@@ -323,19 +329,32 @@ extension SQLiteBridgeStore {
                                             created_at, updated_at)
                     SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
                            ?, ?, ?
-                    FROM events e JOIN subscriptions s ON s.id = ? AND s.tenant = e.tenant
-                    WHERE e.tenant = ? AND e.created_at >= ? AND e.type != 'ping'
-                      AND (s.video_id IS NULL OR s.video_id = e.video_id)
-                      AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type))
-                    ORDER BY e.seq
+                    \(Self.replayMatch)
+                    ORDER BY e.seq LIMIT ?
                     """,
-                arguments: [now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID, tenant, since.unixSeconds]
+                arguments: [now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID, tenant, since.unixSeconds, limit]
             )
-            return db.changesCount
+            let queued = db.changesCount
+            let more = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 \(Self.replayMatch))", arguments: [subscriptionID, tenant, since.unixSeconds]
+            ) ?? false
+            return (queued, more)
         }
-        if (count ?? 0) > 0 { notifyDeliveriesEnqueued() }
-        return count
+        if (result?.queued ?? 0) > 0 { notifyDeliveriesEnqueued() }
+        return result
     }
+
+    /// The events a replay to subscription `?` of tenant `?` since `?` takes (see ``replay``).
+    static let replayMatch = """
+        FROM events e JOIN subscriptions s ON s.id = ? AND s.tenant = e.tenant
+        WHERE e.tenant = ? AND e.created_at >= ?
+          AND (e.type != 'ping' OR EXISTS (SELECT 1 FROM deliveries p WHERE p.event_seq = e.seq AND p.subscription_id = s.id))
+          AND (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
+          AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type))
+          AND NOT EXISTS (
+              SELECT 1 FROM deliveries o
+              WHERE o.event_seq = e.seq AND o.subscription_id = s.id AND o.state IN ('pending', 'held'))
+        """
 
     /// Sends a delivery again now with a fresh schedule (held instead if its subscription is disabled).
     /// nil when unknown to this tenant; false when an attempt is in flight right now.

@@ -7,8 +7,11 @@ extension SQLiteBridgeStore {
 
     /// Creates a subscription with its first signing secret.
     @discardableResult
-    public func createSubscription(_ new: NewSubscription, now: Date) async throws(StoreError) -> Subscription {
+    public func createSubscription(_ new: NewSubscription, now: Date, limits: TenantLimits = .none) async throws(StoreError)
+        -> Subscription
+    {
         try await write { db in
+            try Self.checkLimits(db, tenant: new.tenant, subscriptions: 1, videos: 0, limits: limits)
             try Self.ensureTenant(db, new.tenant, now: now)
             try Self.insertSubscription(db, new, now: now)
             guard let created = try Self.fetchSubscription(db, tenant: new.tenant, id: new.id) else {

@@ -15,6 +15,7 @@ extension SQLiteBridgeStore {
         source: TrackingSource,
         initial: Observation? = nil,
         subscription: NewSubscription? = nil,
+        limits: TenantLimits = .none,
         now: Date,
         nextPollAt: Date
     ) async throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
@@ -23,6 +24,12 @@ extension SQLiteBridgeStore {
             if source == .watch, try Self.isSubmitted(db, videoID: videoID, byAnotherThan: tenant) {
                 throw StoreError.ownedByAnotherTenant
             }
+            let isNew = try Bool.fetchOne(
+                db, sql: "SELECT NOT EXISTS (SELECT 1 FROM videos WHERE tenant = ? AND video_id = ?)", arguments: [tenant, videoID]
+            ) ?? true
+            try Self.checkLimits(
+                db, tenant: tenant, subscriptions: subscription == nil ? 0 : 1, videos: isNew ? 1 : 0, limits: limits
+            )
             try Self.ensureTenant(db, tenant, now: now)
             // A per-video subscription made with the submit exists before the first event fans out.
             if let subscription { try Self.insertSubscription(db, subscription, now: now) }

@@ -18,6 +18,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidData(String)
     /// The video was submitted through the bridge by another key: to this key it does not exist.
     case ownedByAnotherTenant
+    /// A per-key limit would be passed; `setting` names its variable.
+    case limitExceeded(setting: String)
     case other(String)
 
     public var description: String {
@@ -33,6 +35,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
                 + migrations.joined(separator: ", ") + "); upgrade the binary or restore a backup"
         case .invalidData(let message): "invalid stored data: \(message)"
         case .ownedByAnotherTenant: "the video belongs to another key"
+        case .limitExceeded(let setting): "limit reached (\(setting))"
         case .other(let message): "database error: \(message)"
         }
     }

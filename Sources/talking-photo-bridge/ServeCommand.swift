@@ -42,6 +42,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: help("BRIDGE_MAX_CONNECTIONS")) var maxConnections: String?
     @Option(name: .customLong("database-busy-timeout"), help: help("BRIDGE_DATABASE_BUSY_TIMEOUT"))
     var databaseBusyTimeout: String?
+    @Option(name: .customLong("max-subscriptions"), help: help("BRIDGE_MAX_SUBSCRIPTIONS")) var maxSubscriptions: String?
+    @Option(name: .customLong("max-tracked-videos"), help: help("BRIDGE_MAX_TRACKED_VIDEOS")) var maxTrackedVideos: String?
+    @Option(name: .customLong("max-long-polls"), help: help("BRIDGE_MAX_LONG_POLLS")) var maxLongPolls: String?
     @Option(name: .customLong("log-format"), help: help("BRIDGE_LOG_FORMAT")) var logFormat: String?
     @Option(name: .customLong("log-level"), help: help("BRIDGE_LOG_LEVEL")) var logLevel: String?
 
@@ -57,7 +60,8 @@ struct Serve: AsyncParsableCommand {
             ("BRIDGE_DELIVERY_CONCURRENCY", deliveryConcurrency), ("BRIDGE_RETRY_SCHEDULE", retrySchedule),
             ("BRIDGE_SECRET_GRACE", secretGrace), ("BRIDGE_RETENTION", retention), ("BRIDGE_PRUNE_INTERVAL", pruneInterval), ("BRIDGE_DISABLE_AFTER", disableAfter),
             ("BRIDGE_HEADER_TIMEOUT", headerTimeout), ("BRIDGE_IDLE_TIMEOUT", idleTimeout), ("BRIDGE_MAX_CONNECTIONS", maxConnections),
-            ("BRIDGE_DATABASE_BUSY_TIMEOUT", databaseBusyTimeout), ("BRIDGE_LOG_FORMAT", logFormat), ("BRIDGE_LOG_LEVEL", logLevel),
+            ("BRIDGE_DATABASE_BUSY_TIMEOUT", databaseBusyTimeout), ("BRIDGE_MAX_SUBSCRIPTIONS", maxSubscriptions),
+            ("BRIDGE_MAX_TRACKED_VIDEOS", maxTrackedVideos), ("BRIDGE_MAX_LONG_POLLS", maxLongPolls), ("BRIDGE_LOG_FORMAT", logFormat), ("BRIDGE_LOG_LEVEL", logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
     }

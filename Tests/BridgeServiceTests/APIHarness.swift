@@ -37,6 +37,7 @@ final class APIHarness: TestResource {
         allowPrivate: Bool = true,
         upstreamURL: String? = nil,
         renderTime: Duration = .milliseconds(300),
+        configure: (inout BridgeConfiguration) -> Void = { _ in },
         script: @escaping WebhookReceiver.Script = { _, _ in .status(200) }
     ) async throws {
         directory = try TemporaryDirectory("api")
@@ -48,7 +49,7 @@ final class APIHarness: TestResource {
         )
         receiver = try await WebhookReceiver.start(script: script)
         transport = try CurlTransport()
-        let configuration = BridgeConfiguration(
+        var configuration = BridgeConfiguration(
             listenHost: "127.0.0.1",
             listenPort: 0,
             databasePath: directory.path("bridge.sqlite"),
@@ -59,6 +60,7 @@ final class APIHarness: TestResource {
             pollInterval: .milliseconds(100),
             retrySchedule: [.zero, .milliseconds(50), .milliseconds(50)]
         )
+        configure(&configuration)
         let ports = AsyncStream.makeStream(of: Int.self)
         runtime = try BridgeRuntime(configuration: configuration, logger: quiet) { port in
             ports.continuation.yield(port)
@@ -97,10 +99,13 @@ final class APIHarness: TestResource {
         allowPrivate: Bool = true,
         upstreamURL: String? = nil,
         renderTime: Duration = .milliseconds(300),
+        configure: (inout BridgeConfiguration) -> Void = { _ in },
         script: @escaping WebhookReceiver.Script = { _, _ in .status(200) },
         _ body: (APIHarness) async throws -> T
     ) async throws -> T {
-        let harness = try await APIHarness(allowPrivate: allowPrivate, upstreamURL: upstreamURL, renderTime: renderTime, script: script)
+        let harness = try await APIHarness(
+            allowPrivate: allowPrivate, upstreamURL: upstreamURL, renderTime: renderTime, configure: configure, script: script
+        )
         return try await withResource(harness, body)
     }
 

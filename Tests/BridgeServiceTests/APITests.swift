@@ -119,8 +119,11 @@ struct APITests {
             #expect(await eventually { harness.receiver.received(path: "s1").count == 2 })
             #expect(harness.receiver.received(path: "s1").last?.signature.split(separator: " ").count == 2)
 
+            #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 2 })
             let replay = try await harness.call("POST", "/v1/subscriptions/\(ids[1])/replay", json: ["since": "2020-01-01T00:00:00Z"])
-            #expect(replay.status == 202 && replay.json["queued"] as? Int == 0, "pings are not replayed")
+            #expect(replay.status == 202 && replay.json["queued"] as? Int == 2 && replay.json["more"] as? Bool == false, "its two pings")
+            let again = try await harness.call("POST", "/v1/subscriptions/\(ids[1])/replay", json: ["since": "2020-01-01T00:00:00Z"])
+            #expect(again.json["queued"] as? Int == 0 || again.json["queued"] as? Int == 2, "\(again.text)")
             #expect(try await harness.call("DELETE", "/v1/subscriptions/\(ids[2])").status == 204)
             #expect(try await harness.call("GET", "/v1/subscriptions/\(ids[2])").status == 404)
         }
@@ -168,6 +171,59 @@ struct APITests {
                 #expect(reply.status == 404 && reply.headers["content-type"] == "application/json", "\(path): \(reply.status)")
                 #expect(reply.errorCode == "not_found" || reply.json["code"] as? Int == 40401, "\(path): \(reply.text)")
             }
+        }
+    }
+
+    /// The contract's limits per key: 429 `limit_exceeded` naming the variable, nothing changed, no
+    /// upstream call, other keys unaffected.
+    @Test("per-key limits: subscriptions, tracked videos and long polls answer 429 limit_exceeded and change nothing")
+    func perKeyLimits() async throws {
+        try await APIHarness.with(renderTime: .seconds(3600), configure: {
+            $0.maxSubscriptions = 2
+            $0.maxTrackedVideos = 2
+            $0.maxLongPolls = 1
+        }) { harness in
+            for index in 0..<2 {
+                #expect(try await harness.call("POST", "/v1/subscriptions", json: ["url": harness.receiver.url("s\(index)")]).status == 201)
+            }
+            let third = try await harness.call("POST", "/v1/subscriptions", json: ["url": harness.receiver.url("s2")])
+            #expect(third.status == 429 && third.errorCode == "limit_exceeded", "\(third.text)")
+            #expect(third.text.contains("BRIDGE_MAX_SUBSCRIPTIONS"), "\(third.text)")
+            #expect(try await harness.store.tableCounts()["subscriptions"] == 2)
+            var withCallback = Self.generate
+            withCallback["callback_url"] = harness.receiver.url("cb")
+            let refusedGenerate = try await harness.call("POST", "/v1/v2v/video.generate", json: withCallback)
+            #expect(refusedGenerate.status == 429 && refusedGenerate.json["code"] as? Int == 42901, "\(refusedGenerate.text)")
+            #expect(harness.simulator.control.callCounts().generate == 0, "refused before the upstream was called")
+            #expect(try await harness.call("POST", "/v1/subscriptions", as: "globex", json: ["url": harness.receiver.url("g")]).status == 201)
+
+            // Long polls: of two at once, one holds and the other is refused at once; an event ends the
+            // one that holds; then another is admitted.
+            let cursor = try #require(try await harness.call("GET", "/v1/events").json["next_cursor"] as? String)
+            let sub = try await harness.call("GET", "/v1/subscriptions")
+            let first = try #require((sub.json["data"] as? [[String: Any]])?.first?["id"] as? String)
+            let (refused, held) = try await withThrowingTaskGroup(of: APIHarness.Reply.self) { group in
+                for _ in 0..<2 { group.addTask { try await harness.call("GET", "/v1/events?after=\(cursor)&wait=30") } }
+                let early = try #require(try await group.next())
+                _ = try await harness.call("POST", "/v1/subscriptions/\(first)/test")  // an event ends the held poll
+                let late = try #require(try await group.next())
+                return (early, late)
+            }
+            #expect(refused.status == 429 && refused.errorCode == "limit_exceeded", "\(refused.text)")
+            #expect(refused.text.contains("BRIDGE_MAX_LONG_POLLS"), "\(refused.text)")
+            #expect(held.status == 200 && (held.json["data"] as? [Any])?.count == 1, "\(held.text)")
+            #expect(try await harness.call("GET", "/v1/events?after=\(cursor)&wait=1").status == 200)
+
+            // Unfinished tracked videos: two, then watch and generate are refused.
+            let ids = harness.simulator.control.createVideos(count: 3, pinnedStatus: "in_progressing")
+            for id in ids.prefix(2) { #expect(try await harness.call("POST", "/v1/videos/\(id)/watch").status == 201) }
+            let gets = harness.simulator.control.callCounts().get
+            let refusedWatch = try await harness.call("POST", "/v1/videos/\(ids[2])/watch")
+            #expect(refusedWatch.status == 429 && refusedWatch.text.contains("BRIDGE_MAX_TRACKED_VIDEOS"), "\(refusedWatch.text)")
+            #expect(harness.simulator.control.callCounts().get == gets, "no upstream lookup for a refused watch")
+            let refusedRender = try await harness.call("POST", "/v1/v2v/video.generate", json: Self.generate)
+            #expect(refusedRender.status == 429 && harness.simulator.control.callCounts().generate == 0, "\(refusedRender.text)")
+            #expect(try await harness.store.trackedVideo(tenant: "acme", videoID: ids[2]) == nil)
         }
     }
 

@@ -235,6 +235,34 @@ struct TrackingTests {
         #expect(try await fixture.store.prune(olderThan: at(86_400 * 31)) == PruneReport(), "nothing left to prune")
     }
 
+    /// The contract's bounded replay: at most `limit` per call, `more` while matching events are left,
+    /// never a second open delivery of one event to one subscription, pings only its own.
+    @Test("replay is bounded per call, says when more is left, and never queues an event twice")
+    func boundedReplay() async throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        let subscription = try await fixture.subscribe(url: "https://hooks.example.com/a")
+        let other = try await fixture.subscribe(url: "https://hooks.example.com/b")
+        for index in 0..<24 {
+            try await fixture.store.track(tenant: "acme", videoID: "v\(index)", source: .watch, initial: observe("v\(index)", "finished"), now: t0, nextPollAt: t0)
+        }
+        _ = try await fixture.store.ping(tenant: "acme", subscriptionID: subscription.id, now: t0)
+        _ = try await fixture.store.ping(tenant: "acme", subscriptionID: other.id, now: t0)
+        // Everything delivered once: nothing open, so all 24 events and this subscription's ping match.
+        try await fixture.store.write { db in
+            try db.execute(sql: "UPDATE deliveries SET state = 'succeeded', completed_at = ?", arguments: [t0.timeIntervalSince1970])
+        }
+        var rounds: [(Int, Bool)] = []
+        for _ in 0..<4 {
+            let round = try #require(try await fixture.store.replay(tenant: "acme", subscriptionID: subscription.id, since: t0, now: at(1), limit: 10))
+            rounds.append((round.queued, round.more))
+        }
+        #expect(rounds.map(\.0) == [10, 10, 5, 0] && rounds.map(\.1) == [true, true, false, false], "\(rounds)")
+        let open = try await fixture.store.deliveries(tenant: "acme", state: .pending, limit: 1000).filter { $0.subscriptionID == subscription.id }
+        #expect(open.count == 25 && Set(open.map(\.eventID)).count == 25, "each event once")
+        #expect(open.filter { $0.eventType == .ping }.count == 1, "its own ping, not the other subscription's")
+    }
+
     @Test("a commit that enqueues deliveries wakes listeners")
     func wakeUps() async throws {
         let fixture = try StoreFixture()

@@ -19,31 +19,37 @@ extension BridgeAPIHandler {
         }
         var events = try await page()
         if events.isEmpty, wait > 0 {
-            // Long poll: listen before re-checking, so an event committed in between is not missed.
-            let wakeUps = store.eventWakeUps()
-            events = try await page()
-            if events.isEmpty {
-                let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-                let forward = Task {
-                    for await _ in wakeUps { signal.yield() }
-                }
-                let timer = Task {
-                    try? await Task.sleep(for: .seconds(wait))
-                    signal.finish()
-                }
-                defer {
-                    forward.cancel()
-                    timer.cancel()
-                    signal.finish()
-                }
-                for await _ in signals {
-                    events = try await page()
-                    if !events.isEmpty { break }
-                }
-            }
+            events = try await dependencies.longPolls.run(tenant: tenant) { try await longPoll(seconds: wait, page: page) }
         }
         let next = events.last.map { String($0.sequence) } ?? String(cursor)
         return .ok(.init(body: .json(.init(data: events.map(Self.api), nextCursor: next))))
+    }
+
+    /// Holds the request until `page` finds an event or `seconds` pass.
+    private func longPoll(seconds wait: Int, page: () async throws -> [StoredEvent]) async throws -> [StoredEvent] {
+        // Listen before re-checking, so an event committed in between is not missed.
+        let wakeUps = store.eventWakeUps()
+        var events = try await page()
+        if events.isEmpty {
+            let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            let forward = Task {
+                for await _ in wakeUps { signal.yield() }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(wait))
+                signal.finish()
+            }
+            defer {
+                forward.cancel()
+                timer.cancel()
+                signal.finish()
+            }
+            for await _ in signals {
+                events = try await page()
+                if !events.isEmpty { break }
+            }
+        }
+        return events
     }
 
     func getEvent(_ input: Operations.GetEvent.Input) async throws -> Operations.GetEvent.Output {

@@ -23,7 +23,10 @@ extension BridgeAPIHandler {
         } else if request.events != nil {
             throw BridgeError.badRequest("events needs a callback_url")
         }
-        // Refuse before submitting anything when the submit could not be recorded.
+        // Refuse before submitting anything when the submit could not be recorded or would pass a limit.
+        try await store.checkLimits(
+            tenant: tenant, addingSubscriptions: subscription == nil ? 0 : 1, addingVideos: 1, limits: dependencies.limits
+        )
         try await store.checkWritable(now: now)
 
         let payload = ["audio_url": request.audioUrl, "image_url": request.imageUrl]

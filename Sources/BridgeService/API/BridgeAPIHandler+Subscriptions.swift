@@ -18,7 +18,8 @@ extension BridgeAPIHandler {
                 tenant: tenant, url: url, eventTypes: types, videoID: request.videoId,
                 description: request.description.flatMap { $0.isEmpty ? nil : $0 }, secret: secret.text
             ),
-            now: now
+            now: now,
+            limits: dependencies.limits
         )
         return .created(.init(body: .json(.init(value1: Self.api(created), value2: .init(secret: secret.text)))))
     }
@@ -90,9 +91,9 @@ extension BridgeAPIHandler {
         let tenant = try Caller.required()
         try Self.checkSubscriptionID(input.path.subscriptionId)
         guard case .json(let request) = input.body else { throw BridgeError.badRequest("expected a JSON body") }
-        guard let queued = try await store.replay(tenant: tenant, subscriptionID: input.path.subscriptionId, since: request.since, now: now)
+        guard let replayed = try await store.replay(tenant: tenant, subscriptionID: input.path.subscriptionId, since: request.since, now: now)
         else { throw BridgeError.notFound("no such subscription") }
-        return .accepted(.init(body: .json(.init(queued: queued))))
+        return .accepted(.init(body: .json(.init(queued: replayed.queued, more: replayed.more))))
     }
 
     // MARK: - Helpers

@@ -38,6 +38,7 @@ extension BridgeAPIHandler {
         // Another key's render: the same answer as for an id nobody knows, before any upstream call,
         // so neither the body nor the timing tells this key it exists.
         if try await store.isSubmittedByAnotherTenant(videoID: id, tenant: tenant) { throw BridgeError.notFound(BridgeError.noSuchVideo) }
+        try await store.checkLimits(tenant: tenant, addingSubscriptions: 0, addingVideos: 1, limits: dependencies.limits)
         // The status seen now is the first observation; it emits its event (finished → video.finished).
         var initial: Observation?
         do {
@@ -54,7 +55,7 @@ extension BridgeAPIHandler {
         }
         let moment = now
         let result = try await store.track(
-            tenant: tenant, videoID: id, source: .watch, initial: initial, now: moment,
+            tenant: tenant, videoID: id, source: .watch, initial: initial, limits: dependencies.limits, now: moment,
             nextPollAt: moment + dependencies.pollInterval
         )
         let body = Self.api(result.video)

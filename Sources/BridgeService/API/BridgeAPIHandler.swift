@@ -20,6 +20,8 @@ struct BridgeAPIHandler: APIProtocol {
         var metrics: MetricsEndpoint
         var now: @Sendable () -> Date
         var logger: Logger
+        var limits: TenantLimits = .none
+        var longPolls = LongPollGate(maximum: 16)
     }
 
     let dependencies: Dependencies

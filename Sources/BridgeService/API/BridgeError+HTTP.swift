@@ -54,6 +54,7 @@ struct ErrorMappingMiddleware: ServerMiddleware {
 
     static func map(_ error: StoreError, logger: Logger, operationID: String) -> BridgeError {
         if error == .ownedByAnotherTenant { return .notFound(BridgeError.noSuchVideo) }
+        if case .limitExceeded(let setting) = error { return .limitExceeded(setting: setting, what: BridgeError.limitDescription(setting)) }
         if error.isTransient {
             logger.warning("database unavailable", metadata: ["operation": "\(operationID)", "error": "\(error)"])
             return .unavailable("the database cannot take writes right now (\(error)); retry later")
@@ -106,6 +107,8 @@ struct ErrorMappingMiddleware: ServerMiddleware {
         case .conflict(let reason): (status, code, envelopeCode, message) = (.conflict, "conflict", 40901, reason)
         case .payloadTooLarge(let limit):
             (status, code, envelopeCode, message) = (.contentTooLarge, "payload_too_large", 41301, "request body larger than \(limit) bytes")
+        case .limitExceeded(let setting, let what):
+            (status, code, envelopeCode, message) = (.tooManyRequests, "limit_exceeded", 42901, "\(what) (\(setting))")
         case .unprocessable(let reason):
             (status, code, envelopeCode, message) = (.unprocessableContent, "unprocessable", 42201, reason)
         case .upstreamUnreachable(let reason):

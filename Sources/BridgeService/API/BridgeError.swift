@@ -10,6 +10,8 @@ enum BridgeError: Error, Sendable {
     case methodNotAllowed(allowed: [String])
     case conflict(String)
     case payloadTooLarge(limit: Int)
+    /// A per-key limit (429 `limit_exceeded`); `setting` names the variable that sets it.
+    case limitExceeded(setting: String, what: String)
     case unprocessable(String)
     /// The upstream could not be reached (proxy: 502).
     case upstreamUnreachable(String)
@@ -22,4 +24,14 @@ enum BridgeError: Error, Sendable {
     /// The one answer for a video this key may not see: never tracked, unknown upstream, or another
     /// key's render all read the same.
     static let noSuchVideo = "no such video"
+
+    /// What each per-key limit's error says, by its setting.
+    static func limitDescription(_ setting: String) -> String {
+        switch setting {
+        case "BRIDGE_MAX_SUBSCRIPTIONS": "this key has as many subscriptions as it may have; delete one first"
+        case "BRIDGE_MAX_TRACKED_VIDEOS": "this key tracks as many unfinished videos as it may"
+        case "BRIDGE_MAX_LONG_POLLS": "this key has as many long polls open as it may; wait for one to return"
+        default: "limit reached"
+        }
+    }
 }

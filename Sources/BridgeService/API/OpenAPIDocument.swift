@@ -25,7 +25,15 @@ info:
     key with a different body is a `422`; while the first request is still running, `409`.
 
     Request bodies are limited to 64 KiB (`413`). Unknown JSON fields are rejected (`400`).
-    Lists are cursor-paginated: pass the response's `next_cursor` as `cursor`.
+    Lists are cursor-paginated: pass the response's `next_cursor` as `cursor`. An unknown path is a
+    `404`, a known path with another method a `405` with `Allow`, both with the error JSON.
+
+    Per-key limits answer `429` with error code `limit_exceeded` (proxy: envelope code `42901`),
+    name the setting in the message and change nothing: subscriptions (`BRIDGE_MAX_SUBSCRIPTIONS`,
+    default 1000; `video.generate` with `callback_url` counts), unfinished tracked videos
+    (`BRIDGE_MAX_TRACKED_VIDEOS`, default 100000; `watch` and `video.generate`, checked before the
+    upstream is called) and concurrent `GET /v1/events?wait=` requests (`BRIDGE_MAX_LONG_POLLS`,
+    default 16).
   license:
     name: Proprietary
 servers:
@@ -1114,10 +1122,16 @@ components:
           format: date-time
     ReplayResult:
       type: object
-      required: [queued]
+      description: |
+        A replay queues at most 10,000 deliveries per call, oldest event first, and never an event the
+        subscription already has pending or held; with `more`, call again (with the same `since`) for
+        the rest.
+      required: [queued, more]
       properties:
         queued:
           type: integer
+        more:
+          type: boolean
     Video:
       type: object
       required: [video_id, source, terminal, tracking_started_at]
