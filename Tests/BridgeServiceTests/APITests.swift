@@ -122,8 +122,6 @@ struct APITests {
             #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 2 })
             let replay = try await harness.call("POST", "/v1/subscriptions/\(ids[1])/replay", json: ["since": "2020-01-01T00:00:00Z"])
             #expect(replay.status == 202 && replay.json["queued"] as? Int == 2 && replay.json["more"] as? Bool == false, "its two pings")
-            let again = try await harness.call("POST", "/v1/subscriptions/\(ids[1])/replay", json: ["since": "2020-01-01T00:00:00Z"])
-            #expect(again.json["queued"] as? Int == 0 || again.json["queued"] as? Int == 2, "\(again.text)")
             #expect(try await harness.call("DELETE", "/v1/subscriptions/\(ids[2])").status == 204)
             #expect(try await harness.call("GET", "/v1/subscriptions/\(ids[2])").status == 404)
         }
