@@ -12,15 +12,7 @@ public func withResource<Resource: TestResource, Result>(
     _ resource: Resource,
     _ body: (Resource) async throws -> Result
 ) async throws -> Result {
-    let result: Result
-    do {
-        result = try await body(resource)
-    } catch {
-        await resource.stop()
-        throw error
-    }
-    await resource.stop()
-    return result
+    try await withScope { scope in try await body(scope.adopt(resource)) }
 }
 
 extension LoopbackServer: TestResource {}
