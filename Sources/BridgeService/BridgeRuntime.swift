@@ -57,6 +57,7 @@ public struct BridgeRuntime: Sendable {
         )
         let metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
         _ = metricsFactory
+        let deferred = DeferredWrites(logger: logger.labelled("bridge.store"))
         let dependencies = BridgeAPIHandler.Dependencies(
             store: store,
             client: client,
@@ -68,7 +69,8 @@ public struct BridgeRuntime: Sendable {
             now: { Date() },
             logger: logger.labelled("bridge.api"),
             limits: TenantLimits(maxSubscriptions: configuration.maxSubscriptions, maxLiveVideos: configuration.maxTrackedVideos),
-            longPolls: LongPollGate(maximum: configuration.maxLongPolls)
+            longPolls: LongPollGate(maximum: configuration.maxLongPolls),
+            deferred: deferred
         )
         let application = try HTTPServer.makeApplication(
             dependencies: dependencies,
@@ -81,8 +83,9 @@ public struct BridgeRuntime: Sendable {
             ),
             onListening: onListening
         )
-        // Shut down in reverse: stop accepting requests first, then drain deliveries, then stop polling.
-        services = [poller, dispatcher, application]
+        // Shut down in reverse: stop accepting requests first, then drain deliveries, then stop
+        // polling; kept writes get their last try after everything else stopped.
+        services = [deferred, poller, dispatcher, application]
     }
 
     /// Runs until SIGTERM/SIGINT (graceful; `handleSignals: false` for tests) or cancellation.

@@ -36,7 +36,7 @@ enum HTTPServer {
                 ErrorMappingMiddleware(logger: dependencies.logger),
                 AuthMiddleware(keys: apiKeys),
                 RequestBodyMiddleware(
-                    store: dependencies.store, limit: bodyLimit, ttl: .seconds(86_400), now: dependencies.now,
+                    store: dependencies.store, deferred: dependencies.deferred, limit: bodyLimit, ttl: .seconds(86_400), now: dependencies.now,
                     logger: dependencies.logger
                 ),
             ]

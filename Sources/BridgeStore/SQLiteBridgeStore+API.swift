@@ -89,29 +89,46 @@ extension SQLiteBridgeStore {
 
     /// Records the first use of `key` for `tenant`, or says what an earlier use decided.
     /// Keys older than `ttl` are forgotten.
+    ///
+    /// An earlier use is decided from a read, so retries get their answer (`409` while the first is
+    /// unfinished, then its response) also while another writer holds the database.
     public func claimIdempotencyKey(tenant: String, key: String, requestHash: String, ttl: Duration, now: Date)
         async throws(StoreError) -> IdempotencyClaim
     {
-        try await write { db in
-            try db.run(
-                sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at < ?",
-                arguments: [tenant, key, (now.unixSeconds - ttl.timeInterval)]
-            )
-            if let row = try Row.fetchOne(
-                db,
-                sql: "SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE tenant = ? AND key = ?",
-                arguments: [tenant, key]
-            ) {
-                guard (row["request_hash"] as String) == requestHash else { return .mismatch }
-                guard let status = row["status"] as Int? else { return .inProgress }
-                return .completed(status: status, contentType: row["content_type"], body: row["body"] ?? Data())
+        let oldest = now.unixSeconds - ttl.timeInterval
+        if let earlier = try await read({ db in try Self.idempotencyDecision(db, tenant: tenant, key: key, hash: requestHash, oldest: oldest) }) {
+            return earlier
+        }
+        return try await write { db in
+            if let earlier = try Self.idempotencyDecision(db, tenant: tenant, key: key, hash: requestHash, oldest: oldest) {
+                return earlier
             }
+            try db.run(
+                sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ?",
+                arguments: [tenant, key]
+            )
             try db.run(
                 sql: "INSERT INTO idempotency_keys (tenant, key, request_hash, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [tenant, key, requestHash, now.unixSeconds]
             )
             return .new
         }
+    }
+
+    /// What a live (not expired) record for the key decides; nil when there is none.
+    private static func idempotencyDecision(_ db: Database, tenant: String, key: String, hash: String, oldest: Double)
+        throws -> IdempotencyClaim?
+    {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at >= ?",
+                arguments: [tenant, key, oldest]
+            )
+        else { return nil }
+        guard (row["request_hash"] as String) == hash else { return .mismatch }
+        guard let status = row["status"] as Int? else { return .inProgress }
+        return .completed(status: status, contentType: row["content_type"], body: row["body"] ?? Data())
     }
 
     public func completeIdempotencyKey(tenant: String, key: String, status: Int, contentType: String?, body: Data)

@@ -52,31 +52,64 @@ extension BridgeAPIHandler {
             }
         }
         subscription?.videoID = video.id
-        let moment = now
-        try await store.track(
-            tenant: tenant, videoID: video.id, source: .generate,
-            initial: Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL),
-            subscription: subscription, now: moment, nextPollAt: moment + dependencies.pollInterval
-        )
+        let answer = Self.generateAnswer(video, subscription: subscription, secret: secret)
+        let recorded = subscription
+        let record: DeferredWrites.Step = { [self] in
+            try await self.recordGenerated(video, tenant: tenant, subscription: recorded)
+        }
+        do {
+            try await record()
+        } catch let error as StoreError where error.isTransient {
+            throw keepAcceptedRender(video.id, record: record, answer: answer)
+        }
         dependencies.logger.info(
             "video submitted and tracked",
             metadata: ["video_id": "\(video.id)", "subscription_id": "\(subscription?.id ?? "")"]
         )
-        return .ok(
-            .init(
-                body: .json(
-                    .init(
-                        code: 0,
-                        data: .init(
-                            videoId: video.id, status: video.status.rawValue, subscriptionId: subscription?.id,
-                            subscriptionSecret: subscription == nil ? nil : secret.text
-                        ),
-                        message: "success"
-                    )
-                )
-            )
+        return .ok(.init(body: .json(answer)))
+    }
+
+    private static func generateAnswer(
+        _ video: UpstreamVideo, subscription: NewSubscription?, secret: WebhookSecret
+    ) -> Components.Schemas.GenerateEnvelope {
+        let shownSecret: String? = subscription == nil ? nil : secret.text
+        let data = Components.Schemas.GenerateEnvelope.DataPayload(
+            videoId: video.id, status: video.status.rawValue, subscriptionId: subscription?.id, subscriptionSecret: shownSecret
+        )
+        return Components.Schemas.GenerateEnvelope(code: 0, data: data, message: "success")
+    }
+
+    private func recordGenerated(_ video: UpstreamVideo, tenant: String, subscription: NewSubscription?) async throws(StoreError) {
+        let moment = now
+        let initial = Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL)
+        let due = moment + dependencies.pollInterval
+        try await store.track(
+            tenant: tenant, videoID: video.id, source: .generate, initial: initial, subscription: subscription,
+            now: moment, nextPollAt: due
         )
     }
+
+    /// The upstream accepted the render but the database refuses the write: never lose the video
+    /// nor release the `Idempotency-Key`. Recording it, and then the key's response, is kept in
+    /// memory and retried; meanwhile the caller gets 503 and its retries 409.
+    private func keepAcceptedRender(
+        _ videoID: String, record: @escaping DeferredWrites.Step, answer: Components.Schemas.GenerateEnvelope
+    ) -> BridgeError {
+        var steps = [record]
+        if let claim = RequestBodyMiddleware.claim {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let body = (try? encoder.encode(answer)) ?? Data()
+            steps.append({ [store] in
+                try await store.completeIdempotencyKey(
+                    tenant: claim.tenant, key: claim.key, status: 200, contentType: "application/json; charset=utf-8", body: body
+                )
+            })
+        }
+        dependencies.deferred.enqueue("accepted render " + videoID, steps: steps)
+        return BridgeError.acceptedNotRecorded(videoID: videoID)
+    }
+
 
     func proxyGet(_ input: Operations.ProxyGet.Input) async throws -> Operations.ProxyGet.Output {
         let tenant = try Caller.required()

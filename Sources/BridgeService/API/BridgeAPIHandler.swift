@@ -22,6 +22,8 @@ struct BridgeAPIHandler: APIProtocol {
         var logger: Logger
         var limits: TenantLimits = .none
         var longPolls = LongPollGate(maximum: 16)
+        /// Writes kept in memory while the database refuses them (an accepted render).
+        var deferred: DeferredWrites
     }
 
     let dependencies: Dependencies

@@ -119,6 +119,11 @@ struct ErrorMappingMiddleware: ServerMiddleware {
             return (HTTPResponse(status: .init(code: upstreamStatus), headerFields: fields), body)
         case .unavailable(let reason):
             (status, code, envelopeCode, message) = (.serviceUnavailable, "unavailable", 50301, reason)
+        case .acceptedNotRecorded(let videoID):
+            status = .serviceUnavailable
+            code = "unavailable"
+            envelopeCode = 50302
+            message = BridgeError.acceptedNotRecordedMessage(videoID)
         case .internalFailure:
             (status, code, envelopeCode, message) = (.internalServerError, "internal", 50001, "internal error")
         }
@@ -126,6 +131,7 @@ struct ErrorMappingMiddleware: ServerMiddleware {
         fields[.contentType] = "application/json"
         if case .unauthorized = error { fields[.wwwAuthenticate] = #"Bearer realm="talking-photo-bridge""# }
         if case .unavailable = error { fields[.retryAfter] = "5" }
+        if case .acceptedNotRecorded = error { fields[.retryAfter] = "5" }
         if case .methodNotAllowed(let allowed) = error { fields[.allow] = allowed.joined(separator: ", ") }
         let body =
             proxy

@@ -19,11 +19,19 @@ enum BridgeError: Error, Sendable {
     case upstreamAnswered(status: Int, contentType: String?, body: Data)
     /// The database cannot take writes right now (disk full, read-only, busy).
     case unavailable(String)
+    /// The upstream accepted a render that the database could not record yet; it is kept in memory
+    /// and recorded as soon as the store allows (503; the `Idempotency-Key` stays claimed).
+    case acceptedNotRecorded(videoID: String)
     case internalFailure
 
     /// The one answer for a video this key may not see: never tracked, unknown upstream, or another
     /// key's render all read the same.
     static let noSuchVideo = "no such video"
+
+    static func acceptedNotRecordedMessage(_ videoID: String) -> String {
+        let first = "the upstream accepted the render as video " + videoID
+        return first + "; the database cannot record it yet, it is tracked as soon as it can. Retry with the same Idempotency-Key for the response"
+    }
 
     /// What each per-key limit's error says, by its setting.
     static func limitDescription(_ setting: String) -> String {

@@ -23,6 +23,11 @@ info:
     `POST` routes accept `Idempotency-Key` (1–255 printable ASCII characters): a retry with the
     same key (per API key, for 24 h) returns the first response and does nothing twice; the same
     key with a different body is a `422`; while the first request is still running, `409`.
+    Once the upstream accepted a `video.generate`, its key is never released: if the database
+    cannot record the render at once (busy, locked, full), the request answers `503` (envelope
+    code `50302`, the message names the video id), the render is kept in memory and recorded as
+    soon as the database allows, retries answer `409` until then and the first request's success
+    afterwards. A database error is never a `400`.
 
     Request bodies are limited to 64 KiB (`413`). Unknown JSON fields are rejected (`400`).
     Lists are cursor-paginated: pass the response's `next_cursor` as `cursor`. An unknown path is a

@@ -10,7 +10,18 @@ import OpenAPIRuntime
 /// key with another request is a 422, and a retry while the first is still running a 409. The key is
 /// claimed in SQLite before the handler runs, so a retried `video.generate` can never reach the
 /// upstream twice, even across a crash in between (that retry gets 409 until the key expires).
+/// A response that cannot be recorded at once (database busy) is kept and recorded later; until
+/// then retries answer 409.
 struct RequestBodyMiddleware: ServerMiddleware {
+    /// The key a request runs under, for a handler that must finish it later itself (an accepted
+    /// render whose recording waits for the database).
+    struct Claim: Sendable {
+        let tenant: String
+        let key: String
+    }
+
+    @TaskLocal static var claim: Claim?
+
     /// JSON bodies compare by meaning (key order and whitespace do not matter); others byte for byte.
     static func canonical(_ bytes: [UInt8]) -> Data {
         let data = Data(bytes)
@@ -24,6 +35,7 @@ struct RequestBodyMiddleware: ServerMiddleware {
     static let replayed = HTTPField.Name("Idempotent-Replayed")
 
     let store: SQLiteBridgeStore
+    let deferred: DeferredWrites
     let limit: Int
     let ttl: Duration
     let now: @Sendable () -> Date
@@ -72,10 +84,17 @@ struct RequestBodyMiddleware: ServerMiddleware {
         }
         let (response, responseBody): (HTTPResponse, HTTPBody?)
         do {
-            (response, responseBody) = try await next(request, buffered, metadata)
+            (response, responseBody) = try await Self.$claim.withValue(Claim(tenant: tenant, key: key)) {
+                try await next(request, buffered, metadata)
+            }
         } catch {
             // The answer is decided now; record it like any other so a retry gets the same one.
             let mapped = ErrorMappingMiddleware.classify(error, logger: logger, operationID: operationID)
+            if case .acceptedNotRecorded = mapped {
+                // Done upstream: the key stays claimed (retries answer 409) until the kept write
+                // records the video and this key's response.
+                throw mapped
+            }
             if case .unavailable = mapped {
                 try? await store.releaseIdempotencyKey(tenant: tenant, key: key)
                 throw mapped
@@ -84,10 +103,18 @@ struct RequestBodyMiddleware: ServerMiddleware {
         }
         var stored = Data()
         if let responseBody { stored = try await Data(collecting: responseBody, upTo: 1 << 20) }
-        do {
+        do throws(StoreError) {
             try await store.completeIdempotencyKey(
                 tenant: tenant, key: key, status: response.status.code,
                 contentType: response.headerFields[.contentType], body: stored
+            )
+        } catch where error.isTransient {
+            let (status, contentType) = (response.status.code, response.headerFields[.contentType])
+            deferred.enqueue(
+                "idempotent response",
+                steps: [{ [store, stored] in
+                    try await store.completeIdempotencyKey(tenant: tenant, key: key, status: status, contentType: contentType, body: stored)
+                }]
             )
         } catch {
             logger.error("could not record an idempotent response", metadata: ["error": "\(error)"])
