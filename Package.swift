@@ -67,6 +67,7 @@ let package = Package(
             dependencies: [
                 "BridgeCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

@@ -1,6 +1,6 @@
 import BridgeCore
 public import Webhooks
-import Foundation
+public import Foundation
 public import TalkingPhoto
 
 /// Everything `serve` needs, validated. Built by ``ConfigurationLoader`` from flags, environment
@@ -44,6 +44,8 @@ public struct BridgeConfiguration: Sendable {
     public var maxConnections: Int
     /// How long a write waits for another connection's lock.
     public var databaseBusyTimeout: Duration
+    /// Seals secrets at rest; nil: `<database>.key`.
+    public var encryptionKey: Data?
     /// Subscriptions per key.
     public var maxSubscriptions: Int
     /// Unfinished tracked videos per key.

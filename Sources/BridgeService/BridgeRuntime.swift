@@ -33,7 +33,8 @@ public struct BridgeRuntime: Sendable {
         self.configuration = configuration
         self.logger = logger
         store = try SQLiteBridgeStore(
-            path: configuration.databasePath, configuration: .init(busyTimeout: configuration.databaseBusyTimeout)
+            path: configuration.databasePath,
+            configuration: .init(busyTimeout: configuration.databaseBusyTimeout, encryptionKey: configuration.encryptionKey)
         )
         upstreamTransport = try CurlTransport()
         callbackTransport = try CurlTransport(configuration: .init(maxCachedConnections: max(256, configuration.deliveryConcurrency)))

@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeStore
 public import Foundation
 import TalkingPhoto
 
@@ -56,6 +57,8 @@ public struct ConfigurationLoader: Sendable {
                 help: "HTTP connections open at once; more wait to be accepted."),
         Setting(name: "BRIDGE_DATABASE_BUSY_TIMEOUT", flag: "database-busy-timeout", kind: .duration, defaultValue: "5s",
                 help: "How long a write waits for another connection's lock before it fails (503)."),
+        Setting(name: "BRIDGE_ENCRYPTION_KEY", flag: "encryption-key", kind: .secret, defaultValue: "",
+                help: "32-byte key (base64 or hex) sealing signing secrets at rest (or BRIDGE_ENCRYPTION_KEY_FILE); empty: <database>.key, generated 0600."),
         Setting(name: "BRIDGE_MAX_SUBSCRIPTIONS", flag: "max-subscriptions", kind: .count, defaultValue: "1000",
                 help: "Subscriptions per API key."),
         Setting(name: "BRIDGE_MAX_TRACKED_VIDEOS", flag: "max-tracked-videos", kind: .count, defaultValue: "100000",
@@ -120,6 +123,14 @@ public struct ConfigurationLoader: Sendable {
         check("SURREAL_API_TOKEN") { value in
             guard !value.isEmpty else { return "must not be empty" }
             configuration.upstreamToken = UpstreamToken(value)
+            return nil
+        }
+        check("BRIDGE_ENCRYPTION_KEY") { value in
+            guard !value.isEmpty else { return nil }
+            guard let key = SecretBox.parseKey(value) else {
+                return "expected 32 bytes as base64 (44 characters) or hex (64 characters)"
+            }
+            configuration.encryptionKey = key
             return nil
         }
         check("BRIDGE_API_KEYS") { value in
@@ -211,6 +222,22 @@ public struct ConfigurationLoader: Sendable {
             return nil
         }
         return problems.isEmpty ? .success(configuration) : .failure(ConfigurationErrors(lines: problems))
+    }
+
+    /// `BRIDGE_ENCRYPTION_KEY` (or `_FILE`) alone, for the operator commands that open the database
+    /// without the rest of the configuration; nil: `<database>.key`.
+    public func encryptionKey() -> Result<Data?, ConfigurationErrors> {
+        guard let setting = Self.settings.first(where: { $0.name == "BRIDGE_ENCRYPTION_KEY" }) else { return .success(nil) }
+        switch raw(setting) {
+        case .success(let value):
+            guard let value, !value.isEmpty else { return .success(nil) }
+            guard let key = SecretBox.parseKey(value) else {
+                return .failure(ConfigurationErrors(lines: ["BRIDGE_ENCRYPTION_KEY: expected 32 bytes as base64 (44 characters) or hex (64 characters)"]))
+            }
+            return .success(key)
+        case .failure(let problem):
+            return .failure(ConfigurationErrors(lines: [problem.line]))
+        }
     }
 
     // MARK: - Sources
@@ -309,6 +336,7 @@ extension BridgeConfiguration {
             "BRIDGE_MAX_TRACKED_VIDEOS = \(maxTrackedVideos)",
             "BRIDGE_MAX_LONG_POLLS = \(maxLongPolls)",
             "BRIDGE_DATABASE_BUSY_TIMEOUT = \(DurationText.format(databaseBusyTimeout))",
+            "BRIDGE_ENCRYPTION_KEY = " + (encryptionKey == nil ? "(\(SQLiteBridgeStore.keyFilePath(forDatabase: databasePath)))" : "<redacted>"),
             "BRIDGE_LOG_FORMAT = \(logFormat.rawValue)",
             "BRIDGE_LOG_LEVEL = \(logLevel)",
         ]

@@ -96,11 +96,14 @@ extension SQLiteBridgeStore {
         async throws(StoreError) -> IdempotencyClaim
     {
         let oldest = now.unixSeconds - ttl.timeInterval
-        if let earlier = try await read({ db in try Self.idempotencyDecision(db, tenant: tenant, key: key, hash: requestHash, oldest: oldest) }) {
+        let box = secrets
+        if let earlier = try await read({ db in
+            try Self.idempotencyDecision(db, tenant: tenant, key: key, hash: requestHash, oldest: oldest, box: box)
+        }) {
             return earlier
         }
         return try await write { db in
-            if let earlier = try Self.idempotencyDecision(db, tenant: tenant, key: key, hash: requestHash, oldest: oldest) {
+            if let earlier = try Self.idempotencyDecision(db, tenant: tenant, key: key, hash: requestHash, oldest: oldest, box: box) {
                 return earlier
             }
             try db.run(
@@ -116,7 +119,9 @@ extension SQLiteBridgeStore {
     }
 
     /// What a live (not expired) record for the key decides; nil when there is none.
-    private static func idempotencyDecision(_ db: Database, tenant: String, key: String, hash: String, oldest: Double)
+    private static func idempotencyDecision(
+        _ db: Database, tenant: String, key: String, hash: String, oldest: Double, box: SecretBox
+    )
         throws -> IdempotencyClaim?
     {
         guard
@@ -128,16 +133,18 @@ extension SQLiteBridgeStore {
         else { return nil }
         guard (row["request_hash"] as String) == hash else { return .mismatch }
         guard let status = row["status"] as Int? else { return .inProgress }
-        return .completed(status: status, contentType: row["content_type"], body: row["body"] ?? Data())
+        let body = try (row["body"] as Data?).map { try openResponse($0, tenant: tenant, key: key, with: box) } ?? Data()
+        return .completed(status: status, contentType: row["content_type"], body: body)
     }
 
     public func completeIdempotencyKey(tenant: String, key: String, status: Int, contentType: String?, body: Data)
         async throws(StoreError)
     {
+        let sealed = try sealResponse(body, tenant: tenant, key: key)
         try await write { db in
             try db.run(
                 sql: "UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE tenant = ? AND key = ?",
-                arguments: [status, contentType, body, tenant, key]
+                arguments: [status, contentType, sealed, tenant, key]
             )
         }
     }

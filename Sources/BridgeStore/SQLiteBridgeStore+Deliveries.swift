@@ -59,7 +59,9 @@ extension SQLiteBridgeStore {
                             id: id, eventID: row[4], eventType: type, payload: row[6],
                             subscriptionID: subscription, tenant: row[2], videoID: row[7], url: row[8],
                             secrets: try secrets[subscription] ?? {
-                                let active = try String.fetchAll(secretsOf, arguments: [subscription, nowSeconds])
+                                let active = try String.fetchAll(secretsOf, arguments: [subscription, nowSeconds]).map {
+                                    try self.openSecret($0, subscriptionID: subscription)
+                                }
                                 secrets[subscription] = active
                                 return active
                             }(),
@@ -421,7 +423,7 @@ extension SQLiteBridgeStore {
             )
             try db.run(
                 sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
-                arguments: [subscriptionID, newSecret, now.unixSeconds]
+                arguments: [subscriptionID, try sealSecret(newSecret, subscriptionID: subscriptionID), now.unixSeconds]
             )
             return true
         }

@@ -13,7 +13,7 @@ extension SQLiteBridgeStore {
         try await write { db in
             try Self.checkLimits(db, tenant: new.tenant, subscriptions: 1, videos: 0, limits: limits)
             try Self.ensureTenant(db, new.tenant, now: now)
-            try Self.insertSubscription(db, new, now: now)
+            try self.insertSubscription(db, new, now: now)
             guard let created = try Self.fetchSubscription(db, tenant: new.tenant, id: new.id) else {
                 throw StoreError.invalidData("subscription vanished")
             }
@@ -21,7 +21,7 @@ extension SQLiteBridgeStore {
         }
     }
 
-    static func insertSubscription(_ db: Database, _ new: NewSubscription, now: Date) throws {
+    func insertSubscription(_ db: Database, _ new: NewSubscription, now: Date) throws {
         try db.run(
             sql: """
                 INSERT INTO subscriptions (id, tenant, url, event_types, video_id, description, enabled,
@@ -35,7 +35,7 @@ extension SQLiteBridgeStore {
         )
         try db.run(
             sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
-            arguments: [new.id, new.secret, now.unixSeconds]
+            arguments: [new.id, try sealSecret(new.secret, subscriptionID: new.id), now.unixSeconds]
         )
     }
 

@@ -32,7 +32,7 @@ extension SQLiteBridgeStore {
             )
             try Self.ensureTenant(db, tenant, now: now)
             // A per-video subscription made with the submit exists before the first event fans out.
-            if let subscription { try Self.insertSubscription(db, subscription, now: now) }
+            if let subscription { try self.insertSubscription(db, subscription, now: now) }
             try db.run(
                 sql: """
                     INSERT INTO videos (tenant, video_id, source, tracking_started_at, next_poll_at)

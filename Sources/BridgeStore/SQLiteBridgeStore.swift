@@ -13,15 +13,21 @@ public final class SQLiteBridgeStore: Sendable {
         public var busyTimeout: Duration
         /// Readers in the pool (the writer is separate).
         public var maximumReaderCount: Int
+        /// The 32-byte key that seals secrets at rest; nil: the file `<database>.key`, generated with
+        /// a new database (see `SQLiteBridgeStore+Encryption.swift`).
+        public var encryptionKey: Data?
 
-        public init(busyTimeout: Duration = .seconds(5), maximumReaderCount: Int = 4) {
+        public init(busyTimeout: Duration = .seconds(5), maximumReaderCount: Int = 4, encryptionKey: Data? = nil) {
             self.busyTimeout = busyTimeout
             self.maximumReaderCount = maximumReaderCount
+            self.encryptionKey = encryptionKey
         }
     }
 
     let pool: DatabasePool
     public let path: String
+    /// Seals signing secrets and stored responses.
+    let secrets: SecretBox
     /// Test seam: runs inside the observation transaction right after an event row is inserted.
     /// Throwing from it must leave nothing on disk.
     let afterEventInsert: (@Sendable () throws -> Void)?
@@ -57,22 +63,46 @@ public final class SQLiteBridgeStore: Sendable {
             // measurable change in delivery throughput (BENCHMARKS.md).
             try db.execute(sql: "PRAGMA cache_size = -1024")
         }
+        try Self.ensurePrivateFiles(path)
+        let opened: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: config)
-            let migrator = Schema.migrator
+            opened = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw Self.openFailure(error, path: path)
+        }
+        pool = opened
+        let storedKeyID: String?
+        do {
+            storedKeyID = try opened.read { db in try Self.storedKeyID(db) }
+        } catch {
+            throw Self.openFailure(error, path: path)
+        }
+        secrets = try Self.resolveKey(databasePath: path, given: configuration.encryptionKey, storedKeyID: storedKeyID)
+        do {
+            let migrator = Schema.migrator(secrets: secrets)
             let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
             let known = Set(migrator.migrations)
             let unknown = applied.subtracting(known)
             guard unknown.isEmpty else { throw StoreError.newerSchema(unknownMigrations: unknown.sorted()) }
             try migrator.migrate(pool)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            switch StoreError(error) {
-            case .cannotOpen(let message): throw .cannotOpen(Self.explainOpenFailure(path: path) ?? message)
-            case .readOnly: throw .cannotOpen(Self.explainOpenFailure(path: path) ?? "\(path) is read-only")
-            case let other: throw other
+            if storedKeyID == nil {
+                try pool.write { [keyID = secrets.keyID] db in
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", arguments: [Self.keyIDMetaKey, keyID]
+                    )
+                }
             }
+        } catch {
+            throw Self.openFailure(error, path: path)
+        }
+    }
+
+    private static func openFailure(_ error: any Error, path: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        switch StoreError(error) {
+        case .cannotOpen(let message): return .cannotOpen(Self.explainOpenFailure(path: path) ?? message)
+        case .readOnly: return .cannotOpen(Self.explainOpenFailure(path: path) ?? "\(path) is read-only")
+        case let other: return other
         }
     }
 
@@ -98,7 +128,7 @@ public final class SQLiteBridgeStore: Sendable {
 
     /// Identifiers of the migrations this database has applied, oldest first.
     public func appliedMigrations() async throws(StoreError) -> [String] {
-        try await read { db in try Schema.migrator.completedMigrations(db) }
+        try await read { db in try Schema.migrator(secrets: nil).completedMigrations(db) }
     }
 
     /// A stream that yields whenever a commit enqueued new pending deliveries.
@@ -150,6 +180,11 @@ public final class SQLiteBridgeStore: Sendable {
         do {
             // VACUUM INTO cannot run inside a transaction; a reader connection outside one copies a
             // consistent snapshot while the writer carries on.
+            // An empty file is a valid target; creating it first makes the copy private (0600) like the
+            // original. Its secrets stay sealed: the key is not in the copy.
+            let descriptor = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw StoreError.cannotOpen("cannot create \(destination): \(String(cString: strerror(errno)))") }
+            close(descriptor)
             try await pool.unsafeRead { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
         } catch {
             throw StoreError(error)

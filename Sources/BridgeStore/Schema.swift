@@ -3,7 +3,12 @@ import GRDB
 /// Versioned migrations. Each one is frozen once shipped: change the schema by adding a new one.
 /// Written in SQL terms, never through app types, so old migrations keep meaning what they meant.
 enum Schema {
-    static var migrator: DatabaseMigrator {
+    /// The migrations without the key: enough to list them or to build an old schema.
+    static var migrator: DatabaseMigrator { migrator(secrets: nil) }
+
+    /// - Parameter secrets: seals what earlier versions stored in clear (v7); nil fails v7 on a
+    ///   database that has anything to seal.
+    static func migrator(secrets: SecretBox?) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-initial") { db in
             try db.execute(sql: v1)
@@ -58,6 +63,10 @@ enum Schema {
                     CREATE INDEX videos_finished_by_age ON videos(finished_at) WHERE terminal = 1;
                     """
             )
+        }
+        // Secrets at rest: signing secrets and stored idempotent responses are sealed (AES-GCM).
+        migrator.registerMigration("v7-secrets-sealed") { db in
+            try SQLiteBridgeStore.sealPlaintext(db, with: secrets)
         }
         return migrator
     }

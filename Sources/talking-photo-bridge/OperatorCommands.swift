@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgeService
 import BridgeStore
 import CurlHTTP
 import Foundation
@@ -15,8 +16,9 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let path = database ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
+        let key = try operatorEncryptionKey("migrate")
         do {
-            let store = try SQLiteBridgeStore(path: path)
+            let store = try SQLiteBridgeStore(path: path, configuration: .init(encryptionKey: key))
             let applied = try await store.appliedMigrations()
             print("\(path): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))")
         } catch {
@@ -49,10 +51,11 @@ struct Backup: AsyncParsableCommand {
             printError("talking-photo-bridge backup: no database at \(source)")
             throw ExitCode(1)
         }
+        let key = try operatorEncryptionKey("backup")
         do {
-            try await SQLiteBridgeStore(path: source).backup(to: path)
+            try await SQLiteBridgeStore(path: source, configuration: .init(encryptionKey: key)).backup(to: path)
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            print("backed up \(source) to \(path) (\(size) bytes)")
+            print("backed up \(source) to \(path) (\(size) bytes); its secrets are sealed, keep the key apart from it")
         } catch {
             printError("talking-photo-bridge backup: \(error)")
             throw ExitCode(1)
@@ -115,6 +118,64 @@ struct Healthcheck: AsyncParsableCommand {
             throw exit
         } catch {
             printError("healthcheck: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The configured secrets key for an operator command (exit 78 on a bad one); nil: `<database>.key`.
+func operatorEncryptionKey(_ command: String) throws -> Data? {
+    switch ConfigurationLoader(environment: ProcessInfo.processInfo.environment).encryptionKey() {
+    case .success(let key): return key
+    case .failure(let errors):
+        for line in errors.lines { printError("talking-photo-bridge \(command): \(line)") }
+        throw ExitCode(78)
+    }
+}
+
+/// `rekey`: seal every stored secret under a new key, in one transaction.
+struct Rekey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-encrypt the stored secrets under a new key (stop the bridge first).",
+        discussion: """
+            With the generated key file (<database>.key), a new key is generated and replaces the file \
+            once the database is re-encrypted. With BRIDGE_ENCRYPTION_KEY or BRIDGE_ENCRYPTION_KEY_FILE \
+            set, give the new key with --new-key-file and switch the setting to it afterwards. \
+            A bridge still running keeps sealing with the old key: stop it first.
+            """
+    )
+
+    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else bridge.sqlite.")
+    var database: String?
+
+    @Option(help: "File holding the new 32-byte key (base64 or hex). Default: generate one (key-file mode only).")
+    var newKeyFile: String?
+
+    func run() async throws {
+        let path = database ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
+        guard FileManager.default.fileExists(atPath: path) else {
+            printError("talking-photo-bridge rekey: no database at \(path)")
+            throw ExitCode(1)
+        }
+        let current = try operatorEncryptionKey("rekey")
+        var newKey: Data?
+        if let newKeyFile {
+            guard let text = try? String(contentsOfFile: newKeyFile, encoding: .utf8), let key = SecretBox.parseKey(text) else {
+                printError("talking-photo-bridge rekey: \(newKeyFile) does not hold a 32-byte key (base64 or hex)")
+                throw ExitCode(78)
+            }
+            newKey = key
+        }
+        do {
+            let report = try SQLiteBridgeStore.rekey(path: path, currentKey: current, newKey: newKey)
+            print("re-encrypted \(report.secrets) secrets and \(report.responses) stored responses: key \(report.oldKeyID) → \(report.newKeyID)")
+            if let file = report.keyFile {
+                print("the new key is in \(file)")
+            } else {
+                print("now set BRIDGE_ENCRYPTION_KEY_FILE to \(newKeyFile ?? "the new key") before starting the bridge")
+            }
+        } catch {
+            printError("talking-photo-bridge rekey: \(error)")
             throw ExitCode(1)
         }
     }

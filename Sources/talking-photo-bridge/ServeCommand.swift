@@ -14,7 +14,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the bridge: poll the upstream, record events, deliver signed callbacks.",
         discussion: """
             Each option is also an environment variable (shown in brackets); a flag wins over the variable.
-            Secrets may come from a file: SURREAL_API_TOKEN_FILE, BRIDGE_API_KEYS_FILE.
+            Secrets may come from a file: SURREAL_API_TOKEN_FILE, BRIDGE_API_KEYS_FILE, BRIDGE_ENCRYPTION_KEY_FILE.
             Durations look like 500ms, 5s, 10m, 24h, 7d. A bad value stops start-up with one line naming it.
             """
     )
@@ -42,6 +42,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: help("BRIDGE_MAX_CONNECTIONS")) var maxConnections: String?
     @Option(name: .customLong("database-busy-timeout"), help: help("BRIDGE_DATABASE_BUSY_TIMEOUT"))
     var databaseBusyTimeout: String?
+    @Option(name: .customLong("encryption-key"), help: help("BRIDGE_ENCRYPTION_KEY")) var encryptionKey: String?
     @Option(name: .customLong("max-subscriptions"), help: help("BRIDGE_MAX_SUBSCRIPTIONS")) var maxSubscriptions: String?
     @Option(name: .customLong("max-tracked-videos"), help: help("BRIDGE_MAX_TRACKED_VIDEOS")) var maxTrackedVideos: String?
     @Option(name: .customLong("max-long-polls"), help: help("BRIDGE_MAX_LONG_POLLS")) var maxLongPolls: String?
@@ -60,7 +61,8 @@ struct Serve: AsyncParsableCommand {
             ("BRIDGE_DELIVERY_CONCURRENCY", deliveryConcurrency), ("BRIDGE_RETRY_SCHEDULE", retrySchedule),
             ("BRIDGE_SECRET_GRACE", secretGrace), ("BRIDGE_RETENTION", retention), ("BRIDGE_PRUNE_INTERVAL", pruneInterval), ("BRIDGE_DISABLE_AFTER", disableAfter),
             ("BRIDGE_HEADER_TIMEOUT", headerTimeout), ("BRIDGE_IDLE_TIMEOUT", idleTimeout), ("BRIDGE_MAX_CONNECTIONS", maxConnections),
-            ("BRIDGE_DATABASE_BUSY_TIMEOUT", databaseBusyTimeout), ("BRIDGE_MAX_SUBSCRIPTIONS", maxSubscriptions),
+            ("BRIDGE_DATABASE_BUSY_TIMEOUT", databaseBusyTimeout), ("BRIDGE_ENCRYPTION_KEY", encryptionKey),
+            ("BRIDGE_MAX_SUBSCRIPTIONS", maxSubscriptions),
             ("BRIDGE_MAX_TRACKED_VIDEOS", maxTrackedVideos), ("BRIDGE_MAX_LONG_POLLS", maxLongPolls), ("BRIDGE_LOG_FORMAT", logFormat), ("BRIDGE_LOG_LEVEL", logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })

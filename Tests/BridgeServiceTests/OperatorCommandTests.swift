@@ -30,11 +30,54 @@ struct OperatorCommandTests {
         let copy = directory.path("copy.sqlite")
         let (backedUp, backupOutput) = try await run(["backup", copy], in: directory, environment: ["BRIDGE_DATABASE": database])
         #expect(backedUp == 0, "\(backupOutput)")
-        await #expect(try SQLiteBridgeStore(path: copy).tableCounts()["subscriptions"] == 1)
+        #expect(backupOutput.contains("keep the key apart"), "\(backupOutput)")
+        #expect(throws: StoreError.self, "the copy does not open without the key") { _ = try SQLiteBridgeStore(path: copy) }
+        let key = try #require(SecretBox.parseKey(try String(contentsOfFile: database + ".key", encoding: .utf8)))
+        let attributes = try FileManager.default.attributesOfItem(atPath: copy)
+        #expect(attributes[.posixPermissions] as? Int == 0o600, "the copy is private like the original")
+        await #expect(try SQLiteBridgeStore(path: copy, configuration: .init(encryptionKey: key)).tableCounts()["subscriptions"] == 1)
         let (again, againOutput) = try await run(["backup", copy, "--database", database], in: directory)
         #expect(again != 0 && againOutput.contains("already exists"))
         let (missing, _) = try await run(["backup", directory.path("x.sqlite"), "--database", directory.path("none.sqlite")], in: directory)
         #expect(missing != 0)
+    }
+
+    @Test("rekey re-encrypts under a new key; with a configured key it needs the new one; print-config never shows a key")
+    func rekeyCommand() async throws {
+        let directory = try TemporaryDirectory("rekey")
+        defer { directory.remove() }
+        let database = directory.path("bridge.sqlite")
+        let store = try SQLiteBridgeStore(path: database)
+        try await store.createSubscription(NewSubscription(tenant: "acme", url: "https://hooks.example.com/x", secret: "whsec_x"), now: Date())
+        let before = try String(contentsOfFile: database + ".key", encoding: .utf8)
+
+        let (status, output) = try await run(["rekey", "--database", database], in: directory)
+        #expect(status == 0 && output.contains("re-encrypted 1 secrets"), "\(output)")
+        let after = try String(contentsOfFile: database + ".key", encoding: .utf8)
+        #expect(after != before)
+        let key = try #require(SecretBox.parseKey(after))
+        #expect(await (try? SQLiteBridgeStore(path: database).tableCounts()["subscriptions"]) == 1)
+
+        let environment = ["BRIDGE_ENCRYPTION_KEY": key.base64EncodedString()]
+        let (refused, refusal) = try await run(["rekey", "--database", database], in: directory, environment: environment)
+        #expect(refused != 0 && refusal.contains("--new-key-file"), "\(refusal)")
+        let newKeyFile = directory.path("new.key")
+        try SecretBox.encodeKey(SecretBox.generateKeyMaterial()).write(toFile: newKeyFile, atomically: true, encoding: .utf8)
+        let (switched, switchOutput) = try await run(
+            ["rekey", "--database", database, "--new-key-file", newKeyFile], in: directory, environment: environment
+        )
+        #expect(switched == 0 && switchOutput.contains("BRIDGE_ENCRYPTION_KEY_FILE"), "\(switchOutput)")
+        let (badKey, badKeyOutput) = try await run(
+            ["serve", "--print-config"], in: directory,
+            environment: ["BRIDGE_ENCRYPTION_KEY": "short", "SURREAL_API_TOKEN": "t", "BRIDGE_API_KEYS": "acme:0123456789abcdef"]
+        )
+        #expect(badKey == 78 && badKeyOutput.contains("BRIDGE_ENCRYPTION_KEY") && !badKeyOutput.contains("short"), "\(badKeyOutput)")
+        let (printed, config) = try await run(
+            ["serve", "--print-config"], in: directory,
+            environment: ["BRIDGE_ENCRYPTION_KEY_FILE": newKeyFile, "SURREAL_API_TOKEN": "t", "BRIDGE_API_KEYS": "acme:0123456789abcdef"]
+        )
+        let newKey = try String(contentsOfFile: newKeyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(printed == 0 && config.contains("BRIDGE_ENCRYPTION_KEY = <redacted>") && !config.contains(newKey), "\(config)")
     }
 
     @Test("keys generate prints a usable name:key; --help explains every subcommand")
@@ -48,7 +91,7 @@ struct OperatorCommandTests {
         #expect(other == 0 && second != output, "keys are random")
         #expect(try await run(["keys", "generate", "--name", "bad name"], in: directory).0 != 0)
         let (_, help) = try await run(["--help"], in: directory)
-        for command in ["serve", "simulate", "demo", "migrate", "backup", "keys", "healthcheck"] {
+        for command in ["serve", "simulate", "demo", "migrate", "backup", "rekey", "keys", "healthcheck"] {
             #expect(help.contains(command), "\(command) missing from --help")
         }
         let (_, serveHelp) = try await run(["serve", "--help"], in: directory)

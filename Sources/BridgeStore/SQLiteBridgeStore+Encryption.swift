@@ -1,0 +1,227 @@
+public import Foundation
+import GRDB
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where the secrets' key comes from and how the files stay private.
+///
+/// - The database and its `-wal`/`-shm` files are created `0600` (SQLite gives the side files the
+///   database's mode); an existing database that others can read is tightened to `0600` on open.
+/// - The key is `Configuration.encryptionKey` (from `BRIDGE_ENCRYPTION_KEY`/`_FILE`) or else the
+///   file `<database>.key`, generated (`0600`) the first time a database is created. The database
+///   records the key's id (`meta.encryption_key_id`), so opening it with another key, or after
+///   `<database>.key` was lost, is refused with a message naming both ids instead of failing later
+///   on each delivery.
+/// - `rekey` writes the new key to `<database>.key.next`, re-encrypts in one transaction, then
+///   renames it over `<database>.key`; a crash between the commit and the rename is finished on the
+///   next open (the id recorded in the database says which file holds the right key).
+extension SQLiteBridgeStore {
+    static let keyIDMetaKey = "encryption_key_id"
+
+    public static func keyFilePath(forDatabase path: String) -> String { path + ".key" }
+
+    /// Creates the database file `0600` when it does not exist; tightens it and its side files when
+    /// group or others may read them.
+    static func ensurePrivateFiles(_ path: String) throws(StoreError) {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            close(descriptor)
+            return
+        }
+        guard errno == EEXIST else { return }  // Missing directory and the like: SQLite's open explains it.
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            if stat(file, &info) == 0, info.st_mode & 0o077 != 0 {
+                _ = chmod(file, 0o600)
+            }
+        }
+    }
+
+    static func storedKeyID(_ db: Database) throws -> String? {
+        guard try db.tableExists("meta") else { return nil }
+        return try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [keyIDMetaKey])
+    }
+
+    /// The key to use for the database at `path`, checked against the id it recorded.
+    static func resolveKey(databasePath path: String, given: Data?, storedKeyID: String?) throws(StoreError) -> SecretBox {
+        if let given {
+            guard let box = SecretBox(keyMaterial: given) else { throw .cannotOpen("the encryption key must be 32 bytes") }
+            try check(box, against: storedKeyID, origin: "BRIDGE_ENCRYPTION_KEY")
+            return box
+        }
+        let keyPath = keyFilePath(forDatabase: path)
+        let nextPath = keyPath + ".next"
+        if let box = try readKeyFile(keyPath) {
+            if let storedKeyID, box.keyID != storedKeyID, let next = try readKeyFile(nextPath), next.keyID == storedKeyID {
+                // A rekey committed but was stopped before it renamed the new key into place.
+                guard rename(nextPath, keyPath) == 0 else { throw .cannotOpen("cannot rename \(nextPath): \(errnoText())") }
+                return next
+            }
+            if FileManager.default.fileExists(atPath: nextPath) { try? FileManager.default.removeItem(atPath: nextPath) }
+            try check(box, against: storedKeyID, origin: keyPath)
+            return box
+        }
+        if let storedKeyID {
+            throw .cannotOpen(
+                "the database's secrets are encrypted under key \(storedKeyID), but \(keyPath) does not exist; "
+                    + "restore it or set BRIDGE_ENCRYPTION_KEY_FILE to the key"
+            )
+        }
+        let material = SecretBox.generateKeyMaterial()
+        try writeKeyFile(keyPath, material, exclusive: true)
+        guard let box = SecretBox(keyMaterial: material) else { throw .other("generated key has the wrong size") }
+        return box
+    }
+
+    private static func check(_ box: SecretBox, against stored: String?, origin: String) throws(StoreError) {
+        guard let stored, stored != box.keyID else { return }
+        throw .cannotOpen(
+            "the database's secrets are encrypted under key \(stored), but \(origin) is key \(box.keyID); "
+                + "use the key the database was created or re-keyed with"
+        )
+    }
+
+    static func readKeyFile(_ path: String) throws(StoreError) -> SecretBox? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw .cannotOpen("cannot read the key file \(path): \(errnoText())")
+        }
+        guard let material = SecretBox.parseKey(text), let box = SecretBox(keyMaterial: material) else {
+            throw .cannotOpen("\(path) does not hold a 32-byte key (base64 or hex)")
+        }
+        return box
+    }
+
+    /// Writes a key file `0600` and flushes it to disk before returning.
+    static func writeKeyFile(_ path: String, _ material: Data, exclusive: Bool) throws(StoreError) {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
+        let descriptor = open(path, flags, 0o600)
+        guard descriptor >= 0 else { throw .cannotOpen("cannot create the key file \(path): \(errnoText())") }
+        defer { close(descriptor) }
+        let bytes = Array(SecretBox.encodeKey(material).utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(descriptor) == 0 else {
+            throw .cannotOpen("cannot write the key file \(path): \(errnoText())")
+        }
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    /// Seals every secret and stored response still in clear (databases from before encryption).
+    static func sealPlaintext(_ db: Database, with box: SecretBox?) throws {
+        let secrets = try Row.fetchAll(
+            db, sql: "SELECT id, subscription_id, secret FROM subscription_secrets WHERE secret NOT LIKE 'enc1:%'"
+        )
+        let responses = try Row.fetchAll(db, sql: "SELECT tenant, key, body FROM idempotency_keys WHERE body IS NOT NULL")
+            .filter { !((($0["body"] as Data?).map { String(decoding: $0.prefix(5), as: UTF8.self) }) == SecretBox.prefix) }
+        guard !secrets.isEmpty || !responses.isEmpty else { return }
+        guard let box else { throw StoreError.other("sealing the stored secrets needs the encryption key") }
+        // The clear values' bytes are zeroed where they lay, not left in the pages' free space.
+        try db.execute(sql: "PRAGMA secure_delete = ON")
+        defer { try? db.execute(sql: "PRAGMA secure_delete = OFF") }
+        for row in secrets {
+            let sealed = try box.seal(row["secret"] as String, context: SecretBox.secretContext(subscriptionID: row["subscription_id"]))
+            try db.execute(sql: "UPDATE subscription_secrets SET secret = ? WHERE id = ?", arguments: [sealed, row["id"] as Int64])
+        }
+        for row in responses {
+            let context = SecretBox.responseContext(tenant: row["tenant"], key: row["key"])
+            let sealed = try box.seal(row["body"] as Data, context: context)
+            try db.execute(
+                sql: "UPDATE idempotency_keys SET body = ? WHERE tenant = ? AND key = ?",
+                arguments: [Data(sealed.utf8), row["tenant"] as String, row["key"] as String]
+            )
+        }
+    }
+
+    /// Seals a response body for `idempotency_keys.body`.
+    func sealResponse(_ body: Data, tenant: String, key: String) throws(StoreError) -> Data {
+        Data(try secrets.seal(body, context: SecretBox.responseContext(tenant: tenant, key: key)).utf8)
+    }
+
+    static func openResponse(_ stored: Data, tenant: String, key: String, with box: SecretBox) throws(StoreError) -> Data {
+        try box.open(String(decoding: stored, as: UTF8.self), context: SecretBox.responseContext(tenant: tenant, key: key))
+    }
+
+    func sealSecret(_ secret: String, subscriptionID: String) throws(StoreError) -> String {
+        try secrets.seal(secret, context: SecretBox.secretContext(subscriptionID: subscriptionID))
+    }
+
+    func openSecret(_ sealed: String, subscriptionID: String) throws(StoreError) -> String {
+        try secrets.openText(sealed, context: SecretBox.secretContext(subscriptionID: subscriptionID))
+    }
+}
+
+/// What `rekey` changed.
+public struct RekeyReport: Sendable, Equatable {
+    public var oldKeyID: String
+    public var newKeyID: String
+    public var secrets: Int
+    public var responses: Int
+    /// Where the new key was written (key-file mode), nil when the caller supplied it.
+    public var keyFile: String?
+}
+
+extension SQLiteBridgeStore {
+    /// Re-encrypts every secret and stored response under `newKey` (generated when nil) in one
+    /// transaction. With no configured key (`<database>.key` mode) the new key replaces that file;
+    /// with a configured key the caller must switch the configuration to `newKey` afterwards.
+    /// Run it with the bridge stopped: a running bridge keeps sealing with the old key.
+    public static func rekey(path: String, currentKey: Data?, newKey: Data?) throws(StoreError) -> RekeyReport {
+        if currentKey != nil, newKey == nil {
+            throw .other("with BRIDGE_ENCRYPTION_KEY or _FILE set, give the new key (--new-key-file)")
+        }
+        let store = try SQLiteBridgeStore(path: path, configuration: .init(encryptionKey: currentKey))
+        let old = store.secrets
+        let material = newKey ?? SecretBox.generateKeyMaterial()
+        guard let new = SecretBox(keyMaterial: material) else { throw .other("the new key must be 32 bytes") }
+        guard new.keyID != old.keyID else { throw .other("the new key is the current key") }
+        let keyPath = keyFilePath(forDatabase: path)
+        let nextPath = keyPath + ".next"
+        if currentKey == nil { try writeKeyFile(nextPath, material, exclusive: false) }
+        let counts: (Int, Int)
+        do {
+            counts = try store.pool.write { db in
+                var secrets = 0
+                var responses = 0
+                for row in try Row.fetchAll(db, sql: "SELECT id, subscription_id, secret FROM subscription_secrets") {
+                    let context = SecretBox.secretContext(subscriptionID: row["subscription_id"])
+                    let plain = try old.open(row["secret"] as String, context: context)
+                    try db.execute(
+                        sql: "UPDATE subscription_secrets SET secret = ? WHERE id = ?",
+                        arguments: [try new.seal(plain, context: context), row["id"] as Int64]
+                    )
+                    secrets += 1
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT tenant, key, body FROM idempotency_keys WHERE body IS NOT NULL") {
+                    let (tenant, key): (String, String) = (row["tenant"], row["key"])
+                    let plain = try openResponse(row["body"], tenant: tenant, key: key, with: old)
+                    let sealed = try new.seal(plain, context: SecretBox.responseContext(tenant: tenant, key: key))
+                    try db.execute(
+                        sql: "UPDATE idempotency_keys SET body = ? WHERE tenant = ? AND key = ?",
+                        arguments: [Data(sealed.utf8), tenant, key]
+                    )
+                    responses += 1
+                }
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [keyIDMetaKey, new.keyID]
+                )
+                return (secrets, responses)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error)
+        }
+        if currentKey == nil {
+            guard rename(nextPath, keyPath) == 0 else {
+                throw .other("re-encrypted, but cannot rename \(nextPath) to \(keyPath): the next start finishes it")
+            }
+        }
+        return RekeyReport(
+            oldKeyID: old.keyID, newKeyID: new.keyID, secrets: counts.0, responses: counts.1,
+            keyFile: currentKey == nil ? keyPath : nil
+        )
+    }
+}
