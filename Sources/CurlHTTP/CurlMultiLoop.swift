@@ -170,6 +170,10 @@ final class CurlMultiLoop: @unchecked Sendable {
             curl_slist_free_all(list)
             transfer.headerList = nil
         }
+        if let list = transfer.resolveList {
+            curl_slist_free_all(list)
+            transfer.resolveList = nil
+        }
         transfer.complete(result)
     }
 }

@@ -71,6 +71,12 @@ struct EasyConfigurator {
         list = curl_slist_append(list, "Expect:")
         transfer.headerList = list
         check(ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list))
+        if !request.resolve.isEmpty {
+            var pinned: UnsafeMutablePointer<curl_slist>?
+            for entry in request.resolve { pinned = curl_slist_append(pinned, entry) }
+            transfer.resolveList = pinned
+            check(ccurl_easy_setopt_slist(easy, CURLOPT_RESOLVE, pinned))
+        }
 
         if let failure = failures.first {
             return .other(code: Int(failure.rawValue), message: String(cString: curl_easy_strerror(failure)))

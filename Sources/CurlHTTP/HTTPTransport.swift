@@ -75,6 +75,9 @@ public struct OutboundRequest: Sendable {
     /// Sees every address curl is about to use for this request (new and reused connections alike)
     /// and may veto it. `nil` allows every address.
     public var destinationCheck: (@Sendable (IPAddress) -> Bool)?
+    /// Name resolution pinned for this request, curl's `--resolve`: `host:port:address[,address…]`
+    /// entries. Empty: the system resolver.
+    public var resolve: [String] = []
 
     public init(
         method: String = "GET",

@@ -17,6 +17,7 @@ final class Transfer: @unchecked Sendable {
 
     var easy: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
+    var resolveList: UnsafeMutablePointer<curl_slist>?
 
     var status = 0
     var headers = HeaderFields()

@@ -147,6 +147,30 @@ struct CurlTransportTests {
         }
     }
 
+    /// A name with several addresses: curl tries the next after a vetoed one. The transfer that went
+    /// out through an allowed address succeeds; only when every address is vetoed is it blocked.
+    @Test("a vetoed address among several blocks only that connection, not the transfer")
+    func vetoOfOneAddressAmongSeveral() async throws {
+        try await withTransport { server, transport in
+            let entry = "several.test:\(server.server.port):127.0.0.2,127.0.0.1"
+            let seen = Mutex<[String]>([])
+            var request = OutboundRequest(url: "http://several.test:\(server.server.port)/ok") { address in
+                seen.withLock { $0.append(address.description) }
+                return address.description == "127.0.0.1"
+            }
+            request.resolve = [entry]
+            let response = try await transport.send(request)
+            #expect(response.status == 200)
+            #expect(response.remoteAddress?.description == "127.0.0.1")
+            #expect(seen.withLock { $0 }.prefix(2) == ["127.0.0.2", "127.0.0.1"], "the first address was offered and vetoed")
+
+            var refused = OutboundRequest(url: "http://several.test:\(server.server.port)/ok") { _ in false }
+            refused.resolve = [entry]
+            await #expect(throws: CurlError.blockedDestination(address: "127.0.0.1")) { try await transport.send(refused) }
+            #expect(server.hits.value == 1)
+        }
+    }
+
     @Test("POST sends body and headers without waiting for 100-continue")
     func postEchoesBody() async throws {
         try await withTransport { server, transport in
