@@ -13,7 +13,7 @@ import Synchronization
 /// refuses writes loses it too (its `Idempotency-Key` stays claimed, so a retry still answers `409`
 /// and never submits a second render).
 final class DeferredWrites: Service, Sendable {
-    /// Untyped on purpose: typed-throws async closures crash Swift 6.3.1's IRGen (BUILDING.md).
+    /// Untyped on purpose: an `async throws(StoreError)` closure crashed Swift 6.3.1's IRGen (signal 11).
     typealias Step = @Sendable () async throws -> Void
 
     private struct Job: Sendable {
