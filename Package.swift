@@ -90,6 +90,8 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             // Generated code only: its unused-import warnings are the generator's, not ours to fix.
+            // The spec itself is compiled in too, so the binary serves exactly it at /openapi.yaml.
+            resources: [.embedInCode("openapi.yaml")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .unsafeFlags(["-suppress-warnings"])],
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),

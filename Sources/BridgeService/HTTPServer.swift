@@ -22,7 +22,7 @@ enum HTTPServer {
     ) throws -> some ApplicationProtocol {
         let router = Router()
         router.middlewares.add(LogRequestsMiddleware(.info))
-        router.middlewares.add(FallbackErrorMiddleware(routes: RouteTable(openAPIYAML: OpenAPIDocument.yaml)))
+        router.middlewares.add(FallbackErrorMiddleware(routes: RouteTable(openAPIYAML: OpenAPISpec.yaml)))
         let handler = BridgeAPIHandler(dependencies: dependencies)
         guard let root = URL(string: "/") else { throw BridgeError.internalFailure }
         try handler.registerHandlers(

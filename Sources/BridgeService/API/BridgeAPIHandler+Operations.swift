@@ -22,6 +22,6 @@ extension BridgeAPIHandler {
     }
 
     func getOpenAPIDocument(_ input: Operations.GetOpenAPIDocument.Input) async throws -> Operations.GetOpenAPIDocument.Output {
-        .ok(.init(body: .yaml(HTTPBody(OpenAPIDocument.yaml))))
+        .ok(.init(body: .yaml(HTTPBody(OpenAPISpec.yaml))))
     }
 }
