@@ -71,7 +71,31 @@ public struct CompletedAttempt: Sendable, Equatable {
 public struct DisabledSubscription: Sendable, Equatable {
     public var id: String
     public var tenant: String
-    public var reason: String
+    public var reason: DisableReason
+}
+
+/// Why the bridge disabled a subscription by itself.
+public enum DisableReason: Sendable, Equatable {
+    /// The receiver answered `410 Gone`.
+    case gone
+    /// No attempt succeeded since `since`, for at least `BRIDGE_DISABLE_AFTER`.
+    case failing(since: Date)
+
+    /// The metric label (`bridge_subscriptions_disabled_total{reason}`).
+    public var label: String {
+        switch self {
+        case .gone: "gone"
+        case .failing: "failing"
+        }
+    }
+
+    /// What the subscription's `disabled_reason` says.
+    public var text: String {
+        switch self {
+        case .gone: "receiver answered 410 Gone"
+        case .failing(let since): "failing without a success since " + Timestamp.iso8601(since)
+        }
+    }
 }
 
 public struct AttemptRecord: Sendable, Equatable {

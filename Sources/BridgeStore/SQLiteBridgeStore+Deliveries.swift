@@ -107,7 +107,7 @@ extension SQLiteBridgeStore {
         guard !attempts.isEmpty else { return [] }
         let disabled = try await write { db -> [DisabledSubscription] in
             var failing = Set<String>()
-            var toDisable: [String: String] = [:]
+            var toDisable: [String: DisableReason] = [:]
             var touched = Set<String>()
             // Attempt rows, in batch order, several per INSERT.
             let recorded = attempts.filter { $0.disposition != .released }
@@ -193,7 +193,7 @@ extension SQLiteBridgeStore {
                             """,
                         arguments: [now.unixSeconds, error] + ids
                     )
-                    toDisable[attempt.subscriptionID] = "receiver answered 410 Gone"
+                    toDisable[attempt.subscriptionID] = .gone
                 case .released:
                     try db.run(
                         sql: "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)",
@@ -208,12 +208,12 @@ extension SQLiteBridgeStore {
                 )
                 let since = try Double.fetchOne(db, sql: "SELECT failing_since FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [id])
                 if let since, now.unixSeconds - since >= disableAfter.timeInterval {
-                    toDisable[id] = toDisable[id] ?? "failing without a success since \(Timestamp.iso8601(Date(unixSeconds: since)))"
+                    toDisable[id] = toDisable[id] ?? .failing(since: Date(unixSeconds: since))
                 }
             }
             var disabled: [DisabledSubscription] = []
             for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
-                if let tenant = try Self.disable(db, subscriptionID: id, reason: reason, now: now) {
+                if let tenant = try Self.disable(db, subscriptionID: id, reason: reason.text, now: now) {
                     disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
                 }
             }

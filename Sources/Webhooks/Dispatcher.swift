@@ -231,10 +231,10 @@ public final class Dispatcher: Service {
         do {
             let disabled = try await store.completeAttempts(batch, now: now(), disableAfter: configuration.disableAfter)
             for subscription in disabled {
-                metrics.subscriptionDisabled(reason: subscription.reason.contains("410") ? "gone" : "failing")
+                metrics.subscriptionDisabled(reason: subscription.reason.label)
                 logger.warning(
                     "subscription disabled; its deliveries are held until it is enabled again",
-                    metadata: ["subscription_id": "\(subscription.id)", "reason": "\(subscription.reason)"]
+                    metadata: ["subscription_id": "\(subscription.id)", "reason": "\(subscription.reason.text)"]
                 )
             }
         } catch {
