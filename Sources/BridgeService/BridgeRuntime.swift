@@ -21,8 +21,8 @@ public struct BridgeRuntime: Sendable {
     private let logger: Logger
 
     /// - Parameters:
-    ///   - metricsRegistry: where swift-metrics land for `/metrics`; `serve` bootstraps the global
-    ///     metrics system with the same registry.
+    ///   - metricsRegistry: where the bridge's metrics land for `/metrics` (one factory over it is
+    ///     injected into the poller and the dispatcher; nothing uses the global metrics system).
     ///   - onListening: called with the bound port once the HTTP server accepts connections.
     public init(
         configuration: BridgeConfiguration,
@@ -44,20 +44,22 @@ public struct BridgeRuntime: Sendable {
             ),
             transport: upstreamTransport
         )
+        // The one metrics factory: every counter lands in the registry `/metrics` renders.
+        let metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
         let poller = Poller(
             store: store,
             client: client,
             configuration: configuration.pollerConfiguration,
-            logger: logger.labelled("bridge.poller")
+            logger: logger.labelled("bridge.poller"),
+            metrics: metricsFactory
         )
         let dispatcher = Dispatcher(
             store: store,
             transport: callbackTransport,
             configuration: configuration.dispatcherConfiguration,
-            logger: logger.labelled("bridge.dispatcher")
+            logger: logger.labelled("bridge.dispatcher"),
+            metrics: DeliveryMetrics(factory: metricsFactory)
         )
-        let metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
-        _ = metricsFactory
         let deferred = DeferredWrites(logger: logger.labelled("bridge.store"))
         let dependencies = BridgeAPIHandler.Dependencies(
             store: store,

@@ -5,7 +5,7 @@ public import Logging
 public import ServiceLifecycle
 public import TalkingPhoto
 import Synchronization
-import Metrics
+public import Metrics
 
 /// Watches every tracked, non-terminal video with as few upstream calls as possible and records
 /// what it sees. A long-running service: `run()` returns on graceful shutdown or cancellation.
@@ -44,6 +44,7 @@ public final class Poller: Service {
     private let now: @Sendable () -> Date
     private let random: @Sendable () -> Double
     private let logger: Logger
+    private let metrics: any MetricsFactory
     private let state = Mutex(State())
 
     public init(
@@ -53,8 +54,10 @@ public final class Poller: Service {
         clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = { Date() },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        logger: Logger
+        logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
     ) {
+        self.metrics = metrics
         self.store = store
         self.client = client
         self.configuration = configuration
@@ -102,7 +105,7 @@ public final class Poller: Service {
                 logger.info("status went backwards; recorded without an event", metadata: ["video_id": "\(id)"])
             }
             for event in recorded.events {
-                Counter(label: "bridge_events_total", dimensions: [("type", event.type.rawValue)]).increment()
+                Counter(label: "bridge_events_total", dimensions: [("type", event.type.rawValue)], factory: metrics).increment()
                 logger.info(
                     "status changed",
                     metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)", "type": "\(event.type.rawValue)"]
@@ -128,9 +131,9 @@ public final class Poller: Service {
             report.delay = backoff(after: nil)
             logger.error("poll cycle could not be recorded", metadata: ["error": "\(error)", "retry_in": "\(report.delay)"])
         }
-        Counter(label: "bridge_poll_cycles_total", dimensions: [("mode", report.mode.rawValue)]).increment()
+        Counter(label: "bridge_poll_cycles_total", dimensions: [("mode", report.mode.rawValue)], factory: metrics).increment()
         if let failure = report.failure {
-            Counter(label: "bridge_upstream_errors_total", dimensions: [("kind", failure)]).increment()
+            Counter(label: "bridge_upstream_errors_total", dimensions: [("kind", failure)], factory: metrics).increment()
         }
         logger.debug(
             "poll cycle",

@@ -3,7 +3,6 @@ import BridgeService
 import BridgeStore
 import Foundation
 import Logging
-import Metrics
 import Prometheus
 
 /// `talking-photo-bridge serve`: the service. Every setting is an environment variable and a flag
@@ -83,7 +82,6 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = bootstrapLogging(configuration)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let runtime: BridgeRuntime
         let host = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
         do {

@@ -36,6 +36,12 @@ struct APITests {
             #expect(get.data["status"] as? String == "finished" && (get.data["video_url"] as? String)?.hasSuffix(".mp4") == true)
             let list = try await harness.call("GET", "/v1/v2v/video.list")
             #expect((list.json["data"] as? [[String: Any]])?.count == 1)
+            // The poller's and the dispatcher's counters reach the registry `/metrics` renders (one
+            // injected factory, none global).
+            let metrics = try await harness.call("GET", "/metrics", as: nil).text
+            for name in ["bridge_poll_cycles_total", "bridge_events_total", "bridge_delivery_attempts_total"] {
+                #expect(metrics.contains(name), "\(name) missing")
+            }
         }
     }
 
