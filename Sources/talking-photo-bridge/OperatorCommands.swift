@@ -46,11 +46,7 @@ struct Backup: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let source = database ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
-        guard FileManager.default.fileExists(atPath: source) else {
-            printError("talking-photo-bridge backup: no database at \(source)")
-            throw ExitCode(1)
-        }
+        let source = try existingDatabase(database, command: "backup")
         let key = try operatorEncryptionKey("backup")
         do {
             try await SQLiteBridgeStore(path: source, configuration: .init(encryptionKey: key)).backup(to: path)
@@ -123,6 +119,16 @@ struct Healthcheck: AsyncParsableCommand {
     }
 }
 
+/// `--database`, else `$BRIDGE_DATABASE`, else `bridge.sqlite`; exit 1 when no such file exists.
+func existingDatabase(_ option: String?, command: String) throws -> String {
+    let path = option ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
+    guard FileManager.default.fileExists(atPath: path) else {
+        printError("talking-photo-bridge \(command): no database at \(path)")
+        throw ExitCode(1)
+    }
+    return path
+}
+
 /// The configured secrets key for an operator command (exit 78 on a bad one); nil: `<database>.key`.
 func operatorEncryptionKey(_ command: String) throws -> Data? {
     switch ConfigurationLoader(environment: ProcessInfo.processInfo.environment).encryptionKey() {
@@ -152,11 +158,7 @@ struct Rekey: AsyncParsableCommand {
     var newKeyFile: String?
 
     func run() async throws {
-        let path = database ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
-        guard FileManager.default.fileExists(atPath: path) else {
-            printError("talking-photo-bridge rekey: no database at \(path)")
-            throw ExitCode(1)
-        }
+        let path = try existingDatabase(database, command: "rekey")
         let current = try operatorEncryptionKey("rekey")
         var newKey: Data?
         if let newKeyFile {

@@ -11,6 +11,19 @@ import Testing
 /// no thread that HTTP needs.
 @Suite("An external write lock against the real binary", .serialized)
 struct WriteLockTests {
+    /// Another process takes the database's write lock (for at most 300 s); returns once it holds it.
+    static func holdWriteLock(_ directory: TemporaryDirectory, scope: TestScope) async throws -> ChildProcess {
+        let holder = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: ["python3", repositoryRoot().appendingPathComponent("scripts/hold-write-lock.py").path,
+                directory.path("bridge.sqlite"), "300"],
+            environment: ProcessInfo.processInfo.environment, outputPath: directory.path("holder-\(UUID().uuidString.prefix(6)).log")
+        )
+        scope.onExit { await holder.kill9() }
+        #expect(await eventually(within: .seconds(60)) { holder.output.contains("locked") }, "\(holder.output)")
+        return holder
+    }
+
     @Test("while writes wait on another process's lock, /healthz, /metrics and reads keep answering")
     func readsAnswerDuringAnExternalWriteLock() async throws {
         try await withScope { scope in
@@ -25,14 +38,7 @@ struct WriteLockTests {
             api.baseURL = bridge.baseURL
             try await api.subscribe(url: "https://hooks.example.com/before")
 
-            let holder = try ChildProcess(
-                executable: "/usr/bin/env",
-                arguments: ["python3", repositoryRoot().appendingPathComponent("scripts/hold-write-lock.py").path,
-                    directory.path("bridge.sqlite"), "300"],
-                environment: ProcessInfo.processInfo.environment, outputPath: directory.path("holder.log")
-            )
-            scope.onExit { await holder.kill9() }
-            #expect(await eventually(within: .seconds(60)) { holder.output.contains("locked") }, "\(holder.output)")
+            let holder = try await Self.holdWriteLock(directory, scope: scope)
 
             // More waiting writes than the machine has threads; none can finish while the lock is held.
             let finished = FinishedCount()
@@ -96,14 +102,7 @@ extension WriteLockTests {
 
             let first = Task { try await generate() }
             #expect(await eventually(within: .seconds(60)) { upstream.generates == 1 }, "the render reached the upstream")
-            let holder = try ChildProcess(
-                executable: "/usr/bin/env",
-                arguments: ["python3", repositoryRoot().appendingPathComponent("scripts/hold-write-lock.py").path,
-                    directory.path("bridge.sqlite"), "300"],
-                environment: ProcessInfo.processInfo.environment, outputPath: directory.path("holder.log")
-            )
-            scope.onExit { await holder.kill9() }
-            #expect(await eventually(within: .seconds(60)) { holder.output.contains("locked") }, "\(holder.output)")
+            let holder = try await Self.holdWriteLock(directory, scope: scope)
             upstream.open()
 
             let refused = try await first.value
