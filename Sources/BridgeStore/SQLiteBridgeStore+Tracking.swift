@@ -273,7 +273,6 @@ extension SQLiteBridgeStore {
             previousStatus: change.previousStatus, videoURL: change.videoURL
         )
         let event = try appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
-        try afterEventInsert?()
         report.events.append(event)
         report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
     }

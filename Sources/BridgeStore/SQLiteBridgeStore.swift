@@ -28,25 +28,13 @@ public final class SQLiteBridgeStore: Sendable {
     public let path: String
     /// Seals signing secrets and stored responses.
     let secrets: SecretBox
-    /// Test seam: runs inside the observation transaction right after an event row is inserted.
-    /// Throwing from it must leave nothing on disk.
-    let afterEventInsert: (@Sendable () throws -> Void)?
     /// Called after a commit that created pending deliveries (the dispatcher's wake-up signal).
     private let deliveriesEnqueued: WakeSignal
     /// Signalled after a commit that appended events (the pull feed's wake-up).
     let eventsAppended: WakeSignal
 
-    public convenience init(path: String, configuration: Configuration = .init()) throws(StoreError) {
-        try self.init(path: path, configuration: configuration, afterEventInsert: nil)
-    }
-
-    init(
-        path: String,
-        configuration: Configuration,
-        afterEventInsert: (@Sendable () throws -> Void)?
-    ) throws(StoreError) {
+    public init(path: String, configuration: Configuration = .init()) throws(StoreError) {
         self.path = path
-        self.afterEventInsert = afterEventInsert
         self.deliveriesEnqueued = WakeSignal()
         self.eventsAppended = WakeSignal()
         var config = GRDB.Configuration()

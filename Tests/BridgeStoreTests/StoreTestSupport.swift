@@ -9,13 +9,9 @@ struct StoreFixture {
     let store: SQLiteBridgeStore
     var path: String { store.path }
 
-    init(afterEventInsert: (@Sendable () throws -> Void)? = nil) throws {
+    init() throws {
         directory = try TemporaryDirectory("store")
-        store = try SQLiteBridgeStore(
-            path: directory.path("bridge.sqlite"),
-            configuration: .init(),
-            afterEventInsert: afterEventInsert
-        )
+        store = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
     }
 
     /// A second, independent connection to the same file, as after a restart.

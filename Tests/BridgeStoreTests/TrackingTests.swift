@@ -128,15 +128,21 @@ struct TrackingTests {
         #expect(video.status == "finished" && video.isTerminal)
     }
 
+    /// The fault is SQLite's own: a trigger aborts the fan-out's insert, which runs after the event's
+    /// insert in the same transaction.
     @Test("a failure between the event insert and the commit leaves nothing behind; the next poll redoes it")
     func transactionBoundary() async throws {
-        struct Injected: Error {}
         let directory: String
         do {
-            let failing = try StoreFixture(afterEventInsert: { throw Injected() })
+            let failing = try StoreFixture()
             directory = failing.path
             _ = try await failing.subscribe()
             try await failing.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
+            try await failing.store.write { db in
+                try db.execute(
+                    sql: "CREATE TRIGGER injected_fault BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+                )
+            }
             await #expect(throws: StoreError.self) {
                 try await failing.store.recordObservations([observe("v1", "pending")], now: at(1), nextPollAt: at(3))
             }
@@ -144,6 +150,7 @@ struct TrackingTests {
             await #expect(try await failing.store.counts().deliveries.isEmpty)
             let video = try await #require(try await failing.store.trackedVideo(tenant: "acme", videoID: "v1"))
             #expect(video.status == nil && video.lastSeenAt == nil)
+            try await failing.store.write { db in try db.execute(sql: "DROP TRIGGER injected_fault") }
         }
         // A fresh process on the same file sees the same nothing, and the retried poll emits exactly once.
         let restarted = try SQLiteBridgeStore(path: directory)
