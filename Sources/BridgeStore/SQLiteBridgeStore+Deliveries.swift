@@ -75,24 +75,9 @@ extension SQLiteBridgeStore {
         }
     }
 
-    /// `["a","b"]`: subscription ids as a JSON array for `json_each` (ids are generated, but any
-    /// text is escaped).
+    /// `["a","b"]`: a JSON array of strings, for `json_each` and the list columns.
     static func jsonArray(_ values: [String]) -> String {
-        var text = "["
-        for (index, value) in values.enumerated() {
-            if index > 0 { text += "," }
-            text += "\""
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": text += "\\\""
-                case "\\": text += "\\\\"
-                case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
-                default: text.unicodeScalars.append(scalar)
-                }
-            }
-            text += "\""
-        }
-        return text + "]"
+        "[" + values.map(JSONString.quote).joined(separator: ",") + "]"
     }
 
     /// Records attempts and moves each delivery on, in one transaction for the whole batch.

@@ -359,9 +359,7 @@ extension SQLiteBridgeStore {
         )
     }
 
-    static func encodeList(_ values: [String]) throws -> String {
-        "[" + values.map(JSONString.quote).joined(separator: ",") + "]"
-    }
+    static func encodeList(_ values: [String]) throws -> String { jsonArray(values) }
 
     static func decodeList(_ text: String?) throws -> [String] {
         guard let text, let data = text.data(using: .utf8) else { return [] }
