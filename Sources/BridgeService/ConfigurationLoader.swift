@@ -126,12 +126,13 @@ public struct ConfigurationLoader: Sendable {
             return nil
         }
         check("BRIDGE_ENCRYPTION_KEY") { value in
-            guard !value.isEmpty else { return nil }
-            guard let key = SecretBox.parseKey(value) else {
-                return "expected 32 bytes as base64 (44 characters) or hex (64 characters)"
+            switch Self.encryptionKey(value) {
+            case .success(let key):
+                configuration.encryptionKey = key
+                return nil
+            case .failure(let problem):
+                return problem.line
             }
-            configuration.encryptionKey = key
-            return nil
         }
         check("BRIDGE_API_KEYS") { value in
             switch Self.apiKeys(value) {
@@ -228,16 +229,19 @@ public struct ConfigurationLoader: Sendable {
     /// without the rest of the configuration; nil: `<database>.key`.
     public func encryptionKey() -> Result<Data?, ConfigurationErrors> {
         guard let setting = Self.settings.first(where: { $0.name == "BRIDGE_ENCRYPTION_KEY" }) else { return .success(nil) }
-        switch raw(setting) {
-        case .success(let value):
-            guard let value, !value.isEmpty else { return .success(nil) }
-            guard let key = SecretBox.parseKey(value) else {
-                return .failure(ConfigurationErrors(lines: ["BRIDGE_ENCRYPTION_KEY: expected 32 bytes as base64 (44 characters) or hex (64 characters)"]))
-            }
-            return .success(key)
-        case .failure(let problem):
-            return .failure(ConfigurationErrors(lines: [problem.line]))
+        switch raw(setting).flatMap({ value in Self.encryptionKey(value ?? "").mapError { Problem(line: "\(setting.name): \($0.line)") } }) {
+        case .success(let key): return .success(key)
+        case .failure(let problem): return .failure(ConfigurationErrors(lines: [problem.line]))
         }
+    }
+
+    /// Empty: no key configured (`<database>.key`).
+    private static func encryptionKey(_ value: String) -> Result<Data?, Problem> {
+        guard !value.isEmpty else { return .success(nil) }
+        guard let key = SecretBox.parseKey(value) else {
+            return .failure(Problem(line: "expected 32 bytes as base64 (44 characters) or hex (64 characters)"))
+        }
+        return .success(key)
     }
 
     // MARK: - Sources

@@ -111,28 +111,41 @@ extension SQLiteBridgeStore {
 
     /// Seals every secret and stored response still in clear (databases from before encryption).
     static func sealPlaintext(_ db: Database, with box: SecretBox?) throws {
-        let secrets = try Row.fetchAll(
-            db, sql: "SELECT id, subscription_id, secret FROM subscription_secrets WHERE secret NOT LIKE 'enc1:%'"
-        )
-        let responses = try Row.fetchAll(db, sql: "SELECT tenant, key, body FROM idempotency_keys WHERE body IS NOT NULL")
-            .filter { !((($0["body"] as Data?).map { String(decoding: $0.prefix(5), as: UTF8.self) }) == SecretBox.prefix) }
-        guard !secrets.isEmpty || !responses.isEmpty else { return }
-        guard let box else { throw StoreError.other("sealing the stored secrets needs the encryption key") }
+        let sealedPrefix = Data(SecretBox.prefix.utf8)
         // The clear values' bytes are zeroed where they lay, not left in the pages' free space.
         try db.execute(sql: "PRAGMA secure_delete = ON")
         defer { try? db.execute(sql: "PRAGMA secure_delete = OFF") }
-        for row in secrets {
-            let sealed = try box.seal(row["secret"] as String, context: SecretBox.secretContext(subscriptionID: row["subscription_id"]))
-            try db.execute(sql: "UPDATE subscription_secrets SET secret = ? WHERE id = ?", arguments: [sealed, row["id"] as Int64])
+        _ = try reseal(db, with: box) { stored, _ in stored.starts(with: sealedPrefix) ? nil : stored }
+    }
+
+    /// Rewrites every stored secret and response as `box` seals it. `clear` gives a stored value's
+    /// clear bytes (given its authenticated context), or nil to leave that row as it is; `box` may
+    /// be nil only when no row needs it. Returns how many secrets and responses were rewritten.
+    static func reseal(_ db: Database, with box: SecretBox?, clear: (Data, String) throws -> Data?) throws -> (secrets: Int, responses: Int) {
+        func seal(_ plain: Data, _ context: String) throws -> String {
+            guard let box else { throw StoreError.other("sealing the stored secrets needs the encryption key") }
+            return try box.seal(plain, context: context)
         }
-        for row in responses {
-            let context = SecretBox.responseContext(tenant: row["tenant"], key: row["key"])
-            let sealed = try box.seal(row["body"] as Data, context: context)
+        var counts = (secrets: 0, responses: 0)
+        for row in try Row.fetchAll(db, sql: "SELECT id, subscription_id, secret FROM subscription_secrets") {
+            let context = SecretBox.secretContext(subscriptionID: row["subscription_id"])
+            guard let plain = try clear(Data((row["secret"] as String).utf8), context) else { continue }
+            try db.execute(
+                sql: "UPDATE subscription_secrets SET secret = ? WHERE id = ?", arguments: [try seal(plain, context), row["id"] as Int64]
+            )
+            counts.secrets += 1
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT tenant, key, body FROM idempotency_keys WHERE body IS NOT NULL") {
+            let (tenant, key): (String, String) = (row["tenant"], row["key"])
+            let context = SecretBox.responseContext(tenant: tenant, key: key)
+            guard let plain = try clear(row["body"], context) else { continue }
             try db.execute(
                 sql: "UPDATE idempotency_keys SET body = ? WHERE tenant = ? AND key = ?",
-                arguments: [Data(sealed.utf8), row["tenant"] as String, row["key"] as String]
+                arguments: [Data(try seal(plain, context).utf8), tenant, key]
             )
+            counts.responses += 1
         }
+        return counts
     }
 
     /// Seals a response body for `idempotency_keys.body`.
@@ -180,34 +193,16 @@ extension SQLiteBridgeStore {
         let keyPath = keyFilePath(forDatabase: path)
         let nextPath = keyPath + ".next"
         if currentKey == nil { try writeKeyFile(nextPath, material, exclusive: false) }
-        let counts: (Int, Int)
+        let counts: (secrets: Int, responses: Int)
         do {
             counts = try store.pool.write { db in
-                var secrets = 0
-                var responses = 0
-                for row in try Row.fetchAll(db, sql: "SELECT id, subscription_id, secret FROM subscription_secrets") {
-                    let context = SecretBox.secretContext(subscriptionID: row["subscription_id"])
-                    let plain = try old.open(row["secret"] as String, context: context)
-                    try db.execute(
-                        sql: "UPDATE subscription_secrets SET secret = ? WHERE id = ?",
-                        arguments: [try new.seal(plain, context: context), row["id"] as Int64]
-                    )
-                    secrets += 1
-                }
-                for row in try Row.fetchAll(db, sql: "SELECT tenant, key, body FROM idempotency_keys WHERE body IS NOT NULL") {
-                    let (tenant, key): (String, String) = (row["tenant"], row["key"])
-                    let plain = try openResponse(row["body"], tenant: tenant, key: key, with: old)
-                    let sealed = try new.seal(plain, context: SecretBox.responseContext(tenant: tenant, key: key))
-                    try db.execute(
-                        sql: "UPDATE idempotency_keys SET body = ? WHERE tenant = ? AND key = ?",
-                        arguments: [Data(sealed.utf8), tenant, key]
-                    )
-                    responses += 1
+                let counts = try reseal(db, with: new) { stored, context in
+                    try old.open(String(decoding: stored, as: UTF8.self), context: context)
                 }
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [keyIDMetaKey, new.keyID]
                 )
-                return (secrets, responses)
+                return counts
             }
         } catch let error as StoreError {
             throw error
@@ -220,7 +215,7 @@ extension SQLiteBridgeStore {
             }
         }
         return RekeyReport(
-            oldKeyID: old.keyID, newKeyID: new.keyID, secrets: counts.0, responses: counts.1,
+            oldKeyID: old.keyID, newKeyID: new.keyID, secrets: counts.secrets, responses: counts.responses,
             keyFile: currentKey == nil ? keyPath : nil
         )
     }

@@ -52,34 +52,24 @@ public final class SQLiteBridgeStore: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -1024")
         }
         try Self.ensurePrivateFiles(path)
-        let opened: DatabasePool
         do {
-            opened = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw Self.openFailure(error, path: path)
-        }
-        pool = opened
-        let storedKeyID: String?
-        do {
-            storedKeyID = try opened.read { db in try Self.storedKeyID(db) }
-        } catch {
-            throw Self.openFailure(error, path: path)
-        }
-        secrets = try Self.resolveKey(databasePath: path, given: configuration.encryptionKey, storedKeyID: storedKeyID)
-        do {
-            let migrator = Schema.migrator(secrets: secrets)
-            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
-            let known = Set(migrator.migrations)
-            let unknown = applied.subtracting(known)
+            let opened = try DatabasePool(path: path, configuration: config)
+            let storedKeyID = try opened.read { db in try Self.storedKeyID(db) }
+            let box = try Self.resolveKey(databasePath: path, given: configuration.encryptionKey, storedKeyID: storedKeyID)
+            let migrator = Schema.migrator(secrets: box)
+            let applied = try opened.read { db in try migrator.appliedIdentifiers(db) }
+            let unknown = applied.subtracting(Set(migrator.migrations))
             guard unknown.isEmpty else { throw StoreError.newerSchema(unknownMigrations: unknown.sorted()) }
-            try migrator.migrate(pool)
+            try migrator.migrate(opened)
             if storedKeyID == nil {
-                try pool.write { [keyID = secrets.keyID] db in
+                try opened.write { db in
                     try db.execute(
-                        sql: "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", arguments: [Self.keyIDMetaKey, keyID]
+                        sql: "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", arguments: [Self.keyIDMetaKey, box.keyID]
                     )
                 }
             }
+            pool = opened
+            secrets = box
         } catch {
             throw Self.openFailure(error, path: path)
         }
@@ -173,7 +163,12 @@ public final class SQLiteBridgeStore: Sendable {
             let descriptor = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard descriptor >= 0 else { throw StoreError.cannotOpen("cannot create \(destination): \(String(cString: strerror(errno)))") }
             close(descriptor)
-            try await pool.unsafeRead { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
+            do {
+                try await pool.unsafeRead { db in try db.execute(sql: "VACUUM INTO ?", arguments: [destination]) }
+            } catch {
+                try? FileManager.default.removeItem(atPath: destination)
+                throw error
+            }
         } catch {
             throw StoreError(error)
         }
