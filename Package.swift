@@ -61,22 +61,39 @@ let package = Package(
             name: "BridgeCore",
             swiftSettings: strict
         ),
-        // All state in one SQLite file (GRDB, WAL). Nothing outside this module sees SQL or GRDB.
+        // Engine-neutral storage: the protocols the poller, the dispatcher and the API depend on, the
+        // records they exchange, and secret sealing. No SQL and no engine here.
         .target(
             name: "BridgeStore",
             dependencies: [
                 "BridgeCore",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
-        // Standard Webhooks signing, secrets, retry schedule, destination rules, and the dispatcher.
+        // The embedded engine: all state in one SQLite file (GRDB, WAL). The only module that sees GRDB.
+        .target(
+            name: "SQLiteStore",
+            dependencies: [
+                "BridgeCore", "BridgeStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // Standard Webhooks signing, secrets, retry schedule and destination rules. Imports no store.
         .target(
             name: "Webhooks",
             dependencies: [
-                "BridgeCore", "BridgeStore", "CurlHTTP",
+                "CurlHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // The dispatcher: claims due deliveries from a DeliveryStore, signs, sends, records outcomes.
+        .target(
+            name: "Delivery",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "CurlHTTP", "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,7 +116,7 @@ let package = Package(
         .target(
             name: "BridgeService",
             dependencies: [
-                "BridgeCore", "BridgeStore", "TalkingPhoto", "CurlHTTP", "Webhooks", "BridgeAPI",
+                "BridgeCore", "BridgeStore", "SQLiteStore", "TalkingPhoto", "CurlHTTP", "Webhooks", "Delivery", "BridgeAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -126,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "talking-photo-bridge",
             dependencies: [
-                "BridgeService", "BridgeStore", "Webhooks",
+                "BridgeService", "BridgeStore", "SQLiteStore", "Webhooks",
                 "CurlHTTP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -152,14 +169,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "core-bench",
-            dependencies: ["BridgeCore", "BridgeStore", "BridgeService", "CurlHTTP", "TalkingPhoto", "Simulator"],
+            dependencies: ["BridgeCore", "BridgeStore", "SQLiteStore", "BridgeService", "CurlHTTP", "TalkingPhoto", "Simulator"],
             path: "Benchmarks/CoreBenchmark",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "delivery-bench",
             dependencies: [
-                "BridgeCore", "BridgeStore", "CurlHTTP", "Webhooks", "TestSupport",
+                "BridgeCore", "BridgeStore", "SQLiteStore", "CurlHTTP", "Webhooks", "Delivery", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -170,7 +187,7 @@ let package = Package(
         .executableTarget(
             name: "api-bench",
             dependencies: [
-                "BridgeService", "BridgeStore", "CurlHTTP", "Simulator", "TestSupport",
+                "BridgeService", "BridgeStore", "SQLiteStore", "CurlHTTP", "Simulator", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -180,7 +197,7 @@ let package = Package(
         .executableTarget(
             name: "system-bench",
             dependencies: [
-                "BridgeCore", "BridgeStore", "CurlHTTP", "Simulator", "TestSupport",
+                "BridgeCore", "BridgeStore", "SQLiteStore", "CurlHTTP", "Simulator", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/SystemBenchmark",
@@ -218,12 +235,17 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgeStoreTests",
-            dependencies: ["BridgeStore", "BridgeCore", "TestSupport"],
+            dependencies: ["BridgeStore", "SQLiteStore", "BridgeCore", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "WebhooksTests",
-            dependencies: ["Webhooks", "BridgeStore", "BridgeCore", "CurlHTTP", "TestSupport",
+            dependencies: ["Webhooks", "CurlHTTP", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Delivery", "Webhooks", "BridgeStore", "SQLiteStore", "BridgeCore", "CurlHTTP", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
@@ -232,7 +254,7 @@ let package = Package(
         .testTarget(
             name: "BridgeServiceTests",
             dependencies: [
-                "BridgeService", "BridgeStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport", "Webhooks",
+                "BridgeService", "BridgeStore", "SQLiteStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport", "Webhooks", "Delivery",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

@@ -8,6 +8,7 @@ import CurlHTTP
 import Foundation
 import Logging
 import Simulator
+import SQLiteStore
 import TalkingPhoto
 
 func seconds(_ duration: Duration) -> Double {

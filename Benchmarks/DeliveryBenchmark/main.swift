@@ -6,10 +6,12 @@
 import BridgeCore
 import BridgeStore
 import CurlHTTP
+import Delivery
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SQLiteStore
 import Synchronization
 import TestSupport
 import Webhooks

@@ -12,6 +12,7 @@ import CurlHTTP
 import Foundation
 import Logging
 import Simulator
+import SQLiteStore
 import TestSupport
 
 let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -1,4 +1,5 @@
 import BridgeCore
+public import Delivery
 public import Webhooks
 public import Foundation
 public import TalkingPhoto

@@ -1,11 +1,13 @@
 import BridgeCore
 public import BridgeStore
 import CurlHTTP
+import Delivery
 import Foundation
 import Metrics
 public import Prometheus
 public import Logging
 public import ServiceLifecycle
+import SQLiteStore
 import TalkingPhoto
 import Webhooks
 
@@ -13,7 +15,7 @@ import Webhooks
 /// piece as a service in one group (shut down in reverse on SIGTERM/SIGINT).
 public struct BridgeRuntime: Sendable {
     public let configuration: BridgeConfiguration
-    public let store: SQLiteBridgeStore
+    public let store: any BridgeStorage
     public let services: [any Service]
     /// Upstream calls and callbacks use separate connection pools.
     private let upstreamTransport: CurlTransport

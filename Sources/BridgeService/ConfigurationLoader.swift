@@ -1,6 +1,7 @@
 import BridgeCore
 import BridgeStore
 public import Foundation
+import SQLiteStore
 import TalkingPhoto
 
 /// Resolves every setting of the contract in one place: `--flag` wins over `NAME`, which wins over

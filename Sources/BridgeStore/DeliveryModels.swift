@@ -15,6 +15,30 @@ public struct ClaimedDelivery: Sendable, Equatable {
     public var secrets: [String]
     /// 1 for the first attempt.
     public var attemptNumber: Int
+
+    public init(
+        id: Int64,
+        eventID: String,
+        eventType: EventType,
+        payload: String,
+        subscriptionID: String,
+        tenant: String,
+        videoID: String? = nil,
+        url: String,
+        secrets: [String],
+        attemptNumber: Int
+    ) {
+        self.id = id
+        self.eventID = eventID
+        self.eventType = eventType
+        self.payload = payload
+        self.subscriptionID = subscriptionID
+        self.tenant = tenant
+        self.videoID = videoID
+        self.url = url
+        self.secrets = secrets
+        self.attemptNumber = attemptNumber
+    }
 }
 
 /// The result of one attempt, decided by the delivery engine, applied by the store.
@@ -72,6 +96,16 @@ public struct DisabledSubscription: Sendable, Equatable {
     public var id: String
     public var tenant: String
     public var reason: DisableReason
+
+    public init(
+        id: String,
+        tenant: String,
+        reason: DisableReason
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.reason = reason
+    }
 }
 
 /// Why the bridge disabled a subscription by itself.
@@ -104,4 +138,18 @@ public struct AttemptRecord: Sendable, Equatable {
     public var errorKind: String?
     public var latencyMilliseconds: Double
     public var responseSnippet: String?
+
+    public init(
+        attemptedAt: Date,
+        statusCode: Int? = nil,
+        errorKind: String? = nil,
+        latencyMilliseconds: Double,
+        responseSnippet: String? = nil
+    ) {
+        self.attemptedAt = attemptedAt
+        self.statusCode = statusCode
+        self.errorKind = errorKind
+        self.latencyMilliseconds = latencyMilliseconds
+        self.responseSnippet = responseSnippet
+    }
 }

@@ -26,6 +26,36 @@ public struct TrackedVideo: Sendable, Equatable {
     /// Terminal status seen, or tracking expired: no longer polled.
     public var isTerminal: Bool
     public var isExpired: Bool
+
+    public init(
+        tenant: String,
+        videoID: String,
+        source: TrackingSource,
+        status: String? = nil,
+        notifiedStatus: String? = nil,
+        videoURL: String? = nil,
+        trackingStartedAt: Date,
+        firstSeenAt: Date? = nil,
+        lastSeenAt: Date? = nil,
+        lastChangedAt: Date? = nil,
+        nextPollAt: Date,
+        isTerminal: Bool,
+        isExpired: Bool
+    ) {
+        self.tenant = tenant
+        self.videoID = videoID
+        self.source = source
+        self.status = status
+        self.notifiedStatus = notifiedStatus
+        self.videoURL = videoURL
+        self.trackingStartedAt = trackingStartedAt
+        self.firstSeenAt = firstSeenAt
+        self.lastSeenAt = lastSeenAt
+        self.lastChangedAt = lastChangedAt
+        self.nextPollAt = nextPollAt
+        self.isTerminal = isTerminal
+        self.isExpired = isExpired
+    }
 }
 
 public struct StoredEvent: Sendable, Equatable {
@@ -39,6 +69,24 @@ public struct StoredEvent: Sendable, Equatable {
     /// The exact callback body.
     public var payload: String
     public var createdAt: Date
+
+    public init(
+        sequence: Int64,
+        id: String,
+        tenant: String,
+        type: EventType,
+        videoID: String? = nil,
+        payload: String,
+        createdAt: Date
+    ) {
+        self.sequence = sequence
+        self.id = id
+        self.tenant = tenant
+        self.type = type
+        self.videoID = videoID
+        self.payload = payload
+        self.createdAt = createdAt
+    }
 }
 
 public struct NewSubscription: Sendable, Equatable {
@@ -82,6 +130,30 @@ public struct Subscription: Sendable, Equatable {
     public var disabledReason: String?
     public var createdAt: Date
     public var updatedAt: Date
+
+    public init(
+        id: String,
+        tenant: String,
+        url: String,
+        eventTypes: [EventType]? = nil,
+        videoID: String? = nil,
+        description: String? = nil,
+        isEnabled: Bool,
+        disabledReason: String? = nil,
+        createdAt: Date,
+        updatedAt: Date
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.url = url
+        self.eventTypes = eventTypes
+        self.videoID = videoID
+        self.description = description
+        self.isEnabled = isEnabled
+        self.disabledReason = disabledReason
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
 }
 
 public enum DeliveryState: String, Sendable, Codable, CaseIterable {

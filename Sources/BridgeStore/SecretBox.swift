@@ -9,7 +9,7 @@ public import Foundation
 /// it. Each value is bound to where it is stored (`context`, as authenticated data): a secret
 /// copied onto another subscription's row does not open.
 public struct SecretBox: Sendable {
-    static let prefix = "enc1:"
+    public static let prefix = "enc1:"
 
     public let keyID: String
     private let key: SymmetricKey
@@ -80,10 +80,10 @@ public struct SecretBox: Sendable {
     }
 
     /// Authenticated data for a subscription's signing secret.
-    static func secretContext(subscriptionID: String) -> String { "subscription-secret\u{0}" + subscriptionID }
+    public static func secretContext(subscriptionID: String) -> String { "subscription-secret\u{0}" + subscriptionID }
 
     /// Authenticated data for a stored idempotent response.
-    static func responseContext(tenant: String, key: String) -> String { "idempotent-response\u{0}" + tenant + "\u{0}" + key }
+    public static func responseContext(tenant: String, key: String) -> String { "idempotent-response\u{0}" + tenant + "\u{0}" + key }
 
     private static func hexBytes(_ text: String) -> Data? {
         var bytes = Data()

@@ -2,11 +2,13 @@ import Synchronization
 
 /// A level-triggered wake-up for any number of listeners: `signal()` never blocks and coalesces,
 /// so a burst of commits wakes an idle dispatcher once instead of queueing a wake per row.
-final class WakeSignal: Sendable {
+public final class WakeSignal: Sendable {
     private let continuations = Mutex<[Int: AsyncStream<Void>.Continuation]>([:])
     private let nextID = Atomic<Int>(0)
 
-    func stream() -> AsyncStream<Void> {
+    public init() {}
+
+    public func stream() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let id = nextID.add(1, ordering: .relaxed).newValue
         continuations.withLock { $0[id] = continuation }
@@ -16,7 +18,7 @@ final class WakeSignal: Sendable {
         return stream
     }
 
-    func signal() {
+    public func signal() {
         continuations.withLock { all in
             for continuation in all.values { continuation.yield() }
         }

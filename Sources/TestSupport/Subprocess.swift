@@ -34,3 +34,21 @@ public func repositoryRoot(file: String = #filePath) -> URL {
     }
     return root
 }
+
+/// Runs scripts/verify_standard_webhooks.py (the `standardwebhooks` package from PyPI): one verdict
+/// per message, each a dictionary of `secret`, `id`, `timestamp`, `body` and `signature`.
+public func verifyWithOfficialLibrary(_ messages: [[String: String]]) async throws -> [Bool] {
+    let script = repositoryRoot().appendingPathComponent("scripts/verify_standard_webhooks.py").path
+    let input = try JSONSerialization.data(withJSONObject: messages)
+    let (status, output) = try await runCommand("/usr/bin/env", ["python3", script], input: input)
+    guard status == 0 else {
+        throw VerifierFailed(output: "verifier failed (is the standardwebhooks package installed? make test installs it): " + output)
+    }
+    let line = output.split(separator: "\n").last.map(String.init) ?? ""
+    return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Bool]) ?? []
+}
+
+public struct VerifierFailed: Error, CustomStringConvertible {
+    public var output: String
+    public var description: String { output }
+}

@@ -3,6 +3,7 @@ import BridgeService
 import BridgeStore
 import CurlHTTP
 import Foundation
+import SQLiteStore
 
 /// `migrate`: apply database migrations and exit (e.g. before rolling out a new version).
 struct Migrate: AsyncParsableCommand {

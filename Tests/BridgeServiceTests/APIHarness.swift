@@ -4,6 +4,7 @@ import CurlHTTP
 import Foundation
 import Logging
 import Simulator
+import SQLiteStore
 import Synchronization
 import TestSupport
 
@@ -21,7 +22,7 @@ final class APIHarness: TestResource {
     let port: Int
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
-    var store: SQLiteBridgeStore { runtime.store }
+    var store: any BridgeStorage { runtime.store }
 
     struct Reply: Sendable {
         var status: Int

@@ -3,6 +3,7 @@ import BridgeStore
 import Foundation
 import Logging
 import Simulator
+import SQLiteStore
 import TestSupport
 import Testing
 import Webhooks

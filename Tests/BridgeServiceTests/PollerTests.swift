@@ -5,6 +5,7 @@ import CurlHTTP
 import Foundation
 import Logging
 import Simulator
+import SQLiteStore
 import Synchronization
 import TalkingPhoto
 import TestSupport

@@ -2,6 +2,7 @@ import BridgeCore
 @testable import BridgeStore
 import Foundation
 import GRDB
+@testable import SQLiteStore
 import TestSupport
 import Testing
 

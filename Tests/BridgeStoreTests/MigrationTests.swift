@@ -1,6 +1,7 @@
 @testable import BridgeStore
 import Foundation
 import GRDB
+@testable import SQLiteStore
 import TestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import BridgeCore
 @testable import BridgeStore
 import Foundation
+@testable import SQLiteStore
 import TestSupport
 
 /// A store on a real SQLite file in the test's own temp directory.

@@ -1,6 +1,7 @@
 import BridgeCore
 @testable import BridgeStore
 import Foundation
+@testable import SQLiteStore
 import Testing
 
 @Suite("Tracking, events and the outbox")

@@ -76,13 +76,3 @@ struct SigningTests {
         #expect(schedule.maxAttempts == 3)
     }
 }
-
-/// Runs scripts/verify_standard_webhooks.py (the `standardwebhooks` package from PyPI).
-func verifyWithOfficialLibrary(_ messages: [[String: String]]) async throws -> [Bool] {
-    let script = repositoryRoot().appendingPathComponent("scripts/verify_standard_webhooks.py").path
-    let input = try JSONSerialization.data(withJSONObject: messages)
-    let (status, output) = try await runCommand("/usr/bin/env", ["python3", script], input: input)
-    #expect(status == 0, "verifier failed (is the standardwebhooks package installed? make test installs it): \(output)")
-    let line = output.split(separator: "\n").last.map(String.init) ?? ""
-    return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Bool]) ?? []
-}

@@ -55,7 +55,7 @@ extension BridgeAPIHandler {
         }
         let moment = now
         let result = try await store.track(
-            tenant: tenant, videoID: id, source: .watch, initial: initial, limits: dependencies.limits, now: moment,
+            tenant: tenant, videoID: id, source: .watch, initial: initial, subscription: nil, limits: dependencies.limits, now: moment,
             nextPollAt: moment + dependencies.pollInterval
         )
         let body = Self.api(result.video)

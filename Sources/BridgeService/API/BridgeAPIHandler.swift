@@ -11,7 +11,7 @@ import Webhooks
 /// throw ``BridgeError`` for everything else; they never build error bodies.
 struct BridgeAPIHandler: APIProtocol {
     struct Dependencies: Sendable {
-        var store: SQLiteBridgeStore
+        var store: any APIStore
         var client: TalkingPhotoClient
         var destinations: DestinationPolicy
         var pollInterval: Duration
@@ -27,7 +27,7 @@ struct BridgeAPIHandler: APIProtocol {
     }
 
     let dependencies: Dependencies
-    var store: SQLiteBridgeStore { dependencies.store }
+    var store: any APIStore { dependencies.store }
     var now: Date { dependencies.now() }
 
     /// Page sizes: default 100, at most 500 (the spec's bounds, checked here because generated

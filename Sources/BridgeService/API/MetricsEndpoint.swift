@@ -8,13 +8,13 @@ import Prometheus
 /// right even after a restart.
 final class MetricsEndpoint: Sendable {
     let registry: PrometheusCollectorRegistry
-    private let store: SQLiteBridgeStore
+    private let store: any MaintenanceStore
     private let pending: Prometheus.Gauge
     private let held: Prometheus.Gauge
     private let oldest: Prometheus.Gauge
     private let disabled: Prometheus.Gauge
 
-    init(registry: PrometheusCollectorRegistry, store: SQLiteBridgeStore) {
+    init(registry: PrometheusCollectorRegistry, store: any MaintenanceStore) {
         self.registry = registry
         self.store = store
         func name(_ metric: String, _ help: String) -> MetricNameDescriptor {

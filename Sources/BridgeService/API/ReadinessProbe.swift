@@ -18,13 +18,13 @@ final class ReadinessProbe: Sendable {
         var ready: Bool { database == nil && upstream == nil }
     }
 
-    private let store: SQLiteBridgeStore
+    private let store: any MaintenanceStore
     private let client: TalkingPhotoClient
     private let cacheFor: Duration
     private let cached = Mutex<(at: ContinuousClock.Instant, upstream: String?)?>(nil)
     private let database: SingleFlight
 
-    init(store: SQLiteBridgeStore, client: TalkingPhotoClient, budget: Duration = .seconds(2), cacheFor: Duration = .seconds(5)) {
+    init(store: any MaintenanceStore, client: TalkingPhotoClient, budget: Duration = .seconds(2), cacheFor: Duration = .seconds(5)) {
         self.store = store
         var configuration = client.configuration
         configuration.timeout = budget

@@ -34,7 +34,7 @@ struct RequestBodyMiddleware: ServerMiddleware {
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")
     static let replayed = HTTPField.Name("Idempotent-Replayed")
 
-    let store: SQLiteBridgeStore
+    let store: any IdempotencyStore
     let deferred: DeferredWrites
     let limit: Int
     let ttl: Duration

@@ -3,6 +3,7 @@ import BridgeStore
 import CurlHTTP
 import Foundation
 import Simulator
+import SQLiteStore
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import BridgeStore
 import Foundation
+import SQLiteStore
 import Synchronization
 import TestSupport
 import Testing

@@ -1,6 +1,7 @@
 import BridgeCore
 import BridgeStore
 import Foundation
+import SQLiteStore
 import Synchronization
 import TestSupport
 import Testing

@@ -2,6 +2,7 @@ import BridgeCore
 import BridgeStore
 import Foundation
 import Simulator
+import SQLiteStore
 import TestSupport
 import Testing
 

@@ -1,30 +1,16 @@
 public import BridgeCore
 public import Foundation
+public import BridgeStore
 import GRDB
-
-/// An outbox row joined with what sending it needs. Read side only for now; the dispatcher's
-/// claim/complete writes live with the delivery engine.
-public struct DeliveryRecord: Sendable, Equatable {
-    public var id: Int64
-    public var eventID: String
-    public var eventType: EventType
-    public var subscriptionID: String
-    public var tenant: String
-    public var videoID: String?
-    public var state: DeliveryState
-    public var attempts: Int
-    public var nextAttemptAt: Date
-    public var createdAt: Date
-}
 
 extension SQLiteBridgeStore {
     /// A tenant's events in log order after `cursor` (a sequence number), optionally for one video or type.
     public func events(
         tenant: String,
-        after cursor: Int64? = nil,
-        videoID: String? = nil,
-        type: EventType? = nil,
-        limit: Int = 100
+        after cursor: Int64?,
+        videoID: String?,
+        type: EventType?,
+        limit: Int
     ) async throws(StoreError) -> [StoredEvent] {
         try await read { db in
             var sql = "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = ? AND seq > ?"
@@ -46,10 +32,10 @@ extension SQLiteBridgeStore {
     /// Deliveries of one tenant in creation order, optionally for one subscription or state.
     public func deliveries(
         tenant: String,
-        subscriptionID: String? = nil,
-        state: DeliveryState? = nil,
-        after cursor: Int64? = nil,
-        limit: Int = 100
+        subscriptionID: String?,
+        state: DeliveryState?,
+        after cursor: Int64?,
+        limit: Int
     ) async throws(StoreError) -> [DeliveryRecord] {
         try await read { db in
             var sql = Self.deliverySelect + " WHERE d.tenant = ? AND d.id > ?"
@@ -87,7 +73,7 @@ extension SQLiteBridgeStore {
     /// and idempotency records — `batchSize` rows per transaction so writers never wait long. Held and
     /// pending deliveries, and their events, stay until sent or their subscription is deleted.
     @discardableResult
-    public func prune(olderThan cutoff: Date, batchSize: Int = 500) async throws(StoreError) -> PruneReport {
+    public func prune(olderThan cutoff: Date, batchSize: Int) async throws(StoreError) -> PruneReport {
         var report = PruneReport()
         report.deliveries = try await deleteInBatches(
             """

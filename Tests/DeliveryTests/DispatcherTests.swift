@@ -1,9 +1,11 @@
 import BridgeCore
 import BridgeStore
 import CurlHTTP
+import Delivery
 import Foundation
 import Logging
 import MetricsTestKit
+import SQLiteStore
 import TestSupport
 import Testing
 import Webhooks

@@ -1,5 +1,6 @@
 import BridgeCore
 public import Foundation
+public import BridgeStore
 import GRDB
 
 extension SQLiteBridgeStore {
@@ -18,7 +19,7 @@ extension SQLiteBridgeStore {
         leaseOwner: String,
         leaseDuration: Duration,
         perSubscriptionLimit: Int,
-        inFlight: [String: Int] = [:]
+        inFlight: [String: Int]
     ) async throws(StoreError) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         return try await write { db in
@@ -305,7 +306,7 @@ extension SQLiteBridgeStore {
     /// already has a pending or held delivery to this subscription is not queued again, so repeating
     /// a replay queues nothing twice. nil when the subscription is unknown to this tenant; `more` when
     /// matching events are left for another call.
-    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date, limit: Int = 10_000) async throws(StoreError)
+    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date, limit: Int) async throws(StoreError)
         -> (queued: Int, more: Bool)?
     {
         let result = try await write { db -> (queued: Int, more: Bool)? in

@@ -1,5 +1,6 @@
 import BridgeCore
 public import Foundation
+public import BridgeStore
 import GRDB
 
 extension SQLiteBridgeStore {
@@ -7,7 +8,7 @@ extension SQLiteBridgeStore {
 
     /// Creates a subscription with its first signing secret.
     @discardableResult
-    public func createSubscription(_ new: NewSubscription, now: Date, limits: TenantLimits = .none) async throws(StoreError)
+    public func createSubscription(_ new: NewSubscription, now: Date, limits: TenantLimits) async throws(StoreError)
         -> Subscription
     {
         try await write { db in

@@ -1,4 +1,5 @@
 public import Foundation
+public import BridgeStore
 import GRDB
 
 /// The bridge's state in one SQLite file (WAL mode): tenants, subscriptions, tracked videos, the event
@@ -144,7 +145,7 @@ public final class SQLiteBridgeStore: Sendable {
     }
 
     /// Whether a write transaction can commit right now (for readiness checks).
-    public func checkWritable(now: Date = Date()) async throws(StoreError) {
+    public func checkWritable(now: Date) async throws(StoreError) {
         try await write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('readiness_probe', ?)",
@@ -209,3 +210,7 @@ extension Database {
         try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }
+
+extension SQLiteBridgeStore: TrackingStore, DeliveryStore, SubscriptionStore, VideoStore, EventLogStore, IdempotencyStore,
+    MaintenanceStore
+{}

@@ -1,3 +1,5 @@
+public import Webhooks
+
 /// Tuning of the dispatcher; defaults follow the contract.
 public struct DispatcherConfiguration: Sendable {
     /// Attempts in flight at once (`BRIDGE_DELIVERY_CONCURRENCY`).

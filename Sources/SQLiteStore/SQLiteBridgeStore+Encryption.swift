@@ -1,4 +1,5 @@
 public import Foundation
+public import BridgeStore
 import GRDB
 
 #if canImport(Glibc)
@@ -164,16 +165,6 @@ extension SQLiteBridgeStore {
     func openSecret(_ sealed: String, subscriptionID: String) throws(StoreError) -> String {
         try secrets.openText(sealed, context: SecretBox.secretContext(subscriptionID: subscriptionID))
     }
-}
-
-/// What `rekey` changed.
-public struct RekeyReport: Sendable, Equatable {
-    public var oldKeyID: String
-    public var newKeyID: String
-    public var secrets: Int
-    public var responses: Int
-    /// Where the new key was written (key-file mode), nil when the caller supplied it.
-    public var keyFile: String?
 }
 
 extension SQLiteBridgeStore {

@@ -1,18 +1,7 @@
 public import BridgeCore
 public import Foundation
+public import BridgeStore
 import GRDB
-
-/// What a stored Idempotency-Key says about a new request carrying it.
-public enum IdempotencyClaim: Sendable, Equatable {
-    /// First use: the caller runs the request and then records its response.
-    case new
-    /// The first request with this key is still running.
-    case inProgress
-    /// The same key with a different request.
-    case mismatch
-    /// The first response, to be returned again as is.
-    case completed(status: Int, contentType: String?, body: Data)
-}
 
 extension SQLiteBridgeStore {
     // MARK: - Subscriptions

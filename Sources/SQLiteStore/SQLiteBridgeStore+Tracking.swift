@@ -1,5 +1,6 @@
 public import BridgeCore
 public import Foundation
+public import BridgeStore
 import GRDB
 
 extension SQLiteBridgeStore {
@@ -13,9 +14,9 @@ extension SQLiteBridgeStore {
         tenant: String,
         videoID: String,
         source: TrackingSource,
-        initial: Observation? = nil,
-        subscription: NewSubscription? = nil,
-        limits: TenantLimits = .none,
+        initial: Observation?,
+        subscription: NewSubscription?,
+        limits: TenantLimits,
         now: Date,
         nextPollAt: Date
     ) async throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport) {
@@ -150,7 +151,7 @@ extension SQLiteBridgeStore {
     /// Ends tracking of videos still not terminal after the tracking limit: each emits
     /// `video.tracking_expired` (with its outbox rows) and is no longer polled.
     @discardableResult
-    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int = 500) async throws(StoreError) -> ObservationReport {
+    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int) async throws(StoreError) -> ObservationReport {
         let report = try await write { db in
             var report = ObservationReport()
             let rows = try Row.fetchAll(
@@ -188,7 +189,7 @@ extension SQLiteBridgeStore {
     }
 
     /// A tenant's videos in tracking order, after the row `afterID` (keyset pagination).
-    public func trackedVideos(tenant: String, after cursor: Int64? = nil, limit: Int = 100) async throws(StoreError)
+    public func trackedVideos(tenant: String, after cursor: Int64?, limit: Int) async throws(StoreError)
         -> [(cursor: Int64, video: TrackedVideo)]
     {
         try await read { db in
