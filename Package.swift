@@ -239,6 +239,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "SQLiteStoreTests",
+            dependencies: ["SQLiteStore", "BridgeStore", "BridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "WebhooksTests",
             dependencies: ["Webhooks", "CurlHTTP", "TestSupport"],
             swiftSettings: strict

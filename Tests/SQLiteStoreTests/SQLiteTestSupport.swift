@@ -4,7 +4,8 @@ import Foundation
 @testable import SQLiteStore
 import TestSupport
 
-/// A store on a real SQLite file in the test's own temp directory.
+/// A store on a real SQLite file in the test's own temp directory, for the engine's own specifics
+/// (migrations, file modes, encryption on disk, query plans); behaviour is in the conformance suite.
 struct StoreFixture {
     let directory: TemporaryDirectory
     let store: SQLiteBridgeStore

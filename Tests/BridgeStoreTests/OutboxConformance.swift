@@ -1,0 +1,195 @@
+import BridgeCore
+import BridgeStore
+import Foundation
+import Testing
+
+/// The outbox as the dispatcher uses it: claims and leases, per-video order, per-subscription caps,
+/// attempt outcomes and auto-disable, against every engine.
+@Suite("Store conformance: the outbox")
+struct OutboxConformance {
+    @Test("a claim carries what sending needs and leases the row: nobody else gets it until the lease ends", arguments: StoreEngine.all)
+    func claimsAndLeases(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let subscription = try await fixture.subscribe(secret: "whsec_one")
+            try await fixture.watch("v1", "pending")
+            let claimed = try await fixture.claimAll(now: at(1), owner: "a", lease: .seconds(60))
+            let delivery = try #require(claimed.first)
+            #expect(claimed.count == 1)
+            #expect(delivery.subscriptionID == subscription.id && delivery.tenant == "acme" && delivery.videoID == "v1")
+            #expect(delivery.eventType == .pending && delivery.url == subscription.url && delivery.attemptNumber == 1)
+            #expect(delivery.secrets == ["whsec_one"])
+            #expect(delivery.payload.contains(#""video_id":"v1""#))
+            await #expect(try await fixture.claimAll(now: at(30), owner: "b").isEmpty, "leased to a")
+            // a's process died: the lease runs out and b takes the row, still its first attempt.
+            let reclaimed = try await fixture.claimAll(now: at(61), owner: "b")
+            #expect(reclaimed.map(\.id) == [delivery.id] && reclaimed.first?.attemptNumber == 1)
+            // a comes back and reports; it no longer holds the lease, so nothing changes.
+            try await fixture.complete(claimed, .failed, status: 500, owner: "a", now: at(62))
+            let (record, _) = try #require(try await fixture.store.delivery(tenant: "acme", id: delivery.id))
+            #expect(record.state == .pending && record.attempts == 0)
+            try await fixture.complete(reclaimed, .succeeded, owner: "b", now: at(63))
+            let (done, attempts) = try #require(try await fixture.store.delivery(tenant: "acme", id: delivery.id))
+            #expect(done.state == .succeeded && done.attempts == 1)
+            #expect(attempts.count == 2, "both reports are attempts that happened: \(attempts)")
+            await #expect(try await fixture.store.delivery(tenant: "globex", id: delivery.id) == nil)
+        }
+    }
+
+    @Test("one subscription's deliveries of one video go one at a time, in order; other videos do not wait", arguments: StoreEngine.all)
+    func perVideoOrder(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            _ = try await fixture.subscribe()
+            try await fixture.watch("v1", "pending")
+            try await fixture.store.recordObservations([observe("v1", "in_progressing")], now: at(0.5), nextPollAt: at(1))
+            try await fixture.watch("v2", "pending")
+            let first = try await fixture.claimAll(now: at(1))
+            #expect(first.map(\.videoID) == ["v1", "v2"] && first.first?.eventType == .pending)
+            // v1's head fails and waits for a retry: its second event waits behind it.
+            let v1Head = first.filter { $0.videoID == "v1" }
+            try await fixture.complete(v1Head, .retry(at: at(30)), status: 500, now: at(2))
+            try await fixture.complete(first.filter { $0.videoID == "v2" }, .succeeded, now: at(2))
+            await #expect(try await fixture.claimAll(now: at(10)).isEmpty)
+            await #expect(try await fixture.store.nextDeliveryWakeTime(now: at(10), excludingSubscriptions: []) == at(30))
+            let retried = try await fixture.claimAll(now: at(30))
+            #expect(retried.map(\.id) == v1Head.map(\.id) && retried.first?.attemptNumber == 2)
+            try await fixture.complete(retried, .succeeded, now: at(31))
+            let next = try await fixture.claimAll(now: at(31))
+            #expect(next.map(\.eventType) == [.inProgressing])
+        }
+    }
+
+    @Test("at most the cap per subscription is in flight, counting what is already sending; a capped receiver starves no one", arguments: StoreEngine.all)
+    func perSubscriptionCap(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let busy = try await fixture.subscribe(videoID: nil, url: "https://busy.example.com/in")
+            for index in 0..<30 { try await fixture.watch("v\(index)", "pending") }
+            let quiet = try await fixture.subscribe(url: "https://quiet.example.com/in", now: at(1))
+            try await fixture.store.recordObservations([observe("v0", "finished")], now: at(1), nextPollAt: at(2))
+            func claim(_ inFlight: [String: Int]) async throws -> [ClaimedDelivery] {
+                try await fixture.store.claimDueDeliveries(
+                    now: at(2), limit: 4, leaseOwner: "test", leaseDuration: .seconds(60), perSubscriptionLimit: 2, inFlight: inFlight
+                )
+            }
+            // One of busy's is already sending elsewhere: one more slot. busy's backlog of 30 comes first
+            // in the outbox, yet quiet's one delivery is claimed in the same call.
+            let first = try await claim([busy.id: 1])
+            #expect(first.filter { $0.subscriptionID == busy.id }.count == 1)
+            #expect(first.filter { $0.subscriptionID == quiet.id }.map(\.eventType) == [.finished])
+            // Nothing else in flight (the caller finished those): busy gets its full cap, no row twice.
+            let second = try await claim([:])
+            #expect(second.count == 2 && second.allSatisfy { $0.subscriptionID == busy.id })
+            #expect(Set(first.map(\.id)).isDisjoint(with: second.map(\.id)))
+        }
+    }
+
+    @Test("a receiver's 410 disables its subscription and holds its open deliveries", arguments: StoreEngine.all)
+    func goneDisables(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let subscription = try await fixture.subscribe()
+            try await fixture.watch("a", "pending")
+            try await fixture.watch("b", "pending")
+            let claimed = try await fixture.claimAll(limit: 1)
+            let disabled = try await fixture.complete(claimed, .gone, status: 410)
+            #expect(disabled == [DisabledSubscription(id: subscription.id, tenant: "acme", reason: .gone)])
+            let now = try #require(try await fixture.store.subscription(tenant: "acme", id: subscription.id))
+            #expect(!now.isEnabled && now.disabledReason == DisableReason.gone.text)
+            #expect(try await fixture.store.deliveries(tenant: "acme").map(\.state) == [.held, .held])
+            await #expect(try await fixture.claimAll(now: at(100)).isEmpty)
+            await #expect(try await fixture.store.disabledSubscriptionCount() == 1)
+        }
+    }
+
+    @Test("failing without a success for the disable window disables with the time it started; a success resets it", arguments: StoreEngine.all)
+    func failingDisables(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let subscription = try await fixture.subscribe()
+            let window = Duration.seconds(3600)
+            for index in 0..<5 { try await fixture.watch("v\(index)", "pending") }
+            var claimed = try await fixture.claimAll(now: at(1), limit: 1)
+            #expect(try await fixture.complete(claimed, .retry(at: at(5000)), status: 500, now: at(10), disableAfter: window).isEmpty)
+            claimed = try await fixture.claimAll(now: at(20), limit: 1)
+            #expect(try await fixture.complete(claimed, .succeeded, now: at(20), disableAfter: window).isEmpty)
+            // The failing clock restarted at the success: 3,000 s later is inside the window again.
+            claimed = try await fixture.claimAll(now: at(30), limit: 1)
+            #expect(try await fixture.complete(claimed, .failed, status: 500, now: at(30), disableAfter: window).isEmpty)
+            claimed = try await fixture.claimAll(now: at(3000), limit: 1)
+            #expect(try await fixture.complete(claimed, .failed, status: 500, now: at(3000), disableAfter: window).isEmpty)
+            claimed = try await fixture.claimAll(now: at(3630), limit: 1)
+            let disabled = try await fixture.complete(claimed, .retry(at: at(9000)), status: 500, now: at(3630), disableAfter: window)
+            #expect(disabled == [DisabledSubscription(id: subscription.id, tenant: "acme", reason: .failing(since: at(30)))])
+            #expect(try await fixture.store.subscription(tenant: "acme", id: subscription.id)?.isEnabled == false)
+            #expect(try await fixture.store.deliveries(tenant: "acme", state: .pending).isEmpty, "the retried one is held too")
+        }
+    }
+
+    @Test("a throttled receiver's other deliveries wait as long; a released claim is due again with no attempt recorded", arguments: StoreEngine.all)
+    func throttledAndReleased(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            _ = try await fixture.subscribe()
+            for index in 0..<3 { try await fixture.watch("v\(index)", "pending") }
+            let first = try await fixture.claimAll(now: at(1), limit: 1)
+            try await fixture.complete(first, .throttled(until: at(120)), status: 429, now: at(2))
+            await #expect(try await fixture.claimAll(now: at(60)).isEmpty, "the receiver asked for two minutes")
+            await #expect(try await fixture.store.nextDeliveryWakeTime(now: at(60), excludingSubscriptions: []) == at(120))
+            let later = try await fixture.claimAll(now: at(120))
+            #expect(later.count == 3)
+            try await fixture.complete(later, .released, status: nil, now: at(121))
+            let again = try await fixture.claimAll(now: at(121))
+            #expect(Set(again.map(\.id)) == Set(later.map(\.id)))
+            #expect(again.first { $0.id == first[0].id }?.attemptNumber == 2, "throttled counts as an attempt, released does not")
+            let (_, attempts) = try #require(try await fixture.store.delivery(tenant: "acme", id: first[0].id))
+            #expect(attempts.map(\.statusCode) == [429])
+        }
+    }
+
+    @Test("attempts are recorded with status, error kind, latency and response excerpt", arguments: StoreEngine.all)
+    func attemptRecords(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            _ = try await fixture.subscribe()
+            try await fixture.watch("v1", "pending")
+            let claimed = try await fixture.claimAll()
+            let failure = attempt(claimed[0], .retry(at: at(10)), status: 503, now: at(2), snippet: "upstream down")
+            var timeout = attempt(claimed[0], .failed, status: nil, now: at(11))
+            timeout.errorKind = "timeout"
+            try await fixture.store.completeAttempts([failure], now: at(2), disableAfter: .seconds(86_400))
+            let retried = try await fixture.claimAll(now: at(10))
+            timeout.deliveryID = retried[0].id
+            try await fixture.store.completeAttempts([timeout], now: at(11), disableAfter: .seconds(86_400))
+            let (record, attempts) = try #require(try await fixture.store.delivery(tenant: "acme", id: claimed[0].id))
+            #expect(record.state == .failed && record.attempts == 2)
+            #expect(attempts.map(\.statusCode) == [503, nil])
+            #expect(attempts.map(\.errorKind) == [nil, "timeout"])
+            #expect(attempts.map(\.responseSnippet) == ["upstream down", nil])
+            #expect(attempts.map(\.attemptedAt) == [at(2), at(11)])
+            #expect(attempts.map(\.latencyMilliseconds) == [250, 250], "the recorded figure, not a measurement")
+            await #expect(try await fixture.store.deliveries(tenant: "acme", state: .failed).count == 1)
+        }
+    }
+
+    @Test("the next wake-up is the earliest due head or lease end, leaving out capped subscriptions", arguments: StoreEngine.all)
+    func nextWakeTime(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let subscription = try await fixture.subscribe()
+            await #expect(try await fixture.store.nextDeliveryWakeTime(now: t0, excludingSubscriptions: []) == nil)
+            try await fixture.watch("v1", "pending", now: at(5))
+            await #expect(try await fixture.store.nextDeliveryWakeTime(now: at(5), excludingSubscriptions: []) == at(5))
+            await #expect(try await fixture.store.nextDeliveryWakeTime(now: at(5), excludingSubscriptions: [subscription.id]) == nil)
+            _ = try await fixture.claimAll(now: at(6), lease: .seconds(60))
+            await #expect(try await fixture.store.nextDeliveryWakeTime(now: at(6), excludingSubscriptions: []) == at(66), "the lease's end")
+        }
+    }
+
+    @Test("queue depth counts pending and held deliveries and the oldest pending one's age", arguments: StoreEngine.all)
+    func queueDepth(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let subscription = try await fixture.subscribe()
+            try await fixture.watch("a", "pending", now: at(10))
+            try await fixture.watch("b", "pending", now: at(20))
+            var depth = try await fixture.store.queueDepth(now: at(30))
+            #expect(depth.pending == 2 && depth.held == 0 && depth.oldestPendingAge == 20)
+            try await fixture.store.setSubscriptionEnabled(tenant: "acme", id: subscription.id, enabled: false, now: at(30))
+            depth = try await fixture.store.queueDepth(now: at(30))
+            #expect(depth.pending == 0 && depth.held == 2 && depth.oldestPendingAge == 0)
+        }
+    }
+}
