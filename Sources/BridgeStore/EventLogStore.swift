@@ -11,7 +11,7 @@ public protocol EventLogStore: Sendable {
     func lastEventSequence() async throws(StoreError) -> Int64
     /// Yields after commits that appended events (the pull feed's long-polls wait on it).
     func eventWakeUps() -> AsyncStream<Void>
-    /// A key's deliveries, newest first after `cursor`, optionally for one subscription or state.
+    /// A key's deliveries in creation order after `cursor`, optionally for one subscription or state.
     func deliveries(tenant: String, subscriptionID: String?, state: DeliveryState?, after cursor: Int64?, limit: Int)
         async throws(StoreError) -> [DeliveryRecord]
     /// One delivery and every attempt at it.
@@ -28,7 +28,7 @@ extension EventLogStore {
         try await events(tenant: tenant, after: nil, videoID: videoID, type: type, limit: limit)
     }
 
-    /// From the newest.
+    /// From the oldest.
     public func deliveries(tenant: String, subscriptionID: String? = nil, state: DeliveryState? = nil, limit: Int = 100)
         async throws(StoreError) -> [DeliveryRecord]
     {

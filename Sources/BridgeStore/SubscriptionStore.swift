@@ -4,6 +4,7 @@ public import Foundation
 /// Subscriptions and the commands on them, always scoped to the calling key (`tenant`): another
 /// key's subscription reads as absent (nil / false).
 public protocol SubscriptionStore: Sendable {
+    @discardableResult
     func createSubscription(_ new: NewSubscription, now: Date, limits: TenantLimits) async throws(StoreError) -> Subscription
     func subscription(tenant: String, id: String) async throws(StoreError) -> Subscription?
     /// In id order after `cursor`.
@@ -12,10 +13,13 @@ public protocol SubscriptionStore: Sendable {
     func updateSubscription(
         tenant: String, id: String, url: String?, eventTypes: [EventType]?, description: String?, now: Date
     ) async throws(StoreError) -> Subscription?
+    @discardableResult
     func deleteSubscription(tenant: String, id: String) async throws(StoreError) -> Bool
     /// Disabling holds its pending deliveries; enabling releases them, due now, in their order.
+    @discardableResult
     func setSubscriptionEnabled(tenant: String, id: String, enabled: Bool, now: Date) async throws(StoreError) -> Bool
     /// Signs with `newSecret` from now on; the previous secret keeps signing beside it for `grace`.
+    @discardableResult
     func rotateSecret(tenant: String, subscriptionID: String, newSecret: String, grace: Duration, now: Date)
         async throws(StoreError) -> Bool
     /// Appends a `ping` event for this subscription only and queues its delivery.
@@ -26,6 +30,7 @@ public protocol SubscriptionStore: Sendable {
 }
 
 extension SubscriptionStore {
+    @discardableResult
     public func createSubscription(_ new: NewSubscription, now: Date) async throws(StoreError) -> Subscription {
         try await createSubscription(new, now: now, limits: .none)
     }

@@ -5,6 +5,7 @@ public import Foundation
 public protocol VideoStore: Sendable {
     /// Starts tracking (idempotent per key and video); with `initial`, applies that first observation
     /// and with `subscription`, creates it, all in one transaction.
+    @discardableResult
     func track(
         tenant: String,
         videoID: String,
@@ -15,6 +16,7 @@ public protocol VideoStore: Sendable {
         now: Date,
         nextPollAt: Date
     ) async throws(StoreError) -> (video: TrackedVideo, created: Bool, report: ObservationReport)
+    @discardableResult
     func untrack(tenant: String, videoID: String) async throws(StoreError) -> Bool
     func trackedVideo(tenant: String, videoID: String) async throws(StoreError) -> TrackedVideo?
     /// In tracking order after `cursor`.
@@ -28,6 +30,7 @@ public protocol VideoStore: Sendable {
 }
 
 extension VideoStore {
+    @discardableResult
     public func track(
         tenant: String, videoID: String, source: TrackingSource, initial: Observation? = nil,
         subscription: NewSubscription? = nil, now: Date, nextPollAt: Date

@@ -1,4 +1,4 @@
-public import BridgeStore
+import BridgeStore
 import GRDB
 
 /// Versioned migrations. Each one is frozen once shipped: change the schema by adding a new one.

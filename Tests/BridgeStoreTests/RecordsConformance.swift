@@ -11,23 +11,23 @@ struct RecordsConformance {
         try await withStore(engine) { fixture in
             let store = fixture.store
             let day = Duration.seconds(86_400)
-            await #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h1", ttl: day, now: t0) == .new)
-            await #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h1", ttl: day, now: at(1)) == .inProgress)
-            await #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h2", ttl: day, now: at(1)) == .mismatch)
-            await #expect(try await store.claimIdempotencyKey(tenant: "globex", key: "k1", requestHash: "h2", ttl: day, now: at(1)) == .new, "keys are per caller")
+            #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h1", ttl: day, now: t0) == .new)
+            #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h1", ttl: day, now: at(1)) == .inProgress)
+            #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h2", ttl: day, now: at(1)) == .mismatch)
+            #expect(try await store.claimIdempotencyKey(tenant: "globex", key: "k1", requestHash: "h2", ttl: day, now: at(1)) == .new, "keys are per caller")
             let body = Data(#"{"data":{"video_id":"v1"}}"#.utf8)
             try await store.completeIdempotencyKey(tenant: "acme", key: "k1", status: 200, contentType: "application/json", body: body)
-            await #expect(
+            #expect(
                 try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h1", ttl: day, now: at(2))
                     == .completed(status: 200, contentType: "application/json", body: body)
             )
             // Read back by a second store too (what was sealed opens again), and expired after the ttl.
             let restarted = try await fixture.reopen()
-            await #expect(
+            #expect(
                 try await restarted.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h1", ttl: day, now: at(3))
                     == .completed(status: 200, contentType: "application/json", body: body)
             )
-            await #expect(try await restarted.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h9", ttl: day, now: at(86_401)) == .new)
+            #expect(try await restarted.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h9", ttl: day, now: at(86_401)) == .new)
         }
     }
 
@@ -38,10 +38,10 @@ struct RecordsConformance {
             let day = Duration.seconds(86_400)
             _ = try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h", ttl: day, now: t0)
             try await store.releaseIdempotencyKey(tenant: "acme", key: "k1")
-            await #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h", ttl: day, now: at(1)) == .new)
+            #expect(try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h", ttl: day, now: at(1)) == .new)
             try await store.completeIdempotencyKey(tenant: "acme", key: "k1", status: 201, contentType: nil, body: Data())
             try await store.releaseIdempotencyKey(tenant: "acme", key: "k1")
-            await #expect(
+            #expect(
                 try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h", ttl: day, now: at(2))
                     == .completed(status: 201, contentType: nil, body: Data())
             )
@@ -59,7 +59,7 @@ struct RecordsConformance {
             await #expect(throws: StoreError.limitExceeded(setting: "BRIDGE_MAX_SUBSCRIPTIONS")) {
                 try await store.createSubscription(NewSubscription(tenant: "acme", url: "https://h.example.com/", secret: "s"), now: t0, limits: limits)
             }
-            await #expect(try await store.subscriptions(tenant: "acme", after: nil, limit: 10).count == 2)
+            #expect(try await store.subscriptions(tenant: "acme", after: nil, limit: 10).count == 2)
             _ = try await store.createSubscription(NewSubscription(tenant: "globex", url: "https://h.example.com/", secret: "s"), now: t0, limits: limits)
 
             func track(_ id: String) async throws {
@@ -71,7 +71,7 @@ struct RecordsConformance {
             try await fixture.watch("done", "finished")
             try await track("b")
             await #expect(throws: StoreError.limitExceeded(setting: "BRIDGE_MAX_TRACKED_VIDEOS")) { try await track("c") }
-            await #expect(try await store.trackedVideo(tenant: "acme", videoID: "c") == nil)
+            #expect(try await store.trackedVideo(tenant: "acme", videoID: "c") == nil)
             try await track("a")  // tracking again is not another video
             await #expect(throws: StoreError.limitExceeded(setting: "BRIDGE_MAX_TRACKED_VIDEOS")) {
                 try await store.checkLimits(tenant: "acme", addingSubscriptions: 0, addingVideos: 1, limits: limits)
@@ -98,8 +98,8 @@ struct RecordsConformance {
                     limits: TenantLimits(maxSubscriptions: 1), now: t0, nextPollAt: at(2)
                 )
             }
-            await #expect(try await store.trackedVideo(tenant: "acme", videoID: "v2") == nil)
-            await #expect(try await store.subscription(tenant: "acme", id: refused.id) == nil)
+            #expect(try await store.trackedVideo(tenant: "acme", videoID: "v2") == nil)
+            #expect(try await store.subscription(tenant: "acme", id: refused.id) == nil)
         }
     }
 

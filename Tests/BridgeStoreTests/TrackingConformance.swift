@@ -15,11 +15,11 @@ struct TrackingConformance {
             #expect(first.created && !second.created)
             #expect(second.video == first.video)
             #expect(second.video.source == .watch)
-            await #expect(try await store.trackedVideos(tenant: "acme").count == 1)
-            await #expect(try await store.liveVideoCount() == 1)
-            await #expect(try await store.untrack(tenant: "acme", videoID: "v1"))
-            await #expect(try await !store.untrack(tenant: "acme", videoID: "v1"))
-            await #expect(try await store.trackedVideo(tenant: "acme", videoID: "v1") == nil)
+            #expect(try await store.trackedVideos(tenant: "acme").count == 1)
+            #expect(try await store.liveVideoCount() == 1)
+            #expect(try await store.untrack(tenant: "acme", videoID: "v1"))
+            #expect(try await !store.untrack(tenant: "acme", videoID: "v1"))
+            #expect(try await store.trackedVideo(tenant: "acme", videoID: "v1") == nil)
         }
     }
 
@@ -32,7 +32,7 @@ struct TrackingConformance {
             let third = try await fixture.store.trackedVideos(tenant: "acme", after: second.last?.cursor, limit: 2)
             #expect((first + second + third).map(\.video.videoID) == ["v0", "v1", "v2", "v3", "v4"])
             #expect(third.count == 1)
-            await #expect(try await fixture.store.trackedVideos(tenant: "globex").isEmpty)
+            #expect(try await fixture.store.trackedVideos(tenant: "globex").isEmpty)
         }
     }
 
@@ -44,13 +44,13 @@ struct TrackingConformance {
             await #expect(throws: StoreError.ownedByAnotherTenant) {
                 try await store.track(tenant: "globex", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0)
             }
-            await #expect(try await store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "globex"))
-            await #expect(try await !store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "acme"))
-            await #expect(try await store.trackedVideo(tenant: "globex", videoID: "rendered") == nil)
+            #expect(try await store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "globex"))
+            #expect(try await !store.isSubmittedByAnotherTenant(videoID: "rendered", tenant: "acme"))
+            #expect(try await store.trackedVideo(tenant: "globex", videoID: "rendered") == nil)
             // The owner may watch its own; a video made elsewhere is watched by any key, the first locks no one out.
-            await #expect(try await !store.track(tenant: "acme", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0).created)
+            #expect(try await !store.track(tenant: "acme", videoID: "rendered", source: .watch, now: t0, nextPollAt: t0).created)
             try await store.track(tenant: "acme", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0)
-            await #expect(try await store.track(tenant: "globex", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0).created)
+            #expect(try await store.track(tenant: "globex", videoID: "elsewhere", source: .watch, now: t0, nextPollAt: t0).created)
         }
     }
 
@@ -62,11 +62,11 @@ struct TrackingConformance {
             try await store.track(tenant: "acme", videoID: "soon", source: .watch, now: t0, nextPollAt: at(5))
             try await store.track(tenant: "globex", videoID: "soon", source: .watch, now: t0, nextPollAt: at(5))
             try await fixture.watch("done", "finished")
-            await #expect(try await store.dueVideoIDs(now: at(4), limit: 10).isEmpty)
-            await #expect(try await store.dueVideoIDs(now: at(5), limit: 10) == ["soon"])
-            await #expect(try await store.dueVideoIDs(now: at(30), limit: 10) == ["soon", "late"])
-            await #expect(try await store.nextPollTime() == at(5))
-            await #expect(try await store.liveVideoCount() == 3)
+            #expect(try await store.dueVideoIDs(now: at(4), limit: 10).isEmpty)
+            #expect(try await store.dueVideoIDs(now: at(5), limit: 10) == ["soon"])
+            #expect(try await store.dueVideoIDs(now: at(30), limit: 10) == ["soon", "late"])
+            #expect(try await store.nextPollTime() == at(5))
+            #expect(try await store.liveVideoCount() == 3)
         }
     }
 
@@ -97,7 +97,7 @@ struct TrackingConformance {
             let globex = try await fixture.subscribe(tenant: "globex")
             try await fixture.watch("v1", tenant: "acme")
             try await fixture.watch("v1", tenant: "globex")
-            await #expect(try await store.dueVideoIDs(now: t0, limit: 10) == ["v1"])
+            #expect(try await store.dueVideoIDs(now: t0, limit: 10) == ["v1"])
 
             let report = try await store.recordObservations([observe("v1", "pending")], now: at(1), nextPollAt: at(3))
             #expect(report.events.count == 2)
@@ -105,12 +105,12 @@ struct TrackingConformance {
             #expect(report.deliveriesCreated == 2)
             #expect(try await store.deliveries(tenant: "acme").map(\.subscriptionID) == [acme.id])
             #expect(try await store.deliveries(tenant: "globex").map(\.subscriptionID) == [globex.id])
-            await #expect(try await store.events(tenant: "acme").count == 1)
-            await #expect(try await store.subscription(tenant: "globex", id: acme.id) == nil)
-            await #expect(try await store.trackedVideo(tenant: "initech", videoID: "v1") == nil)
+            #expect(try await store.events(tenant: "acme").count == 1)
+            #expect(try await store.subscription(tenant: "globex", id: acme.id) == nil)
+            #expect(try await store.trackedVideo(tenant: "initech", videoID: "v1") == nil)
             let event = try #require(report.events.first { $0.tenant == "acme" })
-            await #expect(try await store.event(tenant: "acme", id: event.id) == event)
-            await #expect(try await store.event(tenant: "globex", id: event.id) == nil)
+            #expect(try await store.event(tenant: "acme", id: event.id) == event)
+            #expect(try await store.event(tenant: "globex", id: event.id) == nil)
         }
     }
 
@@ -141,10 +141,10 @@ struct TrackingConformance {
             let finished = try #require(events.last)
             #expect(finished.payload.hasPrefix(#"{"type":"video.finished","timestamp":""#))
             #expect(finished.payload.hasSuffix(#""data":{"video_id":"v1","status":"finished","previous_status":"in_progressing","video_url":"https://cdn/v1.mp4"}}"#))
-            let video = try await #require(try await store.trackedVideo(tenant: "acme", videoID: "v1"))
+            let video = try #require(try await store.trackedVideo(tenant: "acme", videoID: "v1"))
             #expect(video.isTerminal && video.status == "finished" && video.videoURL == "https://cdn/v1.mp4")
             #expect(video.notifiedStatus == "finished")
-            await #expect(try await store.dueVideoIDs(now: at(100), limit: 10).isEmpty)
+            #expect(try await store.dueVideoIDs(now: at(100), limit: 10).isEmpty)
         }
     }
 
@@ -161,7 +161,7 @@ struct TrackingConformance {
             #expect(try await store.events(tenant: "acme", after: all[0].sequence, videoID: nil, type: nil, limit: 1).map(\.id) == [all[1].id])
             #expect(try await store.events(tenant: "acme", videoID: "a").count == 2)
             #expect(try await store.events(tenant: "acme", type: .finished).map(\.videoID) == ["a"])
-            await #expect(try await store.lastEventSequence() == all[2].sequence)
+            #expect(try await store.lastEventSequence() == all[2].sequence)
         }
     }
 
@@ -181,7 +181,7 @@ struct TrackingConformance {
             let types = try await store.events(tenant: "acme").map(\.type)
             #expect(types == [.inProgressing, .statusChanged, .finished])
             #expect(backwards == 1)
-            let video = try await #require(try await store.trackedVideo(tenant: "acme", videoID: "v1"))
+            let video = try #require(try await store.trackedVideo(tenant: "acme", videoID: "v1"))
             #expect(video.status == "finished" && video.isTerminal)
         }
     }
@@ -200,7 +200,7 @@ struct TrackingConformance {
             #expect(report.videosUpdated == 21)
             let copy = try await store.trackedVideo(tenant: "globex", videoID: "v0")
             #expect(copy?.status == "finished")
-            await #expect(try await store.dueVideoIDs(now: at(3), limit: 100).count == 10)
+            #expect(try await store.dueVideoIDs(now: at(3), limit: 100).count == 10)
         }
     }
 
@@ -215,8 +215,8 @@ struct TrackingConformance {
             let restarted = try await fixture.reopen()
             let repeated = try await restarted.recordObservations([observe("v1", "pending")], now: at(3), nextPollAt: at(5))
             #expect(repeated.events.isEmpty)
-            await #expect(try await restarted.counts().events == 1)
-            await #expect(try await restarted.counts().deliveries == [.pending: 1])
+            #expect(try await restarted.counts().events == 1)
+            #expect(try await restarted.counts().deliveries == [.pending: 1])
         }
     }
 
@@ -227,7 +227,7 @@ struct TrackingConformance {
             try await store.track(tenant: "acme", videoID: "v1", source: .watch, initial: observe("v1", "pending"), now: t0, nextPollAt: at(2))
             let report = try await store.recordObservations([observe("v1", "pending")], now: at(10), nextPollAt: at(12))
             #expect(report.events.isEmpty && report.videosUpdated == 1)
-            let video = try await #require(try await store.trackedVideo(tenant: "acme", videoID: "v1"))
+            let video = try #require(try await store.trackedVideo(tenant: "acme", videoID: "v1"))
             #expect(video.lastSeenAt == at(10) && video.nextPollAt == at(12) && video.lastChangedAt == t0)
             #expect(video.firstSeenAt == t0)
         }
@@ -247,10 +247,10 @@ struct TrackingConformance {
             #expect(report.events.first?.type == .trackingExpired)
             #expect(report.deliveriesCreated == 1)
             #expect(report.events.first?.payload.contains(#""status":"in_progressing","previous_status":"in_progressing""#) == true)
-            let old = try await #require(try await store.trackedVideo(tenant: "acme", videoID: "old"))
+            let old = try #require(try await store.trackedVideo(tenant: "acme", videoID: "old"))
             #expect(old.isTerminal && old.isExpired)
-            await #expect(try await store.dueVideoIDs(now: at(9999), limit: 10) == ["new"])
-            await #expect(try await store.expireTracking(startedBefore: at(1800), now: at(7300)).events.isEmpty)
+            #expect(try await store.dueVideoIDs(now: at(9999), limit: 10) == ["new"])
+            #expect(try await store.expireTracking(startedBefore: at(1800), now: at(7300)).events.isEmpty)
         }
     }
 

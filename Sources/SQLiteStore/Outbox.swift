@@ -1,11 +1,10 @@
 import BridgeCore
-public import Foundation
 public import BridgeStore
+public import Foundation
 import GRDB
 
+/// The outbox as the dispatcher works it: claims with leases, attempt outcomes, auto-disable.
 extension SQLiteBridgeStore {
-    // MARK: - Dispatcher
-
     /// Leases up to `limit` due deliveries to `leaseOwner` until `now + leaseDuration`.
     ///
     /// A delivery is due when pending, its time has come, no live lease holds it, and no earlier
@@ -261,187 +260,39 @@ extension SQLiteBridgeStore {
         }
     }
 
-    /// Deliveries waiting (pending) and the age of the oldest, for metrics.
-    public func queueDepth(now: Date) async throws(StoreError) -> (pending: Int, held: Int, oldestPendingAge: TimeInterval) {
-        try await read { db in
-            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'") ?? 0
-            let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'held'") ?? 0
-            let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
-            return (pending, held, oldest.map { max(0, now.unixSeconds - $0) } ?? 0)
-        }
-    }
-
-    // MARK: - Operator actions
-
-    /// Enables or disables a subscription. Disabling holds its open deliveries; enabling releases every
-    /// held one for sending in order, with a fresh retry schedule.
-    @discardableResult
-    public func setSubscriptionEnabled(tenant: String, id: String, enabled: Bool, now: Date) async throws(StoreError) -> Bool {
-        let changed = try await write { db -> Bool in
-            guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return false }
-            if enabled {
-                try db.run(
-                    sql: "UPDATE subscriptions SET enabled = 1, disabled_reason = NULL, failing_since = NULL, updated_at = ? WHERE id = ?",
-                    arguments: [now.unixSeconds, id]
-                )
-                try db.run(
-                    sql: """
-                        UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
-                        WHERE subscription_id = ? AND state = 'held'
-                        """,
-                    arguments: [now.unixSeconds, now.unixSeconds, id]
-                )
-            } else {
-                _ = try Self.disable(db, subscriptionID: id, reason: "disabled by request", now: now)
-            }
-            return true
-        }
-        if changed && enabled { notifyDeliveriesEnqueued() }
-        return changed
-    }
-
-    /// Re-sends every event of the subscription's tenant since `since` that matches its filters, each
-    /// as a new delivery of the same event (same `webhook-id`), oldest first, at most `limit` per call;
-    /// pings count when they were sent to this subscription and its filter takes them. An event that
-    /// already has a pending or held delivery to this subscription is not queued again, so repeating
-    /// a replay queues nothing twice. nil when the subscription is unknown to this tenant; `more` when
-    /// matching events are left for another call.
-    public func replay(tenant: String, subscriptionID: String, since: Date, now: Date, limit: Int) async throws(StoreError)
-        -> (queued: Int, more: Bool)?
-    {
-        let result = try await write { db -> (queued: Int, more: Bool)? in
-            guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
-            try db.run(
-                sql: """
-                    INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
-                                            created_at, updated_at)
-                    SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
-                           ?, ?, ?
-                    \(Self.replayMatch)
-                    ORDER BY e.seq LIMIT ?
-                    """,
-                arguments: [now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID, tenant, since.unixSeconds, limit]
-            )
-            let queued = db.changesCount
-            let more = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 \(Self.replayMatch))", arguments: [subscriptionID, tenant, since.unixSeconds]
-            ) ?? false
-            return (queued, more)
-        }
-        if (result?.queued ?? 0) > 0 { notifyDeliveriesEnqueued() }
-        return result
-    }
-
-    /// The events a replay to subscription `?` of tenant `?` since `?` takes (see ``replay``).
-    static let replayMatch = """
-        FROM events e JOIN subscriptions s ON s.id = ? AND s.tenant = e.tenant
-        WHERE e.tenant = ? AND e.created_at >= ?
-          AND (e.type != 'ping' OR EXISTS (SELECT 1 FROM deliveries p WHERE p.event_seq = e.seq AND p.subscription_id = s.id))
-          AND (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
-          AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type))
+    /// The dispatcher's hot query: pending deliveries whose time has come and whose lease (if any)
+    /// has run out, skipping any delivery that has an earlier open one for the same subscription and
+    /// video (per-video ordering) and the subscriptions given (at their in-flight cap), soonest first.
+    /// Positional arguments: now, now, the excluded subscription ids as a JSON array, limit. One text
+    /// for any number of exclusions, so the statement is prepared once per connection.
+    static let dueDeliveriesSQL = """
+        SELECT d.id FROM deliveries d
+        WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
           AND NOT EXISTS (
-              SELECT 1 FROM deliveries o
-              WHERE o.event_seq = e.seq AND o.subscription_id = s.id AND o.state IN ('pending', 'held'))
+              SELECT 1 FROM deliveries p
+              WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                AND p.state IN ('pending', 'held') AND p.id < d.id)
+          AND d.subscription_id NOT IN (SELECT value FROM json_each(?))
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT ?
         """
 
-    /// Sends a delivery again now with a fresh schedule (held instead if its subscription is disabled).
-    /// nil when unknown to this tenant; false when an attempt is in flight right now.
-    public func retryDelivery(tenant: String, id: Int64, now: Date) async throws(StoreError) -> Bool? {
-        let result = try await write { db -> Bool? in
-            guard let row = try Row.fetchOne(
-                db,
-                sql: "SELECT lease_owner, lease_expires_at FROM deliveries WHERE id = ? AND tenant = ?",
-                arguments: [id, tenant]
-            ) else { return nil }
-            if (row["lease_owner"] as String?) != nil, let expires = row["lease_expires_at"] as Double?, expires > now.unixSeconds {
-                return false
-            }
-            try db.run(
-                sql: """
-                    UPDATE deliveries SET state = CASE WHEN (SELECT enabled FROM subscriptions WHERE id = subscription_id)
-                        THEN 'pending' ELSE 'held' END,
-                        attempts = 0, next_attempt_at = ?, completed_at = NULL, updated_at = ?, lease_owner = NULL,
-                        lease_expires_at = NULL
-                    WHERE id = ?
-                    """,
-                arguments: [now.unixSeconds, now.unixSeconds, id]
-            )
-            return true
-        }
-        if result == true { notifyDeliveriesEnqueued() }
-        return result
-    }
-
-    /// Records a `ping` event for one subscription and queues its delivery.
-    public func ping(tenant: String, subscriptionID: String, now: Date) async throws(StoreError) -> StoredEvent? {
-        let event = try await write { db -> StoredEvent? in
-            guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
-            let payload = EventPayload.ping(timestamp: now, subscriptionID: subscriptionID)
-            let event = try self.appendEvent(db, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
-            try db.run(
-                sql: """
-                    INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
-                                            created_at, updated_at)
-                    SELECT ?, id, tenant, '', CASE WHEN enabled THEN 'pending' ELSE 'held' END, ?, ?, ?
-                    FROM subscriptions WHERE id = ?
-                    """,
-                arguments: [event.sequence, now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID]
-            )
-            return event
-        }
-        if event != nil {
-            notifyDeliveriesEnqueued()
-            eventsAppended.signal()
-        }
-        return event
-    }
-
-    /// Starts signing with `newSecret`; the current secret keeps signing beside it until `now + grace`.
-    public func rotateSecret(tenant: String, subscriptionID: String, newSecret: String, grace: Duration, now: Date)
-        async throws(StoreError) -> Bool
-    {
-        try await write { db in
-            guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return false }
-            try db.run(sql: "DELETE FROM subscription_secrets WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now.unixSeconds])
-            try db.run(
-                sql: "UPDATE subscription_secrets SET expires_at = ? WHERE subscription_id = ? AND expires_at IS NULL",
-                arguments: [(now + grace).unixSeconds, subscriptionID]
-            )
-            try db.run(
-                sql: "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
-                arguments: [subscriptionID, try sealSecret(newSecret, subscriptionID: subscriptionID), now.unixSeconds]
-            )
-            return true
-        }
-    }
-
-    /// A delivery with its attempts, oldest attempt first.
-    public func delivery(tenant: String, id: Int64) async throws(StoreError) -> (DeliveryRecord, [AttemptRecord])? {
-        try await read { db in
-            guard let row = try Row.fetchOne(db, sql: Self.deliverySelect + " WHERE d.id = ? AND d.tenant = ?", arguments: [id, tenant]) else {
-                return nil
-            }
-            let attempts = try Row.fetchAll(
-                db,
-                sql: "SELECT attempted_at, status_code, error_kind, latency_ms, response_snippet FROM attempts WHERE delivery_id = ? ORDER BY id",
-                arguments: [id]
-            ).map {
-                AttemptRecord(
-                    attemptedAt: Date(unixSeconds: $0["attempted_at"]), statusCode: $0["status_code"],
-                    errorKind: $0["error_kind"], latencyMilliseconds: $0["latency_ms"], responseSnippet: $0["response_snippet"]
-                )
-            }
-            return (try Self.delivery(from: row), attempts)
-        }
-    }
-
-    // MARK: - Inside transactions
+    /// The due deliveries with what an attempt needs (event, payload, URL) in one statement.
+    /// Same positional arguments as ``dueDeliveriesSQL``; rows come in the same order.
+    static let dueDeliveryDetailsSQL = """
+        SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url
+        FROM (\(dueDeliveriesSQL)) AS due
+        JOIN deliveries d ON d.id = due.id
+        JOIN events e ON e.seq = d.event_seq
+        JOIN subscriptions s ON s.id = d.subscription_id
+        ORDER BY d.next_attempt_at, d.id
+        """
 
     static let activeSecretsSQL = """
         SELECT secret FROM subscription_secrets
         WHERE subscription_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC
         """
-
 
     /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
     static func disable(_ db: Database, subscriptionID: String, reason: String, now: Date) throws -> String? {

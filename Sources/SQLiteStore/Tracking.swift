@@ -1,11 +1,11 @@
 public import BridgeCore
-public import Foundation
 public import BridgeStore
+public import Foundation
 import GRDB
 
+/// Tracking: what the poller and the watch API write — videos, their observed states, and the
+/// events each change appends (fanned out by ``enqueueDeliveries``) in the same transaction.
 extension SQLiteBridgeStore {
-    // MARK: - Writes
-
     /// Starts tracking `videoID` for `tenant`; tracking it again is a no-op that returns the same video.
     /// With `initial` (the status the submit answer or a first `video.get` showed), the first observation
     /// is recorded in the same transaction, so its event and outbox rows exist as soon as tracking does.
@@ -182,7 +182,51 @@ extension SQLiteBridgeStore {
         return report
     }
 
-    // MARK: - Reads
+    private func apply(
+        _ observation: Observation,
+        toRow row: Row,
+        in db: Database,
+        now: Date,
+        nextPollAt: Date,
+        report: inout ObservationReport
+    ) throws {
+        let current = try Self.trackingState(from: row)
+        let transition = StatusRules.apply(observation, to: current)
+        let tenant: String = row["tenant"]
+        let changed = transition.event != nil
+        try db.run(
+            sql: """
+                UPDATE videos SET observed_status = ?, notified_status = ?, known_status = ?, unknown_seen = ?,
+                    video_url = ?, terminal = ?, first_seen_at = COALESCE(first_seen_at, ?), last_seen_at = ?,
+                    last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END, next_poll_at = ?, poll_failures = 0,
+                    finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
+                WHERE id = ?
+                """,
+            arguments: [
+                transition.state.observedStatus, transition.state.notifiedStatus, transition.state.furthestKnownStatus,
+                try Self.encodeList(transition.state.unknownStatusesSeen), transition.state.videoURL,
+                transition.state.isTerminal, now.unixSeconds, now.unixSeconds, changed, now.unixSeconds,
+                nextPollAt.unixSeconds, transition.state.isTerminal, now.unixSeconds, row["id"] as Int64,
+            ]
+        )
+        report.videosUpdated += 1
+        if transition.wentBackwards { report.wentBackwards.append(observation.videoID) }
+        guard let change = transition.event else { return }
+        let payload = EventPayload.video(
+            type: change.type, timestamp: now, videoID: observation.videoID, status: change.status,
+            previousStatus: change.previousStatus, videoURL: change.videoURL
+        )
+        let event = try appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
+        report.events.append(event)
+        report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
+    }
+
+    static func ensureTenant(_ db: Database, _ tenant: String, now: Date) throws {
+        try db.run(
+            sql: "INSERT INTO tenants (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            arguments: [tenant, now.unixSeconds]
+        )
+    }
 
     public func trackedVideo(tenant: String, videoID: String) async throws(StoreError) -> TrackedVideo? {
         try await read { db in try Self.fetchVideo(db, tenant: tenant, videoID: videoID) }
@@ -226,8 +270,6 @@ extension SQLiteBridgeStore {
 
     static let dueVideosSQL = "SELECT video_id FROM videos WHERE terminal = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
 
-    // MARK: - Inside transactions
-
     static let stateSelect = """
         SELECT id, tenant, video_id, observed_status, notified_status, known_status, unknown_seen, video_url, terminal
         FROM videos
@@ -238,92 +280,6 @@ extension SQLiteBridgeStore {
                first_seen_at, last_seen_at, last_changed_at, next_poll_at, terminal, expired
         FROM videos
         """
-
-    private func apply(
-        _ observation: Observation,
-        toRow row: Row,
-        in db: Database,
-        now: Date,
-        nextPollAt: Date,
-        report: inout ObservationReport
-    ) throws {
-        let current = try Self.trackingState(from: row)
-        let transition = StatusRules.apply(observation, to: current)
-        let tenant: String = row["tenant"]
-        let changed = transition.event != nil
-        try db.run(
-            sql: """
-                UPDATE videos SET observed_status = ?, notified_status = ?, known_status = ?, unknown_seen = ?,
-                    video_url = ?, terminal = ?, first_seen_at = COALESCE(first_seen_at, ?), last_seen_at = ?,
-                    last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END, next_poll_at = ?, poll_failures = 0,
-                    finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
-                WHERE id = ?
-                """,
-            arguments: [
-                transition.state.observedStatus, transition.state.notifiedStatus, transition.state.furthestKnownStatus,
-                try Self.encodeList(transition.state.unknownStatusesSeen), transition.state.videoURL,
-                transition.state.isTerminal, now.unixSeconds, now.unixSeconds, changed, now.unixSeconds,
-                nextPollAt.unixSeconds, transition.state.isTerminal, now.unixSeconds, row["id"] as Int64,
-            ]
-        )
-        report.videosUpdated += 1
-        if transition.wentBackwards { report.wentBackwards.append(observation.videoID) }
-        guard let change = transition.event else { return }
-        let payload = EventPayload.video(
-            type: change.type, timestamp: now, videoID: observation.videoID, status: change.status,
-            previousStatus: change.previousStatus, videoURL: change.videoURL
-        )
-        let event = try appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
-        report.events.append(event)
-        report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
-    }
-
-    func appendEvent(
-        _ db: Database,
-        tenant: String,
-        type: EventType,
-        videoID: String?,
-        payload: String,
-        now: Date
-    ) throws -> StoredEvent {
-        let id = Identifier.make("evt", now: now)
-        try db.run(
-            sql: "INSERT INTO events (id, tenant, type, video_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [id, tenant, type.rawValue, videoID, payload, now.unixSeconds]
-        )
-        return StoredEvent(
-            sequence: db.lastInsertedRowID, id: id, tenant: tenant, type: type, videoID: videoID,
-            payload: payload, createdAt: now
-        )
-    }
-
-    /// One delivery per subscription of the event's tenant whose filters match: `pending` when the
-    /// subscription is enabled, `held` while it is disabled. Returns how many pending rows it made.
-    static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {
-        try db.run(
-            sql: """
-                INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
-                                        created_at, updated_at)
-                SELECT ?, s.id, s.tenant, ?, CASE WHEN s.enabled THEN 'pending' ELSE 'held' END, ?, ?, ?
-                FROM subscriptions s
-                WHERE s.tenant = ?
-                  AND (s.video_id IS NULL OR s.video_id = ?)
-                  AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = ?))
-                """,
-            arguments: [
-                event.sequence, event.videoID ?? "", now.unixSeconds, now.unixSeconds, now.unixSeconds,
-                event.tenant, event.videoID, event.type.rawValue,
-            ]
-        )
-        return db.changesCount
-    }
-
-    static func ensureTenant(_ db: Database, _ tenant: String, now: Date) throws {
-        try db.run(
-            sql: "INSERT INTO tenants (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-            arguments: [tenant, now.unixSeconds]
-        )
-    }
 
     static func fetchVideo(_ db: Database, tenant: String, videoID: String) throws -> TrackedVideo? {
         try Row.fetchOne(db, sql: videoSelect + " WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID])
