@@ -114,12 +114,15 @@ public enum DisableReason: Sendable, Equatable {
     case gone
     /// No attempt succeeded since `since`, for at least `BRIDGE_DISABLE_AFTER`.
     case failing(since: Date)
+    /// Disabled through the API (`PATCH` with `enabled: false`).
+    case byRequest
 
     /// The metric label (`bridge_subscriptions_disabled_total{reason}`).
     public var label: String {
         switch self {
         case .gone: "gone"
         case .failing: "failing"
+        case .byRequest: "request"
         }
     }
 
@@ -128,6 +131,7 @@ public enum DisableReason: Sendable, Equatable {
         switch self {
         case .gone: "receiver answered 410 Gone"
         case .failing(let since): "failing without a success since " + Timestamp.iso8601(since)
+        case .byRequest: "disabled by request"
         }
     }
 }

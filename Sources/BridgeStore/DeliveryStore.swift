@@ -3,34 +3,48 @@ public import Foundation
 /// What the dispatcher needs from storage: the outbox. Claims carry a lease so a crashed sender's
 /// rows come back; completion compares the lease owner so a stale sender cannot overwrite a newer claim.
 public protocol DeliveryStore: Sendable {
-    /// Claims due deliveries in per-(subscription, video) order, at most `perSubscriptionLimit` per
-    /// subscription counting `inFlight` (already sending), and leases them to `leaseOwner`.
-    func claimDueDeliveries(
-        now: Date,
-        limit: Int,
-        leaseOwner: String,
-        leaseDuration: Duration,
-        perSubscriptionLimit: Int,
-        inFlight: [String: Int]
-    ) async throws(StoreError) -> [ClaimedDelivery]
+    /// Claims due deliveries in per-(subscription, video) order, none for a subscription `cap` has no
+    /// room for (counting the ones this call claims), and leases them to `leaseOwner`.
+    func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
+        async throws(StoreError) -> [ClaimedDelivery]
     /// Records attempts and their outcomes in one transaction; returns subscriptions this disabled.
     @discardableResult
     func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
         -> [DisabledSubscription]
-    /// When the next pending delivery falls due (nil: none), ignoring subscriptions at their cap.
-    func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) async throws(StoreError) -> Date?
+    /// When the next pending delivery falls due (nil: none), ignoring subscriptions `cap` has no room
+    /// for (a finishing attempt wakes the dispatcher for those), or the earliest lease to run out.
+    func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date?
     /// Yields after commits that queued deliveries.
     func deliveryWakeUps() -> AsyncStream<Void>
 }
 
-extension DeliveryStore {
-    /// With nothing already in flight.
-    public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, perSubscriptionLimit: Int)
-        async throws(StoreError) -> [ClaimedDelivery]
-    {
-        try await claimDueDeliveries(
-            now: now, limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, perSubscriptionLimit: perSubscriptionLimit,
-            inFlight: [:]
-        )
+/// Attempts in flight per subscription against the per-subscription cap: the one place "at its cap"
+/// is decided, for the dispatcher and every engine alike.
+public struct InFlightCap: Sendable, Equatable {
+    /// Attempts in flight at once per subscription (`BRIDGE_PER_SUBSCRIPTION_CONCURRENCY`).
+    public let limit: Int
+    /// Attempts in flight now, by subscription id (absent: none).
+    public private(set) var counts: [String: Int]
+
+    public init(limit: Int, counts: [String: Int] = [:]) {
+        self.limit = limit
+        self.counts = counts.filter { $0.value > 0 }
     }
+
+    /// No cap that matters: for operator tools and tests.
+    public static let unlimited = InFlightCap(limit: .max)
+
+    public func hasRoom(for subscriptionID: String) -> Bool { counts[subscriptionID, default: 0] < limit }
+
+    /// Subscriptions at their cap, sorted (a stable statement argument).
+    public var full: [String] { counts.filter { $0.value >= limit }.map(\.key).sorted() }
+
+    public mutating func add(_ subscriptionID: String) { counts[subscriptionID, default: 0] += 1 }
+
+    public mutating func remove(_ subscriptionID: String) {
+        let left = counts[subscriptionID, default: 0] - 1
+        counts[subscriptionID] = left > 0 ? left : nil
+    }
+
+    public var total: Int { counts.values.reduce(0, +) }
 }

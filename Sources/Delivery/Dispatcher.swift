@@ -17,7 +17,8 @@ import Synchronization
 /// lets attempts in flight finish (each is bounded by the delivery timeout).
 public final class Dispatcher: Service {
     private struct State {
-        var inFlight: [String: Int] = [:]
+        /// Attempts in flight per subscription, against the per-subscription cap.
+        var inFlight: InFlightCap
         var total = 0
         var finished: [CompletedAttempt] = []
         var stopping = false
@@ -40,7 +41,7 @@ public final class Dispatcher: Service {
     private let random: @Sendable () -> Double
     private let logger: Logger
     private let leaseOwner: String
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     /// Told about each attempt (the demo's output).
@@ -63,6 +64,7 @@ public final class Dispatcher: Service {
         self.store = store
         self.transport = transport
         self.configuration = configuration
+        state = Mutex(State(inFlight: InFlightCap(limit: configuration.perSubscriptionLimit)))
         self.clock = clock
         self.uptime = clock.stopwatch()
         self.now = now
@@ -112,10 +114,8 @@ public final class Dispatcher: Service {
                             // Hanging attempts may hold the other slots for a whole timeout: use these soon anyway.
                             armBatchTimer()
                         } else if refill == .idle {
-                            let capped = state.withLock { state in
-                                state.inFlight.filter { $0.value >= configuration.perSubscriptionLimit }.map(\.key)
-                            }
-                            timer = startTimer(until: try await store.nextDeliveryWakeTime(now: now(), excludingSubscriptions: capped))
+                            let cap = state.withLock { $0.inFlight }
+                            timer = startTimer(until: try await store.nextDeliveryWakeTime(now: now(), cap: cap))
                         }
                     } catch {
                         failures += 1
@@ -159,15 +159,10 @@ public final class Dispatcher: Service {
         guard free > 0 else { return .full }
         guard !busy || anySlot || free >= configuration.claimBatch else { return .waitingForBatch }
         let claimed = try await store.claimDueDeliveries(
-            now: now(),
-            limit: free,
-            leaseOwner: leaseOwner,
-            leaseDuration: configuration.leaseDuration,
-            perSubscriptionLimit: configuration.perSubscriptionLimit,
-            inFlight: inFlight
+            now: now(), limit: free, leaseOwner: leaseOwner, leaseDuration: configuration.leaseDuration, cap: inFlight
         )
         state.withLock { state in
-            for delivery in claimed { state.inFlight[delivery.subscriptionID, default: 0] += 1 }
+            for delivery in claimed { state.inFlight.add(delivery.subscriptionID) }
             state.total += claimed.count
         }
         let keys = signingKeys(for: claimed)
@@ -249,8 +244,7 @@ public final class Dispatcher: Service {
         state.withLock { state in
             for attempt in batch {
                 state.total -= 1
-                let left = (state.inFlight[attempt.subscriptionID] ?? 1) - 1
-                state.inFlight[attempt.subscriptionID] = left > 0 ? left : nil
+                state.inFlight.remove(attempt.subscriptionID)
             }
         }
         return true

@@ -3,26 +3,41 @@ import BridgeStore
 import Foundation
 import GRDB
 
-/// The one way rows enter the outbox.
 extension SQLiteBridgeStore {
-    /// One delivery per subscription of the event's tenant whose filters match: `pending` when the
-    /// subscription is enabled, `held` while it is disabled. Returns how many pending rows it made.
-    static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {
+    /// The one way rows enter the outbox: a delivery for each (event `e`, subscription `s`) pair that
+    /// `pairs` selects, `pending` while the subscription is enabled and `held` while it is disabled,
+    /// due now. Its ordering key is the event's video, so it waits behind earlier open deliveries of
+    /// that video to that subscription. `pairs` is a `FROM … WHERE …` clause over `events e` and
+    /// `subscriptions s` (with any `ORDER BY` and `LIMIT`), `arguments` its parameters. Returns the rows made.
+    static func enqueueDeliveries(_ db: Database, pairs: String, arguments: StatementArguments, now: Date) throws -> Int {
+        let at = now.unixSeconds
         try db.run(
             sql: """
                 INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
                                         created_at, updated_at)
-                SELECT ?, s.id, s.tenant, ?, CASE WHEN s.enabled THEN 'pending' ELSE 'held' END, ?, ?, ?
-                FROM subscriptions s
-                WHERE s.tenant = ?
-                  AND (s.video_id IS NULL OR s.video_id = ?)
-                  AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = ?))
+                SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
+                       ?, ?, ?
+                \(pairs)
                 """,
-            arguments: [
-                event.sequence, event.videoID ?? "", now.unixSeconds, now.unixSeconds, now.unixSeconds,
-                event.tenant, event.videoID, event.type.rawValue,
-            ]
+            arguments: [at, at, at] + arguments
         )
         return db.changesCount
+    }
+
+    /// Whether subscription `s` of the event's tenant takes event `e`: its video filter (a ping is
+    /// addressed to one subscription, so no video filter stops it) and its event-type filter.
+    static let subscriptionTakesEvent = """
+        (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
+          AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type))
+        """
+
+    /// A new event to every subscription of its tenant that takes it.
+    static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {
+        try enqueueDeliveries(
+            db,
+            pairs: "FROM events e JOIN subscriptions s ON s.tenant = e.tenant WHERE e.seq = ? AND \(subscriptionTakesEvent)",
+            arguments: [event.sequence],
+            now: now
+        )
     }
 }

@@ -9,20 +9,15 @@ extension SQLiteBridgeStore {
     ///
     /// A delivery is due when pending, its time has come, no live lease holds it, and no earlier
     /// delivery for the same subscription and video is still open (callbacks keep observation order).
-    /// At most `perSubscriptionLimit` deliveries per subscription are in flight, counting `inFlight`,
-    /// so one slow receiver cannot take every slot. Leases make a crash mid-attempt safe: the row
-    /// becomes due again when the lease runs out, and no second process can claim it before.
-    public func claimDueDeliveries(
-        now: Date,
-        limit: Int,
-        leaseOwner: String,
-        leaseDuration: Duration,
-        perSubscriptionLimit: Int,
-        inFlight: [String: Int]
-    ) async throws(StoreError) -> [ClaimedDelivery] {
+    /// None is claimed for a subscription `cap` has no room for, counting this call's claims, so one
+    /// slow receiver cannot take every slot. Leases make a crash mid-attempt safe: the row becomes due
+    /// again when the lease runs out, and no second process can claim it before.
+    public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
+        async throws(StoreError) -> [ClaimedDelivery]
+    {
         guard limit > 0 else { return [] }
         return try await write { db in
-            var perSubscription = inFlight
+            var cap = cap
             var claimed: [ClaimedDelivery] = []
             var secrets: [String: [String]] = [:]
             let due = try db.cachedStatement(sql: Self.dueDeliveryDetailsSQL)
@@ -38,36 +33,27 @@ extension SQLiteBridgeStore {
             // Subscriptions at their cap are left out of the query itself, so a backlog for one busy
             // receiver can never fill the candidate window and starve the others.
             for _ in 0..<4 where claimed.count < limit {
-                let capped = perSubscription.filter { $0.value >= perSubscriptionLimit }.map(\.key).sorted()
-                let rows = try Row.fetchAll(
-                    due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(capped), (limit - claimed.count) * 2]
+                let rows = try DueDelivery.fetchAll(
+                    due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(cap.full), (limit - claimed.count) * 2]
                 )
                 guard !rows.isEmpty else { break }
                 var skipped = false
                 for row in rows where claimed.count < limit {
-                    let subscription: String = row[1]
-                    guard perSubscription[subscription, default: 0] < perSubscriptionLimit else {
+                    guard cap.hasRoom(for: row.subscriptionID) else {
                         skipped = true
                         continue
                     }
-                    let id: Int64 = row[0]
-                    try lease.execute(arguments: [leaseOwner, expiry, nowSeconds, id, nowSeconds])
-                    guard db.changesCount == 1, let type = EventType(rawValue: row[5]) else { continue }
-                    perSubscription[subscription, default: 0] += 1
-                    claimed.append(
-                        ClaimedDelivery(
-                            id: id, eventID: row[4], eventType: type, payload: row[6],
-                            subscriptionID: subscription, tenant: row[2], videoID: row[7], url: row[8],
-                            secrets: try secrets[subscription] ?? {
-                                let active = try String.fetchAll(secretsOf, arguments: [subscription, nowSeconds]).map {
-                                    try self.openSecret($0, subscriptionID: subscription)
-                                }
-                                secrets[subscription] = active
-                                return active
-                            }(),
-                            attemptNumber: (row[3] as Int) + 1
-                        )
-                    )
+                    try lease.execute(arguments: [leaseOwner, expiry, nowSeconds, row.id, nowSeconds])
+                    guard db.changesCount == 1 else { continue }
+                    cap.add(row.subscriptionID)
+                    let signing = try secrets[row.subscriptionID] ?? {
+                        let active = try String.fetchAll(secretsOf, arguments: [row.subscriptionID, nowSeconds]).map {
+                            try self.openSecret($0, subscriptionID: row.subscriptionID)
+                        }
+                        secrets[row.subscriptionID] = active
+                        return active
+                    }()
+                    claimed.append(row.claimed(secrets: signing))
                 }
                 if !skipped { break }
             }
@@ -84,144 +70,173 @@ extension SQLiteBridgeStore {
     /// A subscription that answered 410, or has failed without a success for `disableAfter`, is
     /// disabled and its open deliveries held. Returns the subscriptions disabled by this batch.
     @discardableResult
-    public func completeAttempts(
-        _ attempts: [CompletedAttempt],
-        now: Date,
-        disableAfter: Duration
-    ) async throws(StoreError) -> [DisabledSubscription] {
+    public func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
+        -> [DisabledSubscription]
+    {
         guard !attempts.isEmpty else { return [] }
-        let disabled = try await write { db -> [DisabledSubscription] in
+        // No wake-up after it: the dispatcher that wrote these claims again right after.
+        return try await write { db -> [DisabledSubscription] in
+            try Self.insertAttempts(db, attempts.filter { $0.disposition != .released })
+            try Self.settleSuccesses(db, attempts.filter { $0.disposition == .succeeded }, now: now)
             var failing = Set<String>()
             var toDisable: [String: DisableReason] = [:]
-            var touched = Set<String>()
-            // Attempt rows, in batch order, several per INSERT.
-            let recorded = attempts.filter { $0.disposition != .released }
-            var start = 0
-            while start < recorded.count {
-                let chunk = recorded[start..<min(start + Self.attemptRowsPerInsert, recorded.count)]
-                var values: [(any DatabaseValueConvertible)?] = []
-                values.reserveCapacity(chunk.count * 6)
-                for attempt in chunk {
-                    values += [
-                        attempt.deliveryID, attempt.attemptedAt.unixSeconds, attempt.statusCode, attempt.errorKind,
-                        attempt.latency.timeInterval * 1000, attempt.responseSnippet,
-                    ] as [(any DatabaseValueConvertible)?]
-                }
-                try db.run(sql: Self.insertAttemptsSQL(rows: chunk.count), arguments: StatementArguments(values))
-                start += chunk.count
-            }
-            // Successes (the common case) move on with one UPDATE per lease owner.
-            var succeeded: [String: [Int64]] = [:]
-            var succeededSubscriptions: [String] = []
-            for attempt in attempts where attempt.disposition == .succeeded {
-                succeeded[attempt.leaseOwner, default: []].append(attempt.deliveryID)
-                if !succeededSubscriptions.contains(attempt.subscriptionID) { succeededSubscriptions.append(attempt.subscriptionID) }
-            }
-            for (owner, ids) in succeeded.sorted(by: { $0.key < $1.key }) {
-                try db.run(
-                    sql: """
-                        UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = ?, updated_at = ?,
-                            last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
-                        WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?
-                        """,
-                    arguments: [now.unixSeconds, now.unixSeconds, "[" + ids.map(String.init).joined(separator: ",") + "]", owner]
-                )
-            }
-            for subscription in succeededSubscriptions {
-                try db.run(
-                    sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
-                    arguments: [subscription]
-                )
-            }
             for attempt in attempts {
-                touched.insert(attempt.subscriptionID)
-                let error = attempt.errorKind ?? attempt.statusCode.map { "http_\($0)" }
-                let leaseHeld = "id = ? AND lease_owner = ?"
-                let ids: StatementArguments = [attempt.deliveryID, attempt.leaseOwner]
-                switch attempt.disposition {
-                case .succeeded:
-                    // Written above, with the batch's other successes.
-                    failing.remove(attempt.subscriptionID)
-                case .retry(let at), .throttled(until: let at):
-                    try db.run(
-                        sql: """
-                            UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
-                                lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
-                            """,
-                        arguments: [at.unixSeconds, now.unixSeconds, error] + ids
-                    )
-                    if case .throttled = attempt.disposition {
-                        // The receiver asked for a pause: its other pending deliveries wait as long.
-                        try db.run(
-                            sql: """
-                                UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?)
-                                WHERE subscription_id = ? AND state = 'pending' AND lease_owner IS NULL
-                                """,
-                            arguments: [at.unixSeconds, attempt.subscriptionID]
-                        )
-                    }
-                    failing.insert(attempt.subscriptionID)
-                case .failed:
-                    try db.run(
-                        sql: """
-                            UPDATE deliveries SET state = 'failed', attempts = attempts + 1, completed_at = ?, updated_at = ?,
-                                last_error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
-                            """,
-                        arguments: [now.unixSeconds, now.unixSeconds, error] + ids
-                    )
-                    failing.insert(attempt.subscriptionID)
-                case .gone:
-                    try db.run(
-                        sql: """
-                            UPDATE deliveries SET state = 'held', attempts = attempts + 1, updated_at = ?, last_error = ?,
-                                lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
-                            """,
-                        arguments: [now.unixSeconds, error] + ids
-                    )
-                    toDisable[attempt.subscriptionID] = .gone
-                case .released:
-                    try db.run(
-                        sql: "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)",
-                        arguments: ids
-                    )
+                switch try Self.settle(db, attempt, now: now) {
+                case .recovered: failing.remove(attempt.subscriptionID)
+                case .failing: failing.insert(attempt.subscriptionID)
+                case .gone: toDisable[attempt.subscriptionID] = .gone
+                case .released: break
                 }
             }
-            for id in failing {
-                try db.run(
-                    sql: "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
-                    arguments: [now.unixSeconds, id]
-                )
-                let since = try Double.fetchOne(db, sql: "SELECT failing_since FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [id])
-                if let since, now.unixSeconds - since >= disableAfter.timeInterval {
-                    toDisable[id] = toDisable[id] ?? .failing(since: Date(unixSeconds: since))
-                }
+            for (id, since) in try Self.markFailing(db, failing, now: now) where now.unixSeconds - since.unixSeconds >= disableAfter.timeInterval {
+                toDisable[id] = toDisable[id] ?? .failing(since: since)
             }
             var disabled: [DisabledSubscription] = []
             for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
-                if let tenant = try Self.disable(db, subscriptionID: id, reason: reason.text, now: now) {
+                if let tenant = try Self.disable(db, subscriptionID: id, reason: reason, now: now) {
                     disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
                 }
             }
-            // A delivery of a disabled subscription that just failed stays held, not pending. Only
-            // subscriptions disabled right now can have such rows: checking that first (a primary-key
-            // lookup) spares a scan of every pending delivery per enabled subscription.
-            let disabledNow = try String.fetchAll(
-                db.cachedStatement(sql: "SELECT id FROM subscriptions WHERE enabled = 0 AND id IN (SELECT value FROM json_each(?))"),
-                arguments: [Self.jsonArray(touched.sorted())]
-            )
-            for id in disabledNow {
-                try db.run(
-                    sql: """
-                        UPDATE deliveries SET state = 'held' WHERE subscription_id = ? AND state = 'pending'
-                          AND lease_owner IS NULL AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND enabled = 0)
-                        """,
-                    arguments: [id, id]
-                )
-            }
+            try Self.holdPendingOfDisabled(db, among: Set(attempts.map(\.subscriptionID)))
             return disabled
         }
-        // No wake-up here: the dispatcher that wrote these claims again right after.
-        return disabled
+    }
+
+    /// Attempt rows in batch order, several per INSERT.
+    static func insertAttempts(_ db: Database, _ attempts: [CompletedAttempt]) throws {
+        var start = 0
+        while start < attempts.count {
+            let chunk = attempts[start..<min(start + attemptRowsPerInsert, attempts.count)]
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(chunk.count * 6)
+            for attempt in chunk {
+                values += [
+                    attempt.deliveryID, attempt.attemptedAt.unixSeconds, attempt.statusCode, attempt.errorKind,
+                    attempt.latency.timeInterval * 1000, attempt.responseSnippet,
+                ] as [(any DatabaseValueConvertible)?]
+            }
+            try db.run(sql: insertAttemptsSQL(rows: chunk.count), arguments: StatementArguments(values))
+            start += chunk.count
+        }
+    }
+
+    /// Successes (the common case) move on with one UPDATE per lease owner; their subscriptions are no
+    /// longer failing.
+    static func settleSuccesses(_ db: Database, _ successes: [CompletedAttempt], now: Date) throws {
+        var byOwner: [String: [Int64]] = [:]
+        var subscriptions: [String] = []
+        for attempt in successes {
+            byOwner[attempt.leaseOwner, default: []].append(attempt.deliveryID)
+            if !subscriptions.contains(attempt.subscriptionID) { subscriptions.append(attempt.subscriptionID) }
+        }
+        for (owner, ids) in byOwner.sorted(by: { $0.key < $1.key }) {
+            try db.run(
+                sql: """
+                    UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = ?, updated_at = ?,
+                        last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?
+                    """,
+                arguments: [now.unixSeconds, now.unixSeconds, "[" + ids.map(String.init).joined(separator: ",") + "]", owner]
+            )
+        }
+        for subscription in subscriptions {
+            try db.run(
+                sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
+                arguments: [subscription]
+            )
+        }
+    }
+
+    /// What one attempt says about its subscription's health.
+    enum Verdict { case recovered, failing, gone, released }
+
+    /// Moves one delivery on by its outcome, only while `attempt.leaseOwner` still holds its lease
+    /// (a stale sender changes nothing). Successes were written in bulk by ``settleSuccesses``.
+    static func settle(_ db: Database, _ attempt: CompletedAttempt, now: Date) throws -> Verdict {
+        let error = attempt.errorKind ?? attempt.statusCode.map { "http_\($0)" }
+        let leaseHeld = "id = ? AND lease_owner = ?"
+        let ids: StatementArguments = [attempt.deliveryID, attempt.leaseOwner]
+        switch attempt.disposition {
+        case .succeeded:
+            return .recovered
+        case .retry(let at), .throttled(until: let at):
+            try db.run(
+                sql: """
+                    UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?,
+                        lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                    """,
+                arguments: [at.unixSeconds, now.unixSeconds, error] + ids
+            )
+            if case .throttled = attempt.disposition {
+                // The receiver asked for a pause: its other pending deliveries wait as long.
+                try db.run(
+                    sql: """
+                        UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?)
+                        WHERE subscription_id = ? AND state = 'pending' AND lease_owner IS NULL
+                        """,
+                    arguments: [at.unixSeconds, attempt.subscriptionID]
+                )
+            }
+            return .failing
+        case .failed:
+            try db.run(
+                sql: """
+                    UPDATE deliveries SET state = 'failed', attempts = attempts + 1, completed_at = ?, updated_at = ?,
+                        last_error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                    """,
+                arguments: [now.unixSeconds, now.unixSeconds, error] + ids
+            )
+            return .failing
+        case .gone:
+            try db.run(
+                sql: """
+                    UPDATE deliveries SET state = 'held', attempts = attempts + 1, updated_at = ?, last_error = ?,
+                        lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)
+                    """,
+                arguments: [now.unixSeconds, error] + ids
+            )
+            return .gone
+        case .released:
+            try db.run(sql: "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE \(leaseHeld)", arguments: ids)
+            return .released
+        }
+    }
+
+    /// Starts the failing window of each subscription not already failing; returns when each enabled
+    /// one started failing.
+    static func markFailing(_ db: Database, _ subscriptions: Set<String>, now: Date) throws -> [(String, Date)] {
+        var since: [(String, Date)] = []
+        for id in subscriptions.sorted() {
+            try db.run(
+                sql: "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
+                arguments: [now.unixSeconds, id]
+            )
+            if let started = try Double.fetchOne(
+                db, sql: "SELECT failing_since FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [id]
+            ) {
+                since.append((id, Date(unixSeconds: started)))
+            }
+        }
+        return since
+    }
+
+    /// A delivery of a disabled subscription that just failed stays held, not pending. Only
+    /// subscriptions disabled right now can have such rows: checking that first (a primary-key lookup)
+    /// spares a scan of every pending delivery per enabled subscription.
+    static func holdPendingOfDisabled(_ db: Database, among subscriptions: Set<String>) throws {
+        let disabledNow = try String.fetchAll(
+            db.cachedStatement(sql: "SELECT id FROM subscriptions WHERE enabled = 0 AND id IN (SELECT value FROM json_each(?))"),
+            arguments: [jsonArray(subscriptions.sorted())]
+        )
+        for id in disabledNow {
+            try db.run(
+                sql: """
+                    UPDATE deliveries SET state = 'held' WHERE subscription_id = ? AND state = 'pending'
+                      AND lease_owner IS NULL AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND enabled = 0)
+                    """,
+                arguments: [id, id]
+            )
+        }
     }
 
     /// Attempt rows written by one INSERT (at most this many distinct statements get cached).
@@ -235,8 +250,9 @@ extension SQLiteBridgeStore {
     /// When the dispatcher should look again if nothing wakes it: the earliest next attempt of a
     /// delivery at the head of its stream (leaving out subscriptions at their in-flight cap, which a
     /// finishing attempt will wake for), or the earliest lease to run out.
-    public func nextDeliveryWakeTime(now: Date, excludingSubscriptions excluded: [String]) async throws(StoreError) -> Date? {
-        try await read { db in
+    public func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
+        let excluded = cap.full
+        return try await read { db in
             let exclusion = excluded.isEmpty ? "" : "AND d.subscription_id NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ", ")))"
             let head = try Double.fetchOne(
                 db,
@@ -295,13 +311,13 @@ extension SQLiteBridgeStore {
         """
 
     /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
-    static func disable(_ db: Database, subscriptionID: String, reason: String, now: Date) throws -> String? {
+    static func disable(_ db: Database, subscriptionID: String, reason: DisableReason, now: Date) throws -> String? {
         guard let tenant = try String.fetchOne(
             db, sql: "SELECT tenant FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [subscriptionID]
         ) else { return nil }
         try db.run(
             sql: "UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
-            arguments: [reason, now.unixSeconds, subscriptionID]
+            arguments: [reason.text, now.unixSeconds, subscriptionID]
         )
         try db.run(
             sql: """
@@ -311,5 +327,50 @@ extension SQLiteBridgeStore {
             arguments: [now.unixSeconds, subscriptionID, now.unixSeconds]
         )
         return tenant
+    }
+}
+
+/// One row of ``SQLiteBridgeStore/dueDeliveryDetailsSQL``: a due delivery with what an attempt needs.
+struct DueDelivery: FetchableRecord {
+    enum Columns {
+        static let id = Column("id")
+        static let subscriptionID = Column("subscription_id")
+        static let tenant = Column("tenant")
+        static let attempts = Column("attempts")
+        static let eventID = Column("event_id")
+        static let eventType = Column("type")
+        static let payload = Column("payload")
+        static let videoID = Column("video_id")
+        static let url = Column("url")
+    }
+
+    var id: Int64
+    var subscriptionID: String
+    var tenant: String
+    var attempts: Int
+    var eventID: String
+    var eventType: EventType
+    var payload: String
+    var videoID: String?
+    var url: String
+
+    init(row: Row) throws {
+        guard let type = EventType(rawValue: row[Columns.eventType]) else { throw StoreError.invalidData("event type") }
+        id = row[Columns.id]
+        subscriptionID = row[Columns.subscriptionID]
+        tenant = row[Columns.tenant]
+        attempts = row[Columns.attempts]
+        eventID = row[Columns.eventID]
+        eventType = type
+        payload = row[Columns.payload]
+        videoID = row[Columns.videoID]
+        url = row[Columns.url]
+    }
+
+    func claimed(secrets: [String]) -> ClaimedDelivery {
+        ClaimedDelivery(
+            id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscriptionID, tenant: tenant,
+            videoID: videoID, url: url, secrets: secrets, attemptNumber: attempts + 1
+        )
     }
 }

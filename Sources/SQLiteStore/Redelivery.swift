@@ -11,14 +11,9 @@ extension SQLiteBridgeStore {
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
             let payload = EventPayload.ping(timestamp: now, subscriptionID: subscriptionID)
             let event = try self.appendEvent(db, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
-            try db.run(
-                sql: """
-                    INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
-                                            created_at, updated_at)
-                    SELECT ?, id, tenant, '', CASE WHEN enabled THEN 'pending' ELSE 'held' END, ?, ?, ?
-                    FROM subscriptions WHERE id = ?
-                    """,
-                arguments: [event.sequence, now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID]
+            _ = try Self.enqueueDeliveries(
+                db, pairs: "FROM events e JOIN subscriptions s ON s.id = ? WHERE e.seq = ?",
+                arguments: [subscriptionID, event.sequence], now: now
             )
             return event
         }
@@ -40,18 +35,10 @@ extension SQLiteBridgeStore {
     {
         let result = try await write { db -> (queued: Int, more: Bool)? in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
-            try db.run(
-                sql: """
-                    INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
-                                            created_at, updated_at)
-                    SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
-                           ?, ?, ?
-                    \(Self.replayMatch)
-                    ORDER BY e.seq LIMIT ?
-                    """,
-                arguments: [now.unixSeconds, now.unixSeconds, now.unixSeconds, subscriptionID, tenant, since.unixSeconds, limit]
+            let queued = try Self.enqueueDeliveries(
+                db, pairs: Self.replayMatch + " ORDER BY e.seq LIMIT ?",
+                arguments: [subscriptionID, tenant, since.unixSeconds, limit], now: now
             )
-            let queued = db.changesCount
             let more = try Bool.fetchOne(
                 db, sql: "SELECT EXISTS (SELECT 1 \(Self.replayMatch))", arguments: [subscriptionID, tenant, since.unixSeconds]
             ) ?? false
@@ -66,8 +53,7 @@ extension SQLiteBridgeStore {
         FROM events e JOIN subscriptions s ON s.id = ? AND s.tenant = e.tenant
         WHERE e.tenant = ? AND e.created_at >= ?
           AND (e.type != 'ping' OR EXISTS (SELECT 1 FROM deliveries p WHERE p.event_seq = e.seq AND p.subscription_id = s.id))
-          AND (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
-          AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type))
+          AND \(subscriptionTakesEvent)
           AND NOT EXISTS (
               SELECT 1 FROM deliveries o
               WHERE o.event_seq = e.seq AND o.subscription_id = s.id AND o.state IN ('pending', 'held'))

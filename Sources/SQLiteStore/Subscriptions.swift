@@ -110,7 +110,7 @@ extension SQLiteBridgeStore {
                     arguments: [now.unixSeconds, now.unixSeconds, id]
                 )
             } else {
-                _ = try Self.disable(db, subscriptionID: id, reason: "disabled by request", now: now)
+                _ = try Self.disable(db, subscriptionID: id, reason: .byRequest, now: now)
             }
             return true
         }

@@ -47,7 +47,8 @@ extension SQLiteBridgeStore {
                 let row = try Row.fetchOne(db, sql: Self.stateSelect + " WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID]),
                 (row["notified_status"] as String?) == nil
             {
-                try self.apply(initial, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
+                let transition = StatusRules.apply(initial, to: try Self.trackingState(from: row))
+                try self.record(transition, of: initial, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
             }
             guard let video = try Self.fetchVideo(db, tenant: tenant, videoID: videoID) else {
                 throw StoreError.invalidData("tracked video vanished")
@@ -100,11 +101,12 @@ extension SQLiteBridgeStore {
                 for row in rows {
                     // Most answers repeat what is known: those rows only get their poll times, in bulk below.
                     let current = try Self.trackingState(from: row)
-                    if current.observedStatus != nil, StatusRules.apply(observation, to: current).state == current {
+                    let transition = StatusRules.apply(observation, to: current)
+                    if current.observedStatus != nil, transition.state == current {
                         unchanged.append(row["id"])
                         continue
                     }
-                    try self.apply(observation, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
+                    try self.record(transition, of: observation, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
                 }
             }
             if !unchanged.isEmpty {
@@ -182,16 +184,17 @@ extension SQLiteBridgeStore {
         return report
     }
 
-    private func apply(
-        _ observation: Observation,
+    /// Writes one row's transition (computed once by the caller): the video's new state and, for a
+    /// change, its event and the event's deliveries.
+    private func record(
+        _ transition: Transition,
+        of observation: Observation,
         toRow row: Row,
         in db: Database,
         now: Date,
         nextPollAt: Date,
         report: inout ObservationReport
     ) throws {
-        let current = try Self.trackingState(from: row)
-        let transition = StatusRules.apply(observation, to: current)
         let tenant: String = row["tenant"]
         let changed = transition.event != nil
         try db.run(

@@ -49,7 +49,7 @@ struct OutboxConformance {
             try await fixture.complete(v1Head, .retry(at: at(30)), status: 500, now: at(2))
             try await fixture.complete(first.filter { $0.videoID == "v2" }, .succeeded, now: at(2))
             #expect(try await fixture.claimAll(now: at(10)).isEmpty)
-            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(10), excludingSubscriptions: []) == at(30))
+            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(10), cap: .unlimited) == at(30))
             let retried = try await fixture.claimAll(now: at(30))
             #expect(retried.map(\.id) == v1Head.map(\.id) && retried.first?.attemptNumber == 2)
             try await fixture.complete(retried, .succeeded, now: at(31))
@@ -67,7 +67,7 @@ struct OutboxConformance {
             try await fixture.store.recordObservations([observe("v0", "finished")], now: at(1), nextPollAt: at(2))
             func claim(_ inFlight: [String: Int]) async throws -> [ClaimedDelivery] {
                 try await fixture.store.claimDueDeliveries(
-                    now: at(2), limit: 4, leaseOwner: "test", leaseDuration: .seconds(60), perSubscriptionLimit: 2, inFlight: inFlight
+                    now: at(2), limit: 4, leaseOwner: "test", leaseDuration: .seconds(60), cap: InFlightCap(limit: 2, counts: inFlight)
                 )
             }
             // One of busy's is already sending elsewhere: one more slot. busy's backlog of 30 comes first
@@ -130,7 +130,7 @@ struct OutboxConformance {
             let first = try await fixture.claimAll(now: at(1), limit: 1)
             try await fixture.complete(first, .throttled(until: at(120)), status: 429, now: at(2))
             #expect(try await fixture.claimAll(now: at(60)).isEmpty, "the receiver asked for two minutes")
-            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(60), excludingSubscriptions: []) == at(120))
+            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(60), cap: .unlimited) == at(120))
             let later = try await fixture.claimAll(now: at(120))
             #expect(later.count == 3)
             try await fixture.complete(later, .released, status: nil, now: at(121))
@@ -170,12 +170,12 @@ struct OutboxConformance {
     func nextWakeTime(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in
             let subscription = try await fixture.subscribe()
-            #expect(try await fixture.store.nextDeliveryWakeTime(now: t0, excludingSubscriptions: []) == nil)
+            #expect(try await fixture.store.nextDeliveryWakeTime(now: t0, cap: .unlimited) == nil)
             try await fixture.watch("v1", "pending", now: at(5))
-            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(5), excludingSubscriptions: []) == at(5))
-            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(5), excludingSubscriptions: [subscription.id]) == nil)
+            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(5), cap: .unlimited) == at(5))
+            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(5), cap: InFlightCap(limit: 1, counts: [subscription.id: 1])) == nil)
             _ = try await fixture.claimAll(now: at(6), lease: .seconds(60))
-            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(6), excludingSubscriptions: []) == at(66), "the lease's end")
+            #expect(try await fixture.store.nextDeliveryWakeTime(now: at(6), cap: .unlimited) == at(66), "the lease's end")
         }
     }
 

@@ -64,7 +64,7 @@ struct StoreUnderTest: Sendable {
         async throws -> [ClaimedDelivery]
     {
         try await store.claimDueDeliveries(
-            now: now, limit: limit, leaseOwner: owner, leaseDuration: lease, perSubscriptionLimit: 1000
+            now: now, limit: limit, leaseOwner: owner, leaseDuration: lease, cap: .unlimited
         )
     }
 

@@ -39,7 +39,7 @@ struct EncryptionTests {
 
     static func claimedSecrets(_ store: SQLiteBridgeStore) async throws -> [String] {
         let claimed = try await store.claimDueDeliveries(
-            now: at(1), limit: 10, leaseOwner: "test", leaseDuration: .seconds(60), perSubscriptionLimit: 10
+            now: at(1), limit: 10, leaseOwner: "test", leaseDuration: .seconds(60), cap: .unlimited
         )
         return claimed.flatMap(\.secrets)
     }
