@@ -25,13 +25,14 @@ defer { directory.remove() }
 
 let simulator = try await UpstreamSimulator.start(SimulatorConfiguration(port: 0, token: "t", renderTime: .seconds(3600)), logger: quiet)
 let ports = AsyncStream.makeStream(of: Int.self)
-let runtime = try BridgeRuntime(
-    configuration: BridgeConfiguration(
-        listenPort: 0, databasePath: directory.path("api.sqlite"), upstreamBaseURL: simulator.baseURL, upstreamToken: .init("t"),
-        apiKeys: [.init(name: "bench", key: key)], logLevel: "critical"
-    ),
-    logger: quiet
-) { port in
+var configuration = BridgeConfiguration()
+configuration.listenPort = 0
+configuration.databasePath = directory.path("api.sqlite")
+configuration.upstreamBaseURL = simulator.baseURL
+configuration.upstreamToken = .init("t")
+configuration.apiKeys = [.init(name: "bench", key: key)]
+configuration.logLevel = "critical"
+let runtime = try BridgeRuntime(configuration: configuration, logger: quiet) { port in
     ports.continuation.yield(port)
     ports.continuation.finish()
 }

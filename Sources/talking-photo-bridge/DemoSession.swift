@@ -61,12 +61,17 @@ final class DemoSession: Sendable {
         let receiver = try await LoopbackReceiver.start()
         let temporary = database == nil
             ? FileManager.default.temporaryDirectory.appendingPathComponent("talking-photo-demo-\(getpid()).sqlite").path : nil
-        let configuration = BridgeConfiguration(
-            listenHost: host, listenPort: port, databasePath: database ?? temporary ?? "demo.sqlite",
-            upstreamBaseURL: simulator.baseURL, upstreamToken: .init("sim-token"),
-            apiKeys: [.init(name: "demo", key: apiKey)], allowPrivateDestinations: true, pollInterval: pollInterval,
-            retrySchedule: [.zero, .seconds(2), .seconds(5), .seconds(30)], logLevel: "error"
-        )
+        var configuration = BridgeConfiguration()
+        configuration.listenHost = host
+        configuration.listenPort = port
+        configuration.databasePath = database ?? temporary ?? "demo.sqlite"
+        configuration.upstreamBaseURL = simulator.baseURL
+        configuration.upstreamToken = .init("sim-token")
+        configuration.apiKeys = [.init(name: "demo", key: apiKey)]
+        configuration.allowPrivateDestinations = true
+        configuration.pollInterval = pollInterval
+        configuration.retrySchedule = [.zero, .seconds(2), .seconds(5), .seconds(30)]
+        configuration.logLevel = "error"
         let ports = AsyncStream.makeStream(of: Int.self)
         let runtime = try BridgeRuntime(configuration: configuration, logger: logger) { bound in
             ports.continuation.yield(bound)

@@ -12,12 +12,11 @@ struct Migrate: AsyncParsableCommand {
         discussion: "Opens the SQLite file (creating it if missing), applies every pending migration and lists them. A file written by a newer version is refused."
     )
 
-    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else bridge.sqlite.")
+    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else its default (bridge.sqlite).")
     var database: String?
 
     func run() async throws {
-        let path = database ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
-        let key = try operatorEncryptionKey("migrate")
+        let (path, key) = try operatorDatabase(database, command: "migrate", mustExist: false)
         do {
             let store = try SQLiteBridgeStore(path: path, configuration: .init(encryptionKey: key))
             let applied = try await store.appliedMigrations()
@@ -39,7 +38,7 @@ struct Backup: AsyncParsableCommand {
     @Argument(help: "Where to write the copy (must not exist).")
     var path: String
 
-    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else bridge.sqlite.")
+    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else its default (bridge.sqlite).")
     var database: String?
 
     func validate() throws {
@@ -47,8 +46,7 @@ struct Backup: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let source = try existingDatabase(database, command: "backup")
-        let key = try operatorEncryptionKey("backup")
+        let (source, key) = try operatorDatabase(database, command: "backup")
         do {
             try await SQLiteBridgeStore(path: source, configuration: .init(encryptionKey: key)).backup(to: path)
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -98,13 +96,22 @@ struct Healthcheck: AsyncParsableCommand {
         abstract: "Exit 0 when the local bridge answers GET /healthz, 1 otherwise (for container health checks)."
     )
 
-    @Option(help: "Address of the bridge. Default: $BRIDGE_LISTEN (0.0.0.0 is asked on 127.0.0.1), else 127.0.0.1:8080.")
+    @Option(help: "Address of the bridge. Default: $BRIDGE_LISTEN (0.0.0.0 is asked on 127.0.0.1), else its default (127.0.0.1:8080).")
     var listen: String?
 
     func run() async throws {
-        var address = listen ?? ProcessInfo.processInfo.environment["BRIDGE_LISTEN"] ?? "127.0.0.1:8080"
-        if address.hasPrefix("0.0.0.0:") { address = "127.0.0.1:" + address.dropFirst(8) }
-        if address.hasPrefix("[::]:") { address = "[::1]:" + address.dropFirst(5) }
+        let loader = ConfigurationLoader(environment: ProcessInfo.processInfo.environment, flags: listen.map { ["BRIDGE_LISTEN": $0] } ?? [:])
+        guard case .success(let configuration) = loader.load(only: ["BRIDGE_LISTEN"]) else {
+            printError("healthcheck: BRIDGE_LISTEN is not host:port")
+            throw ExitCode(1)
+        }
+        let host = switch configuration.listenHost {
+        case "0.0.0.0": "127.0.0.1"
+        case "::": "[::1]"
+        case let other where other.contains(":"): "[\(other)]"
+        case let other: other
+        }
+        let address = "\(host):\(configuration.listenPort)"
         let transport = try CurlTransport()
         defer { transport.shutdown() }
         do {
@@ -120,20 +127,21 @@ struct Healthcheck: AsyncParsableCommand {
     }
 }
 
-/// `--database`, else `$BRIDGE_DATABASE`, else `bridge.sqlite`; exit 1 when no such file exists.
-func existingDatabase(_ option: String?, command: String) throws -> String {
-    let path = option ?? ProcessInfo.processInfo.environment["BRIDGE_DATABASE"] ?? "bridge.sqlite"
-    guard FileManager.default.fileExists(atPath: path) else {
-        printError("talking-photo-bridge \(command): no database at \(path)")
-        throw ExitCode(1)
-    }
-    return path
-}
-
-/// The configured secrets key for an operator command (exit 78 on a bad one); nil: `<database>.key`.
-func operatorEncryptionKey(_ command: String) throws -> Data? {
-    switch ConfigurationLoader(environment: ProcessInfo.processInfo.environment).encryptionKey() {
-    case .success(let key): return key
+/// The database an operator command works on and its secrets key, from the same settings table as
+/// `serve`: `--database`, else `BRIDGE_DATABASE`, else its default; the key from
+/// `BRIDGE_ENCRYPTION_KEY` or `_FILE` (nil: `<database>.key`). A bad setting exits 78; with
+/// `mustExist`, a missing file exits 1.
+func operatorDatabase(_ option: String?, command: String, mustExist: Bool = true) throws -> (path: String, key: Data?) {
+    let loader = ConfigurationLoader(
+        environment: ProcessInfo.processInfo.environment, flags: option.map { ["BRIDGE_DATABASE": $0] } ?? [:]
+    )
+    switch loader.load(only: ["BRIDGE_DATABASE", "BRIDGE_ENCRYPTION_KEY"]) {
+    case .success(let configuration):
+        if mustExist, !FileManager.default.fileExists(atPath: configuration.databasePath) {
+            printError("talking-photo-bridge \(command): no database at \(configuration.databasePath)")
+            throw ExitCode(1)
+        }
+        return (configuration.databasePath, configuration.encryptionKey)
     case .failure(let errors):
         for line in errors.lines { printError("talking-photo-bridge \(command): \(line)") }
         throw ExitCode(78)
@@ -152,15 +160,14 @@ struct Rekey: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else bridge.sqlite.")
+    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else its default (bridge.sqlite).")
     var database: String?
 
     @Option(help: "File holding the new 32-byte key (base64 or hex). Default: generate one (key-file mode only).")
     var newKeyFile: String?
 
     func run() async throws {
-        let path = try existingDatabase(database, command: "rekey")
-        let current = try operatorEncryptionKey("rekey")
+        let (path, current) = try operatorDatabase(database, command: "rekey")
         var newKey: Data?
         if let newKeyFile {
             guard let text = try? String(contentsOfFile: newKeyFile, encoding: .utf8), let key = SecretBox.parseKey(text) else {

@@ -50,17 +50,15 @@ final class APIHarness: TestResource {
         )
         receiver = try await WebhookReceiver.start(script: script)
         transport = try CurlTransport()
-        var configuration = BridgeConfiguration(
-            listenHost: "127.0.0.1",
-            listenPort: 0,
-            databasePath: directory.path("bridge.sqlite"),
-            upstreamBaseURL: upstreamURL ?? simulator.baseURL,
-            upstreamToken: .init("api-token"),
-            apiKeys: Self.keys.map { .init(name: $0.key, key: $0.value) },
-            allowPrivateDestinations: allowPrivate,
-            pollInterval: .milliseconds(100),
-            retrySchedule: [.zero, .milliseconds(50), .milliseconds(50)]
-        )
+        var configuration = BridgeConfiguration()
+        configuration.listenPort = 0
+        configuration.databasePath = directory.path("bridge.sqlite")
+        configuration.upstreamBaseURL = upstreamURL ?? simulator.baseURL
+        configuration.upstreamToken = .init("api-token")
+        configuration.apiKeys = Self.keys.map { .init(name: $0.key, key: $0.value) }
+        configuration.allowPrivateDestinations = allowPrivate
+        configuration.pollInterval = .milliseconds(100)
+        configuration.retrySchedule = [.zero, .milliseconds(50), .milliseconds(50)]
         configure(&configuration)
         let ports = AsyncStream.makeStream(of: Int.self)
         runtime = try BridgeRuntime(configuration: configuration, logger: quiet) { port in

@@ -1,5 +1,6 @@
 import BridgeService
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Configuration")
@@ -116,5 +117,71 @@ struct ConfigurationTests {
         let text = try load(environment).get().redactedLines.joined(separator: "\n")
         #expect(text.contains("SURREAL_BASE_URL = https://<redacted>@upstream.example.com:8443/api"))
         #expect(!text.contains("tok-secret-value") && !text.contains("svc:"))
+    }
+}
+
+@Suite("Configuration: the one settings table")
+struct SettingsTableTests {
+    @Test("every default in the table applies, and BridgeConfiguration() is exactly those defaults")
+    func defaultsComeFromTheTable() throws {
+        let loaded = try ConfigurationLoader(environment: ConfigurationTests.minimal).load().get()
+        var expected = BridgeConfiguration()
+        expected.upstreamToken = loaded.upstreamToken
+        expected.apiKeys = loaded.apiKeys
+        #expect(expected.redactedLines == loaded.redactedLines)
+        #expect(BridgeConfiguration().pollInterval == .seconds(2) && BridgeConfiguration().databasePath == "bridge.sqlite")
+    }
+
+    @Test("--print-config shows every setting once, in table order")
+    func printConfigCoversTheTable() throws {
+        let lines = try ConfigurationLoader(environment: ConfigurationTests.minimal).load().get().redactedLines
+        #expect(lines.map { String($0.prefix { $0 != " " }) } == ConfigurationLoader.settings.map(\.name))
+    }
+
+    @Test("serve flags: --flag value and --flag=value by the table; unknown flags and secrets on the command line refused, never echoed")
+    func flags() throws {
+        let values = try ConfigurationLoader.flagValues(["--listen", "[::1]:9000", "--poll-interval=750ms"]).get()
+        #expect(values == ["BRIDGE_LISTEN": "[::1]:9000", "BRIDGE_POLL_INTERVAL": "750ms"])
+        guard case .failure(let errors) = ConfigurationLoader.flagValues(
+            ["--upstream-token", "tok-secret-value", "--api-keys=a:0123456789abcdef0", "--bogus", "stray-secret", "--retention"]
+        ) else {
+            Issue.record("bad flags were accepted")
+            return
+        }
+        #expect(errors.lines.count == 5, "\(errors.lines)")
+        #expect(errors.lines[0].hasPrefix("--upstream-token: SURREAL_API_TOKEN is a secret"))
+        #expect(errors.lines[1].hasPrefix("--api-keys: BRIDGE_API_KEYS is a secret"))
+        #expect(errors.lines[2].hasPrefix("unknown option --bogus"))
+        #expect(errors.lines[4] == "--retention needs a value")
+        #expect(!errors.description.contains("tok-secret-value") && !errors.description.contains("stray-secret"))
+        #expect(!errors.description.contains("0123456789abcdef0"))
+        #expect(ConfigurationLoader.settings.filter(\.isSecret).allSatisfy { $0.flag == nil })
+    }
+
+    @Test("only the named settings are resolved for the operator commands; no upstream is required")
+    func partialLoad() throws {
+        let loader = ConfigurationLoader(environment: ["BRIDGE_DATABASE": "/data/b.sqlite", "BRIDGE_POLL_INTERVAL": "fast"])
+        let configuration = try loader.load(only: ["BRIDGE_DATABASE", "BRIDGE_ENCRYPTION_KEY"]).get()
+        #expect(configuration.databasePath == "/data/b.sqlite" && configuration.encryptionKey == nil)
+        let bad = ConfigurationLoader(environment: ["BRIDGE_ENCRYPTION_KEY": "short"]).load(only: ["BRIDGE_ENCRYPTION_KEY"])
+        #expect(throws: ConfigurationErrors.self) { try bad.get() }
+    }
+
+    @Test("serve --help and the README table list every setting with its flag and default")
+    func documentation() throws {
+        let help = ConfigurationLoader.helpText
+        let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `") }
+        for setting in ConfigurationLoader.settings {
+            #expect(help.contains(setting.name) && help.contains(setting.help), "help lacks \(setting.name)")
+            guard let row = rows.first(where: { $0.hasPrefix("| `\(setting.name)`") }) else {
+                Issue.record("README configuration table lacks \(setting.name)")
+                continue
+            }
+            if let flag = setting.flag { #expect(row.contains("`--\(flag)`"), "README row of \(setting.name): \(row)") }
+            if let value = setting.defaultValue, !value.isEmpty {
+                #expect(row.contains("`\(value)`"), "README default of \(setting.name): \(row)")
+            }
+        }
     }
 }
