@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgeCore
 import BridgeService
 import CurlHTTP
 import Foundation
@@ -41,17 +42,23 @@ struct Demo: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...20).contains(videos) else { throw ValidationError("--videos must be between 1 and 20") }
-        guard parseSimulatorDuration(renderTime) != nil else { throw ValidationError("--render-time: not a duration") }
-        guard let interval = parseSimulatorDuration(pollInterval), interval >= .milliseconds(50) else {
-            throw ValidationError("--poll-interval: a duration of at least 50ms")
+        guard DurationText.parse(renderTime) != nil else { throw ValidationError("--render-time: not a duration") }
+        _ = try bridgeSettings()
+    }
+
+    /// --listen, --database and --poll-interval are the bridge's own settings: checked by its table.
+    private func bridgeSettings() throws -> BridgeConfiguration {
+        var flags = ["BRIDGE_LISTEN": listen, "BRIDGE_POLL_INTERVAL": pollInterval]
+        if let database { flags["BRIDGE_DATABASE"] = database }
+        switch ConfigurationLoader(environment: [:], flags: flags).load(only: Set(flags.keys)) {
+        case .success(let configuration): return configuration
+        case .failure(let errors): throw ValidationError(errors.lines.joined(separator: "\n"))
         }
-        guard parseSimulatorListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port") }
     }
 
     func run() async throws {
-        guard let address = parseSimulatorListenAddress(listen), let render = parseSimulatorDuration(renderTime),
-            let interval = parseSimulatorDuration(pollInterval)
-        else { throw ValidationError("invalid options") }
+        guard let render = DurationText.parse(renderTime) else { throw ValidationError("--render-time: not a duration") }
+        let settings = try bridgeSettings()
         var quiet = Logger(label: "demo")
         quiet.logLevel = .error
         LoggingSystem.bootstrap { label in
@@ -60,8 +67,7 @@ struct Demo: AsyncParsableCommand {
             return handler
         }
         let session = try await DemoSession.start(
-            host: address.host, port: address.port, database: database, videos: videos,
-            renderTime: render, pollInterval: interval, logger: quiet
+            settings: settings, temporaryDatabase: database == nil, videos: videos, renderTime: render, logger: quiet
         )
         try await session.play()
         if exit {

@@ -51,20 +51,22 @@ final class DemoSession: Sendable {
         self.pollInterval = pollInterval
     }
 
+    /// `settings`: the bridge's listen address, database and poll interval, already checked; with
+    /// `temporaryDatabase` a file in the temp directory, removed at exit, is used instead.
     static func start(
-        host: String, port: Int, database: String?, videos: Int, renderTime: Duration, pollInterval: Duration, logger: Logger
+        settings: BridgeConfiguration, temporaryDatabase: Bool, videos: Int, renderTime: Duration, logger: Logger
     ) async throws -> DemoSession {
+        let host = settings.listenHost
+        let pollInterval = settings.pollInterval
         let simulator = try await UpstreamSimulator.start(
             SimulatorConfiguration(port: 0, token: "sim-token", renderTime: renderTime, pendingTime: renderTime / 3, errorRatio: 0.2, seed: 42),
             logger: logger
         )
         let receiver = try await LoopbackReceiver.start()
-        let temporary = database == nil
+        let temporary = temporaryDatabase
             ? FileManager.default.temporaryDirectory.appendingPathComponent("talking-photo-demo-\(getpid()).sqlite").path : nil
-        var configuration = BridgeConfiguration()
-        configuration.listenHost = host
-        configuration.listenPort = port
-        configuration.databasePath = database ?? temporary ?? "demo.sqlite"
+        var configuration = settings
+        configuration.databasePath = temporary ?? settings.databasePath
         configuration.upstreamBaseURL = simulator.baseURL
         configuration.upstreamToken = .init("sim-token")
         configuration.apiKeys = [.init(name: "demo", key: apiKey)]
@@ -79,7 +81,7 @@ final class DemoSession: Sendable {
         }
         let task = Task { try await runtime.run(handleSignals: false) }
         var iterator = ports.stream.makeAsyncIterator()
-        guard let bound = await iterator.next() else { throw ValidationError("the bridge did not start on \(host):\(port)") }
+        guard let bound = await iterator.next() else { throw ValidationError("the bridge did not start on \(host):\(settings.listenPort)") }
         let shownHost = host.contains(":") ? "[\(host)]" : host
         return DemoSession(
             simulator: simulator, receiver: receiver, runtime: runtime, runtimeTask: task,
