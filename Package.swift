@@ -261,6 +261,10 @@ let package = Package(
             dependencies: [
                 "BridgeService", "BridgeStore", "SQLiteStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport", "Webhooks", "Delivery",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

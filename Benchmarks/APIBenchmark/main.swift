@@ -32,23 +32,15 @@ configuration.upstreamBaseURL = simulator.baseURL
 configuration.upstreamToken = .init("t")
 configuration.apiKeys = [.init(name: "bench", key: key)]
 configuration.logLevel = "critical"
-let runtime = try BridgeRuntime(configuration: configuration, logger: quiet) { port in
-    ports.continuation.yield(port)
-    ports.continuation.finish()
-}
-let task = Task { try await runtime.run(handleSignals: false) }
-func firstPort(_ stream: AsyncStream<Int>) async -> Int? {
-    var iterator = stream.makeAsyncIterator()
-    return await iterator.next()
-}
-guard let port = await firstPort(ports.stream) else { throw LoopbackServerError.didNotStart }
+let bridge = try await BridgeRuntime.start(configuration: configuration, logger: quiet)
+let port = bridge.port
 let base = "http://127.0.0.1:\(port)"
 
 for index in 0..<20 {
-    try await runtime.store.createSubscription(NewSubscription(tenant: "bench", url: "https://hooks.example.com/\(index)", secret: "whsec_x"), now: Date())
+    try await bridge.runtime.store.createSubscription(NewSubscription(tenant: "bench", url: "https://hooks.example.com/\(index)", secret: "whsec_x"), now: Date())
 }
 let video = simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
-try await runtime.store.track(tenant: "bench", videoID: video, source: .watch, initial: .init(videoID: video, status: "in_progressing"),
+try await bridge.runtime.store.track(tenant: "bench", videoID: video, source: .watch, initial: .init(videoID: video, status: "in_progressing"),
                         now: Date(), nextPollAt: Date().addingTimeInterval(86_400))
 
 let router = Router()
@@ -84,7 +76,6 @@ print(String(format: "  trivial Hummingbird route           %8.0f req/s  (failur
 print(String(format: "  GET /v1/subscriptions (20 items)    %8.0f req/s  ratio %.2f  (failures %d)", subscriptions, subscriptions / baseline, subscriptionFailures))
 print(String(format: "  GET /v1/v2v/video.get (proxy)       %8.0f req/s  ratio %.2f  (failures %d)", proxyGet, proxyGet / baseline, proxyFailures))
 transport.shutdown()
-task.cancel()
-_ = await task.result
+await bridge.stop()
 await trivial.stop()
 await simulator.stop()

@@ -62,32 +62,11 @@ public struct BridgeRuntime: Sendable {
             logger: logger.labelled("bridge.dispatcher"),
             metrics: DeliveryMetrics(factory: metricsFactory)
         )
-        let deferred = DeferredWrites(logger: logger.labelled("bridge.store"))
-        let dependencies = BridgeAPIHandler.Dependencies(
-            store: store,
-            client: client,
-            destinations: DestinationPolicy(allowPrivate: configuration.allowPrivateDestinations),
-            pollInterval: configuration.pollInterval,
-            secretGrace: configuration.secretGrace,
-            readiness: ReadinessProbe(store: store, client: client),
-            metrics: MetricsEndpoint(registry: metricsRegistry, store: store),
-            now: { Date() },
-            logger: logger.labelled("bridge.api"),
-            limits: TenantLimits(maxSubscriptions: configuration.maxSubscriptions, maxLiveVideos: configuration.maxTrackedVideos),
-            longPolls: LongPollGate(maximum: configuration.maxLongPolls),
-            deferred: deferred
+        let dependencies = BridgeDependencies(
+            store: store, client: client, metricsRegistry: metricsRegistry, logger: logger, onListening: onListening
         )
-        let application = try HTTPServer.makeApplication(
-            dependencies: dependencies,
-            apiKeys: configuration.apiKeys,
-            host: configuration.listenHost,
-            port: configuration.listenPort,
-            limits: .init(
-                headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
-                maxConnections: configuration.maxConnections
-            ),
-            onListening: onListening
-        )
+        let application = try buildApplication(configuration: configuration, dependencies: dependencies)
+        let deferred = dependencies.deferred
         // Shut down in reverse: stop accepting requests first, then drain deliveries, then stop
         // polling; kept writes get their last try after everything else stopped.
         services = [deferred, poller, dispatcher, application]
@@ -118,4 +97,48 @@ extension Logger {
         copy.logLevel = logLevel
         return copy
     }
+}
+
+/// A bridge started in this process by ``BridgeRuntime/start(configuration:logger:metricsRegistry:)``.
+public struct RunningBridge: Sendable {
+    public let runtime: BridgeRuntime
+    /// The bound port (configuration port 0 picks a free one).
+    public let port: Int
+    let task: Task<Void, any Error>
+
+    /// Shuts everything down (gracefully, like SIGTERM) and waits for it.
+    public func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+extension BridgeRuntime {
+    /// Builds and runs the bridge in this process without signal handling, returning once its HTTP
+    /// server listens: the one start-up path of the demo, the API tests and the benchmarks. A start
+    /// that fails (the port is taken, the database cannot open) throws instead of waiting.
+    public static func start(
+        configuration: BridgeConfiguration,
+        logger: Logger,
+        metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) async throws -> RunningBridge {
+        let ports = AsyncStream.makeStream(of: Int.self)
+        let runtime = try BridgeRuntime(configuration: configuration, logger: logger, metricsRegistry: metricsRegistry) { port in
+            ports.continuation.yield(port)
+        }
+        let task = Task {
+            defer { ports.continuation.finish() }
+            try await runtime.run(handleSignals: false)
+        }
+        var iterator = ports.stream.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            if case .failure(let error) = await task.result { throw error }
+            throw BridgeStartFailure(description: "the bridge stopped before it listened on port \(configuration.listenPort)")
+        }
+        return RunningBridge(runtime: runtime, port: port, task: task)
+    }
+}
+
+public struct BridgeStartFailure: Error, CustomStringConvertible {
+    public let description: String
 }

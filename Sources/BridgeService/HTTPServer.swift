@@ -19,7 +19,7 @@ enum HTTPServer {
         port: Int,
         limits: ConnectionLimits = .init(),
         onListening: @escaping @Sendable (Int) -> Void
-    ) throws -> some ApplicationProtocol {
+    ) throws -> Application<RouterResponder<BasicRequestContext>> {
         let router = Router()
         router.middlewares.add(LogRequestsMiddleware(.info))
         router.middlewares.add(FallbackErrorMiddleware(routes: RouteTable(openAPIYAML: OpenAPISpec.yaml)))

@@ -25,8 +25,7 @@ final class DemoSession: Sendable {
 
     let simulator: RunningSimulator
     let receiver: LoopbackReceiver
-    let runtime: BridgeRuntime
-    let runtimeTask: Task<Void, any Error>
+    let bridge: RunningBridge
     let baseURL: String
     let transport: CurlTransport
     let temporaryDatabase: String?
@@ -35,14 +34,13 @@ final class DemoSession: Sendable {
     let pollInterval: Duration
 
     private init(
-        simulator: RunningSimulator, receiver: LoopbackReceiver, runtime: BridgeRuntime, runtimeTask: Task<Void, any Error>,
+        simulator: RunningSimulator, receiver: LoopbackReceiver, bridge: RunningBridge,
         baseURL: String, transport: CurlTransport, temporaryDatabase: String?, videos: Int, renderTime: Duration,
         pollInterval: Duration
     ) {
         self.simulator = simulator
         self.receiver = receiver
-        self.runtime = runtime
-        self.runtimeTask = runtimeTask
+        self.bridge = bridge
         self.baseURL = baseURL
         self.transport = transport
         self.temporaryDatabase = temporaryDatabase
@@ -74,17 +72,16 @@ final class DemoSession: Sendable {
         configuration.pollInterval = pollInterval
         configuration.retrySchedule = [.zero, .seconds(2), .seconds(5), .seconds(30)]
         configuration.logLevel = "error"
-        let ports = AsyncStream.makeStream(of: Int.self)
-        let runtime = try BridgeRuntime(configuration: configuration, logger: logger) { bound in
-            ports.continuation.yield(bound)
-            ports.continuation.finish()
+        let bridge: RunningBridge
+        do {
+            bridge = try await BridgeRuntime.start(configuration: configuration, logger: logger)
+        } catch {
+            throw ValidationError("the bridge did not start on \(host):\(settings.listenPort): \(error)")
         }
-        let task = Task { try await runtime.run(handleSignals: false) }
-        var iterator = ports.stream.makeAsyncIterator()
-        guard let bound = await iterator.next() else { throw ValidationError("the bridge did not start on \(host):\(settings.listenPort)") }
+        let bound = bridge.port
         let shownHost = host.contains(":") ? "[\(host)]" : host
         return DemoSession(
-            simulator: simulator, receiver: receiver, runtime: runtime, runtimeTask: task,
+            simulator: simulator, receiver: receiver, bridge: bridge,
             baseURL: "http://\(shownHost):\(bound)", transport: try CurlTransport(), temporaryDatabase: temporary,
             videos: videos, renderTime: renderTime, pollInterval: pollInterval
         )
@@ -179,8 +176,7 @@ final class DemoSession: Sendable {
     }
 
     func stop() async {
-        runtimeTask.cancel()
-        _ = await runtimeTask.result
+        await bridge.stop()
         transport.shutdown()
         await receiver.stop()
         await simulator.stop()

@@ -17,12 +17,11 @@ final class APIHarness: TestResource {
     let simulator: RunningSimulator
     let receiver: WebhookReceiver
     let transport: CurlTransport
-    let runtime: BridgeRuntime
-    let task: Task<Void, any Error>
-    let port: Int
+    let bridge: RunningBridge
+    var port: Int { bridge.port }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
-    var store: any BridgeStorage { runtime.store }
+    var store: any BridgeStorage { bridge.runtime.store }
 
     struct Reply: Sendable {
         var status: Int
@@ -60,16 +59,7 @@ final class APIHarness: TestResource {
         configuration.pollInterval = .milliseconds(100)
         configuration.retrySchedule = [.zero, .milliseconds(50), .milliseconds(50)]
         configure(&configuration)
-        let ports = AsyncStream.makeStream(of: Int.self)
-        runtime = try BridgeRuntime(configuration: configuration, logger: quiet) { port in
-            ports.continuation.yield(port)
-            ports.continuation.finish()
-        }
-        let runtime = self.runtime
-        task = Task { try await runtime.run(handleSignals: false) }
-        var iterator = ports.stream.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw LoopbackServerError.didNotStart }
-        self.port = port
+        bridge = try await BridgeRuntime.start(configuration: configuration, logger: quiet)
     }
 
     @discardableResult
@@ -109,8 +99,7 @@ final class APIHarness: TestResource {
     }
 
     func stop() async {
-        task.cancel()
-        _ = try? await withDeadline(.seconds(60)) { [task] in _ = await task.result }
+        _ = try? await withDeadline(.seconds(60)) { [bridge] in await bridge.stop() }
         transport.shutdown()
         await receiver.stop()
         await simulator.stop()

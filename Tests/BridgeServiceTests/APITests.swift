@@ -65,7 +65,7 @@ struct APITests {
 
     @Test("proxy errors: own validation 400, upstream refusals pass through, unreachable upstream 502")
     func proxyErrors() async throws {
-        try await APIHarness.with { harness in
+        try await RouterHarness.with { harness in
             let missing = try await harness.call("POST", "/v1/v2v/video.generate", json: ["audio_url": "https://a.example/x.mp3"])
             #expect(missing.status == 400 && missing.json["code"] as? Int != 0 && missing.json["data"] is NSNull)
             let notURL = try await harness.call("POST", "/v1/v2v/video.generate", json: ["audio_url": "ftp://x", "image_url": "https://a/f.jpg"])
@@ -81,7 +81,7 @@ struct APITests {
             #expect(harness.simulator.control.videoCount == 0)
         }
 
-        try await APIHarness.with(upstreamURL: "http://127.0.0.1:9") { offline in
+        try await RouterHarness.with(upstreamURL: "http://127.0.0.1:9") { offline in
             let unreachable = try await offline.call("POST", "/v1/v2v/video.generate", json: Self.generate)
             #expect(unreachable.status == 502 && unreachable.json["code"] as? Int == 50201 && unreachable.json["data"] is NSNull)
             let ready = try await offline.call("GET", "/readyz", as: nil)
@@ -135,7 +135,7 @@ struct APITests {
 
     @Test("every route needs a key (401 with WWW-Authenticate); ops routes do not")
     func authentication() async throws {
-        try await APIHarness.with { harness in
+        try await RouterHarness.with { harness in
             for (method, path) in [("GET", "/v1/subscriptions"), ("POST", "/v1/v2v/video.generate"), ("GET", "/v1/events"), ("GET", "/v1/v2v/video.list")] {
                 let reply = try await harness.call(method, path, as: nil, json: method == "POST" ? Self.generate : nil)
                 #expect(reply.status == 401)
@@ -156,7 +156,7 @@ struct APITests {
     /// Hummingbird's own answers (no route, wrong method) carry the contract's JSON error like any other.
     @Test("unknown paths are a JSON 404; a known path with the wrong method is a JSON 405 with Allow")
     func fallbackErrors() async throws {
-        try await APIHarness.with { harness in
+        try await RouterHarness.with { harness in
             let cases: [(String, String, String)] = [
                 ("PUT", "/v1/subscriptions", "GET, POST"), ("DELETE", "/v1/subscriptions", "GET, POST"),
                 ("POST", "/v1/subscriptions/sub_01JDQ4X7W5KQ0000000000000A", "GET, PATCH, DELETE"),
@@ -362,7 +362,7 @@ struct APITests {
 
     @Test("destination rules apply at registration when private destinations are off")
     func registrationRules() async throws {
-        try await APIHarness.with(allowPrivate: false) { harness in
+        try await RouterHarness.with { harness in
             for url in ["http://localhost/x", "http://127.0.0.1/x", "http://169.254.169.254/", "ftp://example.com/", "http://u:p@example.com/"] {
                 let reply = try await harness.call("POST", "/v1/subscriptions", json: ["url": url])
                 #expect(reply.status == 400 && reply.errorCode == "bad_request", "\(url)")
