@@ -48,9 +48,23 @@ router.get("trivial") { _, _ in "ok" }
 let trivial = try await LoopbackServer.start(router: router)
 let transport = try CurlTransport(configuration: .init(maxConnectionsPerHost: concurrency))
 
-func measure(_ url: String, authorized: Bool) async throws -> (Double, Int) {
+/// CPU seconds this process has used (user + system): every thread, client and server alike.
+func processCPU() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+struct Round {
+    var rate: Double
+    var cpuPerRequest: Double
+    var failures: Int
+}
+
+func measure(_ url: String, authorized: Bool) async throws -> Round {
     let headers: HeaderFields = authorized ? ["Authorization": "Bearer \(key)"] : [:]
     _ = try await transport.send(OutboundRequest(url: url, headers: headers))
+    let cpuBefore = processCPU()
     let started = ContinuousClock.now
     let failures = try await withThrowingTaskGroup(of: Int.self) { group in
         for _ in 0..<concurrency {
@@ -65,16 +79,44 @@ func measure(_ url: String, authorized: Bool) async throws -> (Double, Int) {
         }
         return try await group.reduce(0, +)
     }
-    return (Double(requests / concurrency * concurrency) / seconds(ContinuousClock.now - started), failures)
+    let sent = Double(requests / concurrency * concurrency)
+    return Round(rate: sent / seconds(ContinuousClock.now - started), cpuPerRequest: (processCPU() - cpuBefore) / sent, failures: failures)
 }
 
-print("API benchmark: \(requests) GETs per route, \(concurrency) in flight, curl transport, everything in one process")
-let (baseline, baselineFailures) = try await measure(trivial.baseURL + "/trivial", authorized: false)
-let (subscriptions, subscriptionFailures) = try await measure(base + "/v1/subscriptions", authorized: true)
-let (proxyGet, proxyFailures) = try await measure(base + "/v1/v2v/video.get?video_id=\(video)", authorized: true)
-print(String(format: "  trivial Hummingbird route           %8.0f req/s  (failures %d)", baseline, baselineFailures))
-print(String(format: "  GET /v1/subscriptions (20 items)    %8.0f req/s  ratio %.2f  (failures %d)", subscriptions, subscriptions / baseline, subscriptionFailures))
-print(String(format: "  GET /v1/v2v/video.get (proxy)       %8.0f req/s  ratio %.2f  (failures %d)", proxyGet, proxyGet / baseline, proxyFailures))
+func median(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.sorted()[values.count / 2] }
+
+// Alternating rounds (trivial, then each route) so a drift in the machine's speed hits all alike;
+// ratios are taken within a round and the median of the rounds is printed.
+let rounds = 3
+print("API benchmark: \(requests) GETs per route and round, \(rounds) alternating rounds, \(concurrency) in flight, curl transport, one process")
+var results: [String: [Round]] = [:]
+let routes: [(String, String, Bool)] = [
+    ("trivial Hummingbird route", trivial.baseURL + "/trivial", false),
+    ("GET /v1/subscriptions (20 items)", base + "/v1/subscriptions", true),
+    ("GET /v1/v2v/video.get (proxy)", base + "/v1/v2v/video.get?video_id=\(video)", true),
+]
+// API_BENCH_ONLY=<part of a route name> measures that route alone (to profile it; no ratios then).
+let only = ProcessInfo.processInfo.environment["API_BENCH_ONLY"]
+for _ in 0..<rounds {
+    for (name, url, authorized) in routes where only.map({ name.contains($0) }) ?? true {
+        results[name, default: []].append(try await measure(url, authorized: authorized))
+    }
+}
+let baselineRounds = results[routes[0].0] ?? []
+for (name, _, _) in routes {
+    let own = results[name] ?? []
+    guard !own.isEmpty else { continue }
+    let ratios = zip(own, baselineRounds).map { $0.rate / $1.rate }
+    let cpuRatios = zip(own, baselineRounds).map { $0.cpuPerRequest / $1.cpuPerRequest }
+    print(
+        String(
+            format: "  %-34@ %8.0f req/s  ratio %.2f (rounds %@)  CPU %5.0f µs/request (%.1f× trivial)  failures %d",
+            name as NSString, median(own.map(\.rate)), median(ratios),
+            ratios.map { String(format: "%.2f", $0) }.joined(separator: " ") as NSString,
+            median(own.map(\.cpuPerRequest)) * 1e6, median(cpuRatios), own.map(\.failures).reduce(0, +)
+        )
+    )
+}
 transport.shutdown()
 await bridge.stop()
 await trivial.stop()

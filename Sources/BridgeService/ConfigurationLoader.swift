@@ -84,15 +84,7 @@ public struct ConfigurationLoader: Sendable {
         Setting(
             name: "BRIDGE_API_KEYS", flag: nil, defaultValue: nil,
             help: "Comma-separated name:key pairs accepted as Bearer keys (or BRIDGE_API_KEYS_FILE).", isSecret: true,
-            apply: { value, configuration in
-                switch apiKeys(value) {
-                case .success(let keys):
-                    configuration.apiKeys = keys
-                    return nil
-                case .failure(let problem):
-                    return problem.line
-                }
-            },
+            apply: { value, configuration in assign(apiKeys(value)) { configuration.apiKeys = $0 } },
             show: { $0.apiKeys.map { "\($0.name):<redacted>" }.joined(separator: ",") }
         ),
         Setting(
@@ -165,15 +157,7 @@ public struct ConfigurationLoader: Sendable {
             name: "BRIDGE_ENCRYPTION_KEY", flag: nil, defaultValue: "",
             help: "32-byte key (base64 or hex) sealing signing secrets at rest (or BRIDGE_ENCRYPTION_KEY_FILE); empty: <database>.key, generated 0600.",
             isSecret: true,
-            apply: { value, configuration in
-                switch encryptionKey(value) {
-                case .success(let key):
-                    configuration.encryptionKey = key
-                    return nil
-                case .failure(let problem):
-                    return problem.line
-                }
-            },
+            apply: { value, configuration in assign(encryptionKey(value)) { configuration.encryptionKey = $0 } },
             show: { $0.encryptionKey == nil ? "(\(SQLiteBridgeStore.keyFilePath(forDatabase: $0.databasePath)))" : "<redacted>" }
         ),
         count("BRIDGE_MAX_SUBSCRIPTIONS", "max-subscriptions", "1000", 1...10_000_000, \.maxSubscriptions, "Subscriptions per API key."),
@@ -364,6 +348,17 @@ public struct ConfigurationLoader: Sendable {
             },
             show: { "\($0[keyPath: property])" }
         )
+    }
+
+    /// Stores a parsed value, or returns its problem.
+    private static func assign<T>(_ parsed: Result<T, Problem>, _ store: (T) -> Void) -> String? {
+        switch parsed {
+        case .success(let value):
+            store(value)
+            return nil
+        case .failure(let problem):
+            return problem.line
+        }
     }
 
     static func hostPort(_ text: String) -> (String, Int)? {

@@ -45,15 +45,13 @@ extension SQLiteBridgeStore {
             }
             sql += " ORDER BY seq LIMIT ?"
             arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.event(from:))
+            return try Row.fetchAll(cached: db, sql: sql, arguments: arguments).map(Self.event(from:))
         }
     }
 
     public func event(tenant: String, id: String) async throws(StoreError) -> StoredEvent? {
         try await read { db in
-            try Row.fetchOne(
-                db,
-                sql: "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = ? AND id = ?",
+            try Row.fetchOne(cached: db, sql: "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = ? AND id = ?",
                 arguments: [tenant, id]
             ).map(Self.event(from:))
         }
@@ -61,7 +59,7 @@ extension SQLiteBridgeStore {
 
     /// The newest event sequence number (0 when the log is empty).
     public func lastEventSequence() async throws(StoreError) -> Int64 {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0 }
+        try await read { db in try Int64.fetchOne(cached: db, sql: "SELECT MAX(seq) FROM events") ?? 0 }
     }
 
     /// A stream that yields after every commit that appended events (the long-poll feed's wake-up).
@@ -88,19 +86,17 @@ extension SQLiteBridgeStore {
             }
             sql += " ORDER BY d.id LIMIT ?"
             arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.delivery(from:))
+            return try Row.fetchAll(cached: db, sql: sql, arguments: arguments).map(Self.delivery(from:))
         }
     }
 
     /// A delivery with its attempts, oldest attempt first.
     public func delivery(tenant: String, id: Int64) async throws(StoreError) -> (DeliveryRecord, [AttemptRecord])? {
         try await read { db in
-            guard let row = try Row.fetchOne(db, sql: Self.deliverySelect + " WHERE d.id = ? AND d.tenant = ?", arguments: [id, tenant]) else {
+            guard let row = try Row.fetchOne(cached: db, sql: Self.deliverySelect + " WHERE d.id = ? AND d.tenant = ?", arguments: [id, tenant]) else {
                 return nil
             }
-            let attempts = try Row.fetchAll(
-                db,
-                sql: "SELECT attempted_at, status_code, error_kind, latency_ms, response_snippet FROM attempts WHERE delivery_id = ? ORDER BY id",
+            let attempts = try Row.fetchAll(cached: db, sql: "SELECT attempted_at, status_code, error_kind, latency_ms, response_snippet FROM attempts WHERE delivery_id = ? ORDER BY id",
                 arguments: [id]
             ).map {
                 AttemptRecord(

@@ -43,9 +43,7 @@ extension SQLiteBridgeStore {
         throws -> IdempotencyClaim?
     {
         guard
-            let row = try Row.fetchOne(
-                db,
-                sql: "SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at >= ?",
+            let row = try Row.fetchOne(cached: db, sql: "SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at >= ?",
                 arguments: [tenant, key, oldest]
             )
         else { return nil }

@@ -13,11 +13,11 @@ extension SQLiteBridgeStore {
 
     static func checkLimits(_ db: Database, tenant: String, subscriptions: Int, videos: Int, limits: TenantLimits) throws {
         if subscriptions > 0, let maximum = limits.maxSubscriptions {
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriptions WHERE tenant = ?", arguments: [tenant]) ?? 0
+            let count = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM subscriptions WHERE tenant = ?", arguments: [tenant]) ?? 0
             if count + subscriptions > maximum { throw StoreError.limitExceeded(setting: "BRIDGE_MAX_SUBSCRIPTIONS") }
         }
         if videos > 0, let maximum = limits.maxLiveVideos {
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM videos WHERE tenant = ? AND terminal = 0", arguments: [tenant]) ?? 0
+            let count = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM videos WHERE tenant = ? AND terminal = 0", arguments: [tenant]) ?? 0
             if count + videos > maximum { throw StoreError.limitExceeded(setting: "BRIDGE_MAX_TRACKED_VIDEOS") }
         }
     }

@@ -8,23 +8,23 @@ extension SQLiteBridgeStore {
     /// Deliveries waiting (pending) and the age of the oldest, for metrics.
     public func queueDepth(now: Date) async throws(StoreError) -> (pending: Int, held: Int, oldestPendingAge: TimeInterval) {
         try await read { db in
-            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'") ?? 0
-            let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'held'") ?? 0
-            let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
+            let pending = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'") ?? 0
+            let held = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'held'") ?? 0
+            let oldest = try Double.fetchOne(cached: db, sql: "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
             return (pending, held, oldest.map { max(0, now.unixSeconds - $0) } ?? 0)
         }
     }
 
     public func disabledSubscriptionCount() async throws(StoreError) -> Int {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriptions WHERE enabled = 0") ?? 0 }
+        try await read { db in try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM subscriptions WHERE enabled = 0") ?? 0 }
     }
 
     /// Counts for tests, metrics and the crash checks: events and deliveries by state.
     public func counts() async throws(StoreError) -> (events: Int, deliveries: [DeliveryState: Int]) {
         try await read { db in
-            let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
+            let events = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM events") ?? 0
             var byState: [DeliveryState: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state") {
+            for row in try Row.fetchAll(cached: db, sql: "SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state") {
                 if let state = DeliveryState(rawValue: row["state"]) { byState[state] = row["n"] }
             }
             return (events, byState)
@@ -36,7 +36,7 @@ extension SQLiteBridgeStore {
         try await read { db in
             var counts: [String: Int] = [:]
             for table in ["tenants", "subscriptions", "subscription_secrets", "videos", "events", "deliveries", "attempts", "idempotency_keys"] {
-                counts[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
+                counts[table] = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
             }
             return counts
         }
@@ -96,7 +96,7 @@ extension SQLiteBridgeStore {
     public func queryPlans() async throws(StoreError) -> (dueVideos: String, dueDeliveries: String, dueDeliveryDetails: String) {
         try await read { db in
             func plan(_ sql: String, _ arguments: StatementArguments) throws -> String {
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
+                try Row.fetchAll(cached: db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
                     .map { $0["detail"] as String }
                     .joined(separator: "\n")
             }

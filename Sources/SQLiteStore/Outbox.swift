@@ -211,8 +211,7 @@ extension SQLiteBridgeStore {
                 sql: "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
                 arguments: [now.unixSeconds, id]
             )
-            if let started = try Double.fetchOne(
-                db, sql: "SELECT failing_since FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [id]
+            if let started = try Double.fetchOne(cached: db, sql: "SELECT failing_since FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [id]
             ) {
                 since.append((id, Date(unixSeconds: started)))
             }
@@ -251,11 +250,11 @@ extension SQLiteBridgeStore {
     /// delivery at the head of its stream (leaving out subscriptions at their in-flight cap, which a
     /// finishing attempt will wake for), or the earliest lease to run out.
     public func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
-        let excluded = cap.full
+        let excluded = Self.jsonArray(cap.full)
         return try await read { db in
-            let exclusion = excluded.isEmpty ? "" : "AND d.subscription_id NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ", ")))"
+            // One statement text for any number of exclusions (json_each), so it is compiled once.
             let head = try Double.fetchOne(
-                db,
+                cached: db,
                 sql: """
                     SELECT d.next_attempt_at FROM deliveries d
                     WHERE d.state = 'pending' AND d.lease_owner IS NULL
@@ -263,14 +262,13 @@ extension SQLiteBridgeStore {
                           SELECT 1 FROM deliveries p
                           WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
                             AND p.state IN ('pending', 'held') AND p.id < d.id)
-                      \(exclusion)
+                      AND d.subscription_id NOT IN (SELECT value FROM json_each(?))
                     ORDER BY d.next_attempt_at LIMIT 1
                     """,
-                arguments: StatementArguments(excluded)
+                arguments: [excluded]
             )
             let lease = try Double.fetchOne(
-                db,
-                sql: "SELECT MIN(lease_expires_at) FROM deliveries WHERE state = 'pending' AND lease_owner IS NOT NULL"
+                cached: db, sql: "SELECT MIN(lease_expires_at) FROM deliveries WHERE state = 'pending' AND lease_owner IS NOT NULL"
             )
             return [head, lease].compactMap { $0 }.min().map(Date.init(unixSeconds:))
         }
@@ -312,8 +310,7 @@ extension SQLiteBridgeStore {
 
     /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
     static func disable(_ db: Database, subscriptionID: String, reason: DisableReason, now: Date) throws -> String? {
-        guard let tenant = try String.fetchOne(
-            db, sql: "SELECT tenant FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [subscriptionID]
+        guard let tenant = try String.fetchOne(cached: db, sql: "SELECT tenant FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [subscriptionID]
         ) else { return nil }
         try db.run(
             sql: "UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
@@ -332,16 +329,9 @@ extension SQLiteBridgeStore {
 
 /// One row of ``SQLiteBridgeStore/dueDeliveryDetailsSQL``: a due delivery with what an attempt needs.
 struct DueDelivery: FetchableRecord {
-    enum Columns {
-        static let id = Column("id")
-        static let subscriptionID = Column("subscription_id")
-        static let tenant = Column("tenant")
-        static let attempts = Column("attempts")
-        static let eventID = Column("event_id")
-        static let eventType = Column("type")
-        static let payload = Column("payload")
-        static let videoID = Column("video_id")
-        static let url = Column("url")
+    /// The statement's columns, in its order (a test compares them with the statement's own names).
+    enum Columns: Int, SelectedColumns {
+        case id, subscriptionID, tenant, attempts, eventID, type, payload, videoID, url
     }
 
     var id: Int64
@@ -355,7 +345,7 @@ struct DueDelivery: FetchableRecord {
     var url: String
 
     init(row: Row) throws {
-        guard let type = EventType(rawValue: row[Columns.eventType]) else { throw StoreError.invalidData("event type") }
+        guard let type = EventType(rawValue: row[Columns.type]) else { throw StoreError.invalidData("event type") }
         id = row[Columns.id]
         subscriptionID = row[Columns.subscriptionID]
         tenant = row[Columns.tenant]

@@ -39,8 +39,7 @@ extension SQLiteBridgeStore {
                 db, pairs: Self.replayMatch + " ORDER BY e.seq LIMIT ?",
                 arguments: [subscriptionID, tenant, since.unixSeconds, limit], now: now
             )
-            let more = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 \(Self.replayMatch))", arguments: [subscriptionID, tenant, since.unixSeconds]
+            let more = try Bool.fetchOne(cached: db, sql: "SELECT EXISTS (SELECT 1 \(Self.replayMatch))", arguments: [subscriptionID, tenant, since.unixSeconds]
             ) ?? false
             return (queued, more)
         }
@@ -63,9 +62,7 @@ extension SQLiteBridgeStore {
     /// nil when unknown to this tenant; false when an attempt is in flight right now.
     public func retryDelivery(tenant: String, id: Int64, now: Date) async throws(StoreError) -> Bool? {
         let result = try await write { db -> Bool? in
-            guard let row = try Row.fetchOne(
-                db,
-                sql: "SELECT lease_owner, lease_expires_at FROM deliveries WHERE id = ? AND tenant = ?",
+            guard let row = try Row.fetchOne(cached: db, sql: "SELECT lease_owner, lease_expires_at FROM deliveries WHERE id = ? AND tenant = ?",
                 arguments: [id, tenant]
             ) else { return nil }
             if (row["lease_owner"] as String?) != nil, let expires = row["lease_expires_at"] as Double?, expires > now.unixSeconds {

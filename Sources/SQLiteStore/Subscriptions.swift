@@ -45,9 +45,7 @@ extension SQLiteBridgeStore {
 
     public func subscriptions(tenant: String, after cursor: String?, limit: Int) async throws(StoreError) -> [Subscription] {
         try await read { db in
-            try Row.fetchAll(
-                db,
-                sql: Self.subscriptionSelect + " WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?",
+            try Row.fetchAll(cached: db, sql: Self.subscriptionSelect + " WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?",
                 arguments: [tenant, cursor ?? "", limit]
             ).map(Self.subscription(from:))
         }
@@ -137,34 +135,38 @@ extension SQLiteBridgeStore {
         }
     }
 
-    static let subscriptionSelect = """
-        SELECT id, tenant, url, event_types, video_id, description, enabled, disabled_reason, created_at, updated_at
-        FROM subscriptions
-        """
+    /// The columns of ``subscriptionSelect``, in its order.
+    enum SubscriptionColumn: Int, SelectedColumns {
+        case id, tenant, url, eventTypes, videoID, description, enabled, disabledReason, createdAt, updatedAt
+    }
+
+    static let subscriptionSelect = "SELECT \(SubscriptionColumn.list) FROM subscriptions"
 
     static func fetchSubscription(_ db: Database, tenant: String, id: String) throws -> Subscription? {
-        try Row.fetchOne(db, sql: subscriptionSelect + " WHERE tenant = ? AND id = ?", arguments: [tenant, id])
+        try Row.fetchOne(cached: db, sql: subscriptionSelect + " WHERE tenant = ? AND id = ?", arguments: [tenant, id])
             .map(subscription(from:))
     }
 
     static func subscription(from row: Row) throws -> Subscription {
-        let types: [EventType]? = try (row["event_types"] as String?).map { text in
+        typealias Column = SubscriptionColumn
+        let types: [EventType]? = try (row[Column.eventTypes] as String?).map { text in
             try decodeList(text).map { raw in
                 guard let type = EventType(rawValue: raw) else { throw StoreError.invalidData("event type \(raw)") }
                 return type
             }
         }
         return Subscription(
-            id: row["id"],
-            tenant: row["tenant"],
-            url: row["url"],
+            id: row[Column.id],
+            tenant: row[Column.tenant],
+            url: row[Column.url],
             eventTypes: types,
-            videoID: row["video_id"],
-            description: row["description"],
-            isEnabled: row["enabled"],
-            disabledReason: row["disabled_reason"],
-            createdAt: Date(unixSeconds: row["created_at"]),
-            updatedAt: Date(unixSeconds: row["updated_at"])
+            videoID: row[Column.videoID],
+            description: row[Column.description],
+            isEnabled: row[Column.enabled],
+            disabledReason: row[Column.disabledReason],
+            createdAt: Date(unixSeconds: row[Column.createdAt]),
+            updatedAt: Date(unixSeconds: row[Column.updatedAt])
         )
     }
+
 }

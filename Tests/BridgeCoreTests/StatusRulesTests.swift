@@ -110,3 +110,27 @@ struct PayloadTests {
         #expect(many.count == 1000)
     }
 }
+
+@Suite("Timestamps")
+struct TimestampTests {
+    @Test("iso8601 matches Foundation's formatter to the millisecond, across leap years, centuries and before 1970")
+    func matchesFoundation() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        // Every ~3.7 days for 200 years from 1900 (about 20,000 dates), each a whole millisecond:
+        // there both formatters must agree exactly (Foundation rounds a fraction, this truncates).
+        var milliseconds: Int64 = -2_208_988_800_000
+        var checked = 0
+        while milliseconds < 4_102_444_800_000, checked < 50_000 {
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            #expect(Timestamp.iso8601(date) == formatter.string(from: date), "\(milliseconds)")
+            milliseconds += 317_123_457
+            checked += 1
+        }
+        #expect(Timestamp.iso8601(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00.000Z")
+        #expect(Timestamp.iso8601(Date(timeIntervalSince1970: 1_800_000_000.999)) == "2027-01-15T08:00:00.999Z")
+        #expect(Timestamp.iso8601(Date(timeIntervalSince1970: -0.001)) == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp.iso8601(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+    }
+}

@@ -39,3 +39,35 @@ struct TransactionTests {
         await #expect(try restarted.counts().events == 1)
     }
 }
+
+@Suite("SQLite: list columns")
+struct ListColumnTests {
+    @Test("a list round-trips through its JSON column, whatever its strings hold", arguments: [
+        [], ["video.finished"], ["video.finished", "ping"], ["a,b", "c\",\"d", "back\\slash", "new\nline", "", "ünï", "\u{1}"],
+        ["\",\""], [","],
+    ])
+    func roundTrip(values: [String]) throws {
+        let text = try SQLiteBridgeStore.encodeList(values)
+        #expect(try SQLiteBridgeStore.decodeList(text) == values, "\(text)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String]
+        #expect(parsed == values, "the column is valid JSON for json_each: \(text)")
+    }
+}
+
+@Suite("SQLite: positional columns")
+struct SelectedColumnTests {
+    @Test("records read by position name the statement's columns in its order")
+    func columnsMatchStatements() async throws {
+        let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
+        let names = try await fixture.store.read { db in
+            (
+                try db.cachedStatement(sql: SQLiteBridgeStore.dueDeliveryDetailsSQL).columnNames,
+                try db.cachedStatement(sql: SQLiteBridgeStore.subscriptionSelect).columnNames
+            )
+        }
+        #expect(names.0 == DueDelivery.Columns.allCases.map(\.name))
+        #expect(names.1 == SQLiteBridgeStore.SubscriptionColumn.allCases.map(\.name))
+        #expect(SQLiteBridgeStore.SubscriptionColumn.videoID.name == "video_id")
+    }
+}
