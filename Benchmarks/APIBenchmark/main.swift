@@ -92,6 +92,7 @@ print("API benchmark: \(requests) GETs per route and round, \(rounds) alternatin
 var results: [String: [Round]] = [:]
 let routes: [(String, String, Bool)] = [
     ("trivial Hummingbird route", trivial.baseURL + "/trivial", false),
+    ("GET /healthz (OpenAPI layer, no key, no database)", base + "/healthz", false),
     ("GET /v1/subscriptions (20 items)", base + "/v1/subscriptions", true),
     ("GET /v1/v2v/video.get (proxy)", base + "/v1/v2v/video.get?video_id=\(video)", true),
 ]
@@ -110,7 +111,7 @@ for (name, _, _) in routes {
     let cpuRatios = zip(own, baselineRounds).map { $0.cpuPerRequest / $1.cpuPerRequest }
     print(
         String(
-            format: "  %-34@ %8.0f req/s  ratio %.2f (rounds %@)  CPU %5.0f µs/request (%.1f× trivial)  failures %d",
+            format: "  %-50@ %8.0f req/s  ratio %.2f (rounds %@)  CPU %5.0f µs/request (%.1f× trivial)  failures %d",
             name as NSString, median(own.map(\.rate)), median(ratios),
             ratios.map { String(format: "%.2f", $0) }.joined(separator: " ") as NSString,
             median(own.map(\.cpuPerRequest)) * 1e6, median(cpuRatios), own.map(\.failures).reduce(0, +)

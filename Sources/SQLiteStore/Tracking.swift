@@ -44,7 +44,7 @@ extension SQLiteBridgeStore {
             var report = ObservationReport()
             if let initial, initial.videoID == videoID,
                 let row = try Row.fetchOne(cached: db, sql: Self.stateSelect + " WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID]),
-                (row["notified_status"] as String?) == nil
+                (row[StateColumn.notifiedStatus] as String?) == nil
             {
                 let transition = StatusRules.apply(initial, to: try Self.trackingState(from: row))
                 try self.record(transition, of: initial, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
@@ -100,7 +100,7 @@ extension SQLiteBridgeStore {
                     let current = try Self.trackingState(from: row)
                     let transition = StatusRules.apply(observation, to: current)
                     if current.observedStatus != nil, transition.state == current {
-                        unchanged.append(row["id"])
+                        unchanged.append(row[StateColumn.id])
                         continue
                     }
                     try self.record(transition, of: observation, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
@@ -156,16 +156,16 @@ extension SQLiteBridgeStore {
                 arguments: [cutoff.unixSeconds, limit]
             )
             for row in rows {
-                let tenant: String = row["tenant"]
-                let videoID: String = row["video_id"]
-                let status: String? = row["observed_status"]
+                let tenant: String = row[StateColumn.tenant]
+                let videoID: String = row[StateColumn.videoID]
+                let status: String? = row[StateColumn.observedStatus]
                 try db.run(
                     sql: "UPDATE videos SET terminal = 1, expired = 1, finished_at = ? WHERE id = ?",
-                    arguments: [now.unixSeconds, row["id"] as Int64]
+                    arguments: [now.unixSeconds, row[StateColumn.id] as Int64]
                 )
                 let payload = EventPayload.video(
                     type: .trackingExpired, timestamp: now, videoID: videoID,
-                    status: status ?? "unknown", previousStatus: row["notified_status"], videoURL: nil
+                    status: status ?? "unknown", previousStatus: row[StateColumn.notifiedStatus], videoURL: nil
                 )
                 let event = try self.appendEvent(db, tenant: tenant, type: .trackingExpired, videoID: videoID, payload: payload, now: now)
                 report.events.append(event)
@@ -189,7 +189,7 @@ extension SQLiteBridgeStore {
         nextPollAt: Date,
         report: inout ObservationReport
     ) throws {
-        let tenant: String = row["tenant"]
+        let tenant: String = row[StateColumn.tenant]
         let changed = transition.event != nil
         try db.run(
             sql: """
@@ -203,7 +203,7 @@ extension SQLiteBridgeStore {
                 transition.state.observedStatus, transition.state.notifiedStatus, transition.state.furthestKnownStatus,
                 try Self.encodeList(transition.state.unknownStatusesSeen), transition.state.videoURL,
                 transition.state.isTerminal, now.unixSeconds, now.unixSeconds, changed, now.unixSeconds,
-                nextPollAt.unixSeconds, transition.state.isTerminal, now.unixSeconds, row["id"] as Int64,
+                nextPollAt.unixSeconds, transition.state.isTerminal, now.unixSeconds, row[StateColumn.id] as Int64,
             ]
         )
         report.videosUpdated += 1
@@ -237,7 +237,7 @@ extension SQLiteBridgeStore {
             let rows = try Row.fetchAll(cached: db, sql: Self.videoSelect + " WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?",
                 arguments: [tenant, cursor ?? 0, limit]
             )
-            return try rows.map { (cursor: $0["id"] as Int64, video: try Self.video(from: $0)) }
+            return try rows.map { (cursor: $0[VideoColumn.id] as Int64, video: try Self.video(from: $0)) }
         }
     }
 
@@ -265,16 +265,20 @@ extension SQLiteBridgeStore {
 
     static let dueVideosSQL = "SELECT video_id FROM videos WHERE terminal = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
 
-    static let stateSelect = """
-        SELECT id, tenant, video_id, observed_status, notified_status, known_status, unknown_seen, video_url, terminal
-        FROM videos
-        """
+    /// The columns of ``stateSelect``, in its order: what the status rules need of a row.
+    enum StateColumn: Int, SelectedColumns {
+        case id, tenant, videoID, observedStatus, notifiedStatus, knownStatus, unknownSeen, videoURL, terminal
+    }
 
-    static let videoSelect = """
-        SELECT id, tenant, video_id, source, observed_status, notified_status, video_url, tracking_started_at,
-               first_seen_at, last_seen_at, last_changed_at, next_poll_at, terminal, expired
-        FROM videos
-        """
+    static let stateSelect = "SELECT \(StateColumn.list) FROM videos"
+
+    /// The columns of ``videoSelect``, in its order.
+    enum VideoColumn: Int, SelectedColumns {
+        case id, tenant, videoID, source, observedStatus, notifiedStatus, videoURL, trackingStartedAt, firstSeenAt, lastSeenAt,
+            lastChangedAt, nextPollAt, terminal, expired
+    }
+
+    static let videoSelect = "SELECT \(VideoColumn.list) FROM videos"
 
     static func fetchVideo(_ db: Database, tenant: String, videoID: String) throws -> TrackedVideo? {
         try Row.fetchOne(cached: db, sql: videoSelect + " WHERE tenant = ? AND video_id = ?", arguments: [tenant, videoID])
@@ -282,32 +286,32 @@ extension SQLiteBridgeStore {
     }
 
     static func video(from row: Row) throws -> TrackedVideo {
-        guard let source = TrackingSource(rawValue: row["source"]) else { throw StoreError.invalidData("video source") }
+        guard let source = TrackingSource(rawValue: row[VideoColumn.source]) else { throw StoreError.invalidData("video source") }
         return TrackedVideo(
-            tenant: row["tenant"],
-            videoID: row["video_id"],
+            tenant: row[VideoColumn.tenant],
+            videoID: row[VideoColumn.videoID],
             source: source,
-            status: row["observed_status"],
-            notifiedStatus: row["notified_status"],
-            videoURL: row["video_url"],
-            trackingStartedAt: Date(unixSeconds: row["tracking_started_at"]),
-            firstSeenAt: (row["first_seen_at"] as Double?).map(Date.init(unixSeconds:)),
-            lastSeenAt: (row["last_seen_at"] as Double?).map(Date.init(unixSeconds:)),
-            lastChangedAt: (row["last_changed_at"] as Double?).map(Date.init(unixSeconds:)),
-            nextPollAt: Date(unixSeconds: row["next_poll_at"]),
-            isTerminal: row["terminal"],
-            isExpired: row["expired"]
+            status: row[VideoColumn.observedStatus],
+            notifiedStatus: row[VideoColumn.notifiedStatus],
+            videoURL: row[VideoColumn.videoURL],
+            trackingStartedAt: Date(unixSeconds: row[VideoColumn.trackingStartedAt]),
+            firstSeenAt: (row[VideoColumn.firstSeenAt] as Double?).map(Date.init(unixSeconds:)),
+            lastSeenAt: (row[VideoColumn.lastSeenAt] as Double?).map(Date.init(unixSeconds:)),
+            lastChangedAt: (row[VideoColumn.lastChangedAt] as Double?).map(Date.init(unixSeconds:)),
+            nextPollAt: Date(unixSeconds: row[VideoColumn.nextPollAt]),
+            isTerminal: row[VideoColumn.terminal],
+            isExpired: row[VideoColumn.expired]
         )
     }
 
     static func trackingState(from row: Row) throws -> TrackingState {
         TrackingState(
-            notifiedStatus: row["notified_status"],
-            furthestKnownStatus: row["known_status"],
-            unknownStatusesSeen: try decodeList(row["unknown_seen"]),
-            observedStatus: row["observed_status"],
-            videoURL: row["video_url"],
-            isTerminal: row["terminal"]
+            notifiedStatus: row[StateColumn.notifiedStatus],
+            furthestKnownStatus: row[StateColumn.knownStatus],
+            unknownStatusesSeen: try decodeList(row[StateColumn.unknownSeen]),
+            observedStatus: row[StateColumn.observedStatus],
+            videoURL: row[StateColumn.videoURL],
+            isTerminal: row[StateColumn.terminal]
         )
     }
 

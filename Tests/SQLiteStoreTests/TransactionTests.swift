@@ -63,9 +63,14 @@ struct SelectedColumnTests {
         let names = try await fixture.store.read { db in
             (
                 try db.cachedStatement(sql: SQLiteBridgeStore.dueDeliveryDetailsSQL).columnNames,
-                try db.cachedStatement(sql: SQLiteBridgeStore.subscriptionSelect).columnNames
+                try db.cachedStatement(sql: SQLiteBridgeStore.subscriptionSelect).columnNames,
+                try db.cachedStatement(sql: SQLiteBridgeStore.videoSelect).columnNames,
+                try db.cachedStatement(sql: SQLiteBridgeStore.stateSelect).columnNames
             )
         }
+        #expect(names.2 == SQLiteBridgeStore.VideoColumn.allCases.map(\.name))
+        #expect(names.3 == SQLiteBridgeStore.StateColumn.allCases.map(\.name))
+        #expect(names.2.contains("tracking_started_at") && names.3.contains("unknown_seen"))
         #expect(names.0 == DueDelivery.Columns.allCases.map(\.name))
         #expect(names.1 == SQLiteBridgeStore.SubscriptionColumn.allCases.map(\.name))
         #expect(SQLiteBridgeStore.SubscriptionColumn.videoID.name == "video_id")
