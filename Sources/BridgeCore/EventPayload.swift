@@ -42,24 +42,24 @@ public enum Timestamp {
         let (days, millisecondOfDay) = microseconds.floorDivided(by: 1000).0.floorDivided(by: 86_400_000)
         let (year, month, day) = civil(fromDays: days)
         let secondOfDay = Int(millisecondOfDay / 1000)
-        let values = [
-            (Int(year), 4), (month, 2), (day, 2), (secondOfDay / 3600, 2), (secondOfDay / 60 % 60, 2), (secondOfDay % 60, 2),
-            (Int(millisecondOfDay % 1000), 3),
-        ]
-        let separators: [UInt8] = [UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: "T"), UInt8(ascii: ":"), UInt8(ascii: ":"),
-                                   UInt8(ascii: "."), UInt8(ascii: "Z")]
         return String(unsafeUninitializedCapacity: 24) { buffer in
             var index = 0
-            for ((value, width), separator) in zip(values, separators) {
+            func put(_ value: Int, width: Int, then separator: Unicode.Scalar) {
                 var rest = max(0, value)
                 for position in stride(from: index + width - 1, through: index, by: -1) {
                     buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
                     rest /= 10
                 }
-                index += width
-                buffer[index] = separator
-                index += 1
+                buffer[index + width] = UInt8(ascii: separator)
+                index += width + 1
             }
+            put(Int(year), width: 4, then: "-")
+            put(month, width: 2, then: "-")
+            put(day, width: 2, then: "T")
+            put(secondOfDay / 3600, width: 2, then: ":")
+            put(secondOfDay / 60 % 60, width: 2, then: ":")
+            put(secondOfDay % 60, width: 2, then: ".")
+            put(Int(millisecondOfDay % 1000), width: 3, then: "Z")
             return index
         }
     }

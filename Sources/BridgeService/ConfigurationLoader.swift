@@ -258,7 +258,7 @@ public struct ConfigurationLoader: Sendable {
             let body = argument.dropFirst(2)
             let name = body.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
             guard let setting = settings.first(where: { $0.flag == name }) else {
-                if let secret = settings.first(where: { $0.isSecret && flagName($0.name) == name }) {
+                if let secretName = retiredSecretFlags[name], let secret = settings.first(where: { $0.name == secretName }) {
                     // Its value is skipped, never parsed or echoed.
                     if !body.contains("="), index < arguments.count, !arguments[index].hasPrefix("--") { index += 1 }
                     problems.append("--\(name): \(secret.name) is a secret; set it in the environment or \(secret.name)_FILE, not on the command line")
@@ -288,13 +288,10 @@ public struct ConfigurationLoader: Sendable {
         }.joined(separator: "\n")
     }
 
-    /// What a secret's flag would be called, to explain that it has none.
-    private static func flagName(_ name: String) -> String {
-        switch name {
-        case "SURREAL_API_TOKEN": "upstream-token"
-        default: name.lowercased().replacingOccurrences(of: "bridge_", with: "").replacingOccurrences(of: "_", with: "-")
-        }
-    }
+    /// The flags the secrets had before they became environment-only, to explain why they are refused.
+    private static let retiredSecretFlags = [
+        "upstream-token": "SURREAL_API_TOKEN", "api-keys": "BRIDGE_API_KEYS", "encryption-key": "BRIDGE_ENCRYPTION_KEY",
+    ]
 
     // MARK: - Sources
 

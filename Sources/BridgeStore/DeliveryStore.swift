@@ -46,5 +46,4 @@ public struct InFlightCap: Sendable, Equatable {
         counts[subscriptionID] = left > 0 ? left : nil
     }
 
-    public var total: Int { counts.values.reduce(0, +) }
 }

@@ -3,7 +3,7 @@ public import BridgeStore
 public import CurlHTTP
 public import Foundation
 public import Logging
-public import Webhooks
+import Webhooks
 public import ServiceLifecycle
 import Synchronization
 

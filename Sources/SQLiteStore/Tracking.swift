@@ -323,7 +323,7 @@ extension SQLiteBridgeStore {
     static func decodeList(_ text: String?) throws -> [String] {
         guard let text else { return [] }
         if text == "[]" { return [] }
-        if !text.contains("\\"), text.hasPrefix("[\""), text.hasSuffix("\"]"), text.count >= 4 {
+        if !text.contains("\\"), text.hasPrefix("[\""), text.hasSuffix("\"]"), text.utf8.count >= 4 {
             return text.dropFirst(2).dropLast(2).components(separatedBy: "\",\"")
         }
         guard let data = text.data(using: .utf8) else { return [] }

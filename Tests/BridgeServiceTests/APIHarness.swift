@@ -49,12 +49,7 @@ final class APIHarness: TestResource {
         )
         receiver = try await WebhookReceiver.start(script: script)
         transport = try CurlTransport()
-        var configuration = BridgeConfiguration()
-        configuration.listenPort = 0
-        configuration.databasePath = directory.path("bridge.sqlite")
-        configuration.upstreamBaseURL = upstreamURL ?? simulator.baseURL
-        configuration.upstreamToken = .init("api-token")
-        configuration.apiKeys = Self.keys.map { .init(name: $0.key, key: $0.value) }
+        var configuration = Self.configuration(directory: directory, upstreamURL: upstreamURL ?? simulator.baseURL)
         configuration.allowPrivateDestinations = allowPrivate
         configuration.pollInterval = .milliseconds(100)
         configuration.retrySchedule = [.zero, .milliseconds(50), .milliseconds(50)]
@@ -81,6 +76,17 @@ final class APIHarness: TestResource {
             OutboundRequest(method: method, url: baseURL + path, headers: headers, body: body, timeout: .seconds(40))
         )
         return Reply(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    /// The settings both harnesses share: a free port, the temp database, the upstream, both keys.
+    static func configuration(directory: TemporaryDirectory, upstreamURL: String) -> BridgeConfiguration {
+        var configuration = BridgeConfiguration()
+        configuration.listenPort = 0
+        configuration.databasePath = directory.path("bridge.sqlite")
+        configuration.upstreamBaseURL = upstreamURL
+        configuration.upstreamToken = .init("api-token")
+        configuration.apiKeys = keys.map { .init(name: $0.key, key: $0.value) }
+        return configuration
     }
 
     /// Runs `body` with a fresh bridge and stops everything afterwards, also when `body` throws.

@@ -42,11 +42,7 @@ struct RouterHarness: Sendable {
             throw error
         }
         do {
-            var configuration = BridgeConfiguration()
-            configuration.databasePath = directory.path("bridge.sqlite")
-            configuration.upstreamBaseURL = upstreamURL ?? simulator.baseURL
-            configuration.upstreamToken = .init("api-token")
-            configuration.apiKeys = APIHarness.keys.map { .init(name: $0.key, key: $0.value) }
+            var configuration = APIHarness.configuration(directory: directory, upstreamURL: upstreamURL ?? simulator.baseURL)
             configure(&configuration)
             let store = try SQLiteBridgeStore(path: configuration.databasePath, configuration: .init())
             let client = TalkingPhotoClient(
