@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// One video as the simulator stores it.
@@ -27,6 +27,7 @@ public final class SimulatorControl: Sendable {
         var index: [String: Int] = [:]
         var faults: FaultSettings
         var counts = SimulatorCallCounts()
+        var recentCalls: [SimulatorEndpoint: [Date]] = [:]
         var injected: [InjectedFault: Int] = [:]
         var boundPort: Int?
     }
@@ -72,7 +73,10 @@ public final class SimulatorControl: Sendable {
 
     /// Sets every call counter to zero.
     public func resetCallCounts() {
-        state.withLock { $0.counts = SimulatorCallCounts() }
+        state.withLock { state in
+            state.counts = SimulatorCallCounts()
+            state.recentCalls = [:]
+        }
     }
 
     /// How many times each fault has been applied since start or the last reset (a status fault
@@ -90,8 +94,24 @@ public final class SimulatorControl: Sendable {
         state.withLock { $0.injected[fault, default: 0] += 1 }
     }
 
+    /// How many arrival times ``recentCalls(to:)`` keeps per endpoint.
+    public static let recentCallLimit = 1_000
+
     func recordCall(_ endpoint: SimulatorEndpoint) {
-        state.withLock { $0.counts[endpoint] += 1 }
+        let at = now()
+        state.withLock { state in
+            state.counts[endpoint] += 1
+            var times = state.recentCalls[endpoint, default: []]
+            if times.count >= Self.recentCallLimit { times.removeFirst(times.count - Self.recentCallLimit + 1) }
+            times.append(at)
+            state.recentCalls[endpoint] = times
+        }
+    }
+
+    /// When the last ``recentCallLimit`` requests to `endpoint` arrived, oldest first (reset with the
+    /// counters). Benchmarks use it to find the poll that observed a change.
+    public func recentCalls(to endpoint: SimulatorEndpoint) -> [Date] {
+        state.withLock { $0.recentCalls[endpoint] ?? [] }
     }
 
     // MARK: Videos
@@ -146,6 +166,19 @@ public final class SimulatorControl: Sendable {
             state.videos[position].pinnedStatus = status
             state.videos[position].pinnedURL = videoURL
             return true
+        }
+    }
+
+    /// Pins every video of the account to `status` at one instant (a burst of renders finishing
+    /// together). Returns how many were pinned.
+    @discardableResult
+    public func pinAll(status: String, videoURL: String? = nil) -> Int {
+        state.withLock { state in
+            for position in state.videos.indices {
+                state.videos[position].pinnedStatus = status
+                state.videos[position].pinnedURL = videoURL
+            }
+            return state.videos.count
         }
     }
 

@@ -49,6 +49,12 @@ struct SimulatorRoutes: Sendable {
         router.post("/_sim/videos") { request, _ in
             await self.createVideos(request)
         }
+        router.put("/_sim/videos") { request, _ in
+            await self.pinAll(request)
+        }
+        router.get("/_sim/calls") { _, _ in
+            self.recentCalls()
+        }
         router.delete("/_sim/videos") { _, _ in
             self.control.removeAllVideos()
             return self.stats()
@@ -362,6 +368,33 @@ struct SimulatorRoutes: Sendable {
             return Self.controlError(.notFound, "video not found")
         }
         return showVideo(id, request)
+    }
+
+    private struct Pinned: Encodable {
+        var pinned: Int
+    }
+
+    private func pinAll(_ request: Request) async -> Response {
+        guard let data = await Self.body(request) else {
+            return Self.controlError(.contentTooLarge, "request body larger than 1 MiB")
+        }
+        let body: PinVideo
+        do {
+            body = try JSONDecoder().decode(PinVideo.self, from: data)
+        } catch {
+            return Self.controlError(.badRequest, "expected {\"status\":\"…\",\"video_url\":\"…\"?}: \(Self.describe(error))")
+        }
+        guard !body.status.isEmpty else { return Self.controlError(.badRequest, "status must not be empty") }
+        return Self.encoded(Pinned(pinned: control.pinAll(status: body.status, videoURL: body.videoURL)))
+    }
+
+    /// Arrival times (seconds since 1970) of the most recent calls per upstream endpoint.
+    private func recentCalls() -> Response {
+        var calls: [String: [Double]] = [:]
+        for endpoint in SimulatorEndpoint.allCases {
+            calls[endpoint.rawValue] = control.recentCalls(to: endpoint).map(\.timeIntervalSince1970)
+        }
+        return Self.encoded(["calls": calls])
     }
 
     private func showVideo(_ id: String, _ request: Request) -> Response {

@@ -25,7 +25,9 @@ struct Simulate: AsyncParsableCommand {
             Control API (no auth, never faulted):
               GET|PUT|DELETE /_sim/faults       read, replace, clear the faults
               GET|DELETE     /_sim/stats        call counters and video count; reset
+              GET            /_sim/calls        arrival times of recent upstream calls
               POST           /_sim/videos       {"count":N,"status":"…"?} bulk-create
+              PUT            /_sim/videos       {"status":"…","video_url":"…"?} pin every video at once
               DELETE         /_sim/videos       remove every video
               GET|PUT        /_sim/videos/ID    show; pin {"status":"…","video_url":"…"?}
               DELETE         /_sim/videos/ID/pin  back to time-driven progress

@@ -1,5 +1,5 @@
 import Foundation
-import Simulator
+@testable import Simulator
 import TestSupport
 import Testing
 
@@ -144,6 +144,50 @@ import Testing
             #expect(try await http("GET", base + "/_sim/videos/\(unknown)", token: nil).status == 404)
             #expect(try await http("PUT", base + "/_sim/videos/\(id)", token: nil, body: #"{"video_url":"x"}"#).status == 400)
             #expect(try await http("GET", base + "/videos/\(unknown).mp4", token: nil).status == 404)
+        }
+    }
+
+    @Test func pinEveryVideoAtOnce() async throws {
+        try await withSimulator(SimulatorConfiguration(renderTime: .seconds(600))) { simulator in
+            let base = simulator.baseURL
+            let created = try await http("POST", base + "/_sim/videos", token: nil, body: #"{"count":300,"status":"in_progressing"}"#)
+            let ids = try #require(created.json?["video_ids"] as? [String])
+            let pinned = try await http("PUT", base + "/_sim/videos", token: nil, body: #"{"status":"finished"}"#)
+            #expect(pinned.status == 200)
+            #expect(pinned.text == #"{"pinned":300}"#)
+            let items = try #require(try await http("GET", base + "/v1/v2v/video.list").json?["data"] as? [[String: Any]])
+            #expect(items.count == 300)
+            #expect(items.allSatisfy { $0["status"] as? String == "finished" })
+            #expect(items.compactMap { $0["video_url"] as? String } == ids.map { "\(base)/videos/\($0).mp4" })
+
+            _ = try await http("PUT", base + "/_sim/videos", token: nil, body: #"{"status":"finished","video_url":"https://cdn.example.com/all.mp4"}"#)
+            #expect(try await getVideo(simulator, ids[7])["video_url"] as? String == "https://cdn.example.com/all.mp4")
+            for bad in [#"{"status":""}"#, #"{"video_url":"x"}"#, "{"] {
+                #expect(try await http("PUT", base + "/_sim/videos", token: nil, body: bad).status == 400, "body \(bad)")
+            }
+            #expect(try await getVideo(simulator, ids[0])["status"] as? String == "finished", "a refused pin changes nothing")
+        }
+    }
+
+    @Test func recentCallTimesOverHTTP() async throws {
+        let clock = ManualClock()
+        try await withSimulator(clock: clock) { simulator in
+            let base = simulator.baseURL
+            _ = try await http("GET", base + "/v1/v2v/video.list")
+            clock.advance(by: .milliseconds(1_500))
+            _ = try await http("GET", base + "/v1/v2v/video.list")
+            _ = try await http("GET", base + "/v1/v2v/video.get?video_id=0123456789abcdef0123456789abcdef")
+            let start = clock.start.timeIntervalSince1970
+            #expect(simulator.control.recentCalls(to: .list).map { $0.timeIntervalSince1970 - start } == [0, 1.5])
+            let calls = try #require(try await http("GET", base + "/_sim/calls", token: nil).json?["calls"] as? [String: [Double]])
+            #expect(calls["video.list"]?.map { $0 - start } == [0, 1.5])
+            #expect(calls["video.get"]?.map { $0 - start } == [1.5])
+            #expect(calls["video.generate"] == [])
+            _ = try await http("DELETE", base + "/_sim/stats", token: nil)
+            #expect(simulator.control.recentCalls(to: .list).isEmpty, "reset with the counters")
+
+            for _ in 0..<(SimulatorControl.recentCallLimit + 5) { simulator.control.recordCall(.get) }
+            #expect(simulator.control.recentCalls(to: .get).count == SimulatorControl.recentCallLimit, "bounded")
         }
     }
 
