@@ -100,7 +100,7 @@ public struct ConfigurationLoader: Sendable {
             },
             show: { "\($0.allowPrivateDestinations)" }
         ),
-        duration("BRIDGE_POLL_INTERVAL", "poll-interval", "2s", minimum: .milliseconds(50), \.pollInterval, "Time between upstream poll cycles."),
+        duration("BRIDGE_POLL_INTERVAL", "poll-interval", "2s", minimum: .milliseconds(50), \.pollInterval, "Time from one upstream poll cycle's start to the next (a fixed rate)."),
         duration(
             "BRIDGE_TRACKING_LIMIT", "tracking-limit", "24h", minimum: .seconds(1), \.trackingLimit,
             "Videos not finished after this long emit video.tracking_expired and stop being polled."

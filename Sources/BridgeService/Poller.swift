@@ -83,9 +83,22 @@ public final class Poller: Service {
     }
 
     /// One polling cycle. Never throws: failures are logged and turn into a longer delay.
+    ///
+    /// Cycles keep a fixed start-to-start rate: after a good cycle the delay is the interval minus
+    /// the cycle's own duration (zero when it took longer), so a change waits at most one interval to
+    /// be seen however long listing a large account takes. After a failure the backoff counts from the
+    /// cycle's end.
     public func cycle() async -> CycleReport {
-        var report = CycleReport()
         let started = now()
+        var report = await observeAndRecord(started: started)
+        let elapsed = Duration.milliseconds(Int64((min(max(now().timeIntervalSince(started), 0), 86_400) * 1000).rounded()))
+        Timer(label: "bridge_poll_cycle_duration_seconds", dimensions: [], factory: metrics).record(duration: elapsed)
+        if report.failure == nil { report.delay = max(.zero, report.delay - elapsed) }
+        return report
+    }
+
+    private func observeAndRecord(started: Date) async -> CycleReport {
+        var report = CycleReport()
         do {
             try await expireAndPrune(at: started)
             let due = try await store.dueVideoIDs(now: started, limit: 200_000)
@@ -96,7 +109,10 @@ public final class Poller: Service {
             }
             let seen = try await observe(due, report: &report)
             let observations = seen.observations
-            let recorded = try await store.recordObservations(observations, now: now(), nextPollAt: now() + configuration.interval)
+            // Due again when the next cycle starts, one interval after this one started (a tenth early, so
+            // clock jitter between the sleep and the wall clock never skips a cycle).
+            let nextPollAt = started + configuration.interval * 0.9
+            let recorded = try await store.recordObservations(observations, now: now(), nextPollAt: nextPollAt)
             try await backOff(seen.failed)
             report.observations = observations.count
             report.unobservable = seen.failed.count

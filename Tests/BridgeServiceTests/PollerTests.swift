@@ -47,8 +47,13 @@ struct PollerTests {
             Self.makePoller(store: store, simulator: simulator, transport: transport, clock: clock, timeout: timeout, trackingLimit: trackingLimit)
         }
 
+        /// A second poller on the same store and clock whose upstream calls go through `transport`.
+        func poller(transport: any HTTPTransport) -> Poller {
+            Self.makePoller(store: store, simulator: simulator, transport: transport, clock: clock, timeout: .seconds(30), trackingLimit: trackingLimit)
+        }
+
         private static func makePoller(
-            store: SQLiteBridgeStore, simulator: RunningSimulator, transport: CurlTransport, clock: ManualClock,
+            store: SQLiteBridgeStore, simulator: RunningSimulator, transport: any HTTPTransport, clock: ManualClock,
             timeout: Duration, trackingLimit: Duration
         ) -> Poller {
             var quiet = Logger(label: "test")
@@ -213,6 +218,35 @@ struct PollerTests {
         }
     }
 
+    /// Cycles keep a fixed start-to-start rate: the wait after a cycle is the interval minus the
+    /// cycle's own duration, and what a cycle observed is due again when the next one starts, so a
+    /// slow `video.list` (a large account) never stretches the time a change waits to be seen.
+    @Test func cyclesStartOneIntervalApartHoweverLongTheyTake() async throws {
+        try await Harness.with { harness in
+            try await harness.trackPinned(3, status: "in_progressing")
+            let slow = harness.poller(transport: AdvancingTransport(inner: harness.transport, clock: harness.clock, by: .milliseconds(300)))
+            let first = await slow.cycle()
+            #expect(first.mode == .list && first.observations == 3)
+            #expect(first.delay == .milliseconds(700), "interval 1 s minus the 300 ms the list took")
+
+            harness.clock.advance(by: first.delay)
+            let second = await slow.cycle()
+            #expect(second.listCalls == 1 && second.observations == 3, "due again at the next start, not 300 ms later")
+            #expect(second.delay == .milliseconds(700))
+
+            // A cycle longer than the interval: the next one starts at once.
+            harness.clock.advance(by: second.delay)
+            let slower = harness.poller(transport: AdvancingTransport(inner: harness.transport, clock: harness.clock, by: .milliseconds(1_400)))
+            let third = await slower.cycle()
+            #expect(third.observations == 3 && third.delay == .zero)
+
+            // After a failure the backoff counts from the cycle's end, untouched by its duration.
+            harness.simulator.control.setFaults(FaultSettings(serverErrorRatio: 1))
+            let failed = await slow.cycle()
+            #expect(failed.failure != nil && failed.delay == .milliseconds(1_500))
+        }
+    }
+
     /// `run()` sleeps on the injected clock: a cycle per interval, the backoff delay after a failure,
     /// and nothing in between, all stepped by the test.
     @Test("the running poller waits on its clock: one cycle per interval, backoff after a failure")
@@ -323,5 +357,18 @@ struct PollerTests {
             await #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
             #expect(harness.simulator.control.callCounts().total == 0)
         }
+    }
+}
+
+/// Passes requests on and moves the test's clock by `by` for each: an upstream that takes that long.
+struct AdvancingTransport: HTTPTransport {
+    let inner: any HTTPTransport
+    let clock: ManualClock
+    let by: Duration
+
+    func send(_ request: OutboundRequest) async throws(CurlError) -> OutboundResponse {
+        let response = try await inner.send(request)
+        clock.advance(by: by)
+        return response
     }
 }
