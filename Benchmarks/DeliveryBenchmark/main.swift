@@ -36,12 +36,6 @@ func cpuSeconds(_ who: Int32) -> Double {
 let selfCPU = RUSAGE_SELF.rawValue
 let childrenCPU = RUSAGE_CHILDREN.rawValue
 
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    guard !values.isEmpty else { return .nan }
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
-}
-
 /// A fast receiver that counts requests and timestamps arrivals by webhook-id.
 final class FastReceiver: Sendable {
     let count = Atomic<Int>(0)

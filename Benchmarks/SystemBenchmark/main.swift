@@ -62,25 +62,10 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Resident set size now, at its peak, and its anonymous part (heap, stacks: what grows with load;
-/// the rest is the binary's and libraries' pages, shared and reclaimable), in MB, from /proc.
-func memory(of pid: pid_t) -> (rss: Double, peak: Double, anonymous: Double) {
-    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-    func field(_ name: String) -> Double {
-        let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
-        let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-        return kilobytes / 1024
-    }
-    return (field("VmRSS"), field("VmHWM"), field("RssAnon"))
-}
-
 /// Sum of a Prometheus counter's samples on the bridge's /metrics.
 func metric(_ bridge: RunningBridge, _ name: String) async throws -> Double {
     let response = try await transport.send(OutboundRequest(method: "GET", url: bridge.baseURL + "/metrics"))
-    return response.bodyText.split(separator: "\n")
-        .filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
-        .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
-        .reduce(0, +)
+    return prometheusSum(response.bodyText, name)
 }
 
 func startSimulator() async throws -> RunningSimulator {
@@ -107,11 +92,6 @@ func seed(_ path: String, ids: [String], status: String, subscriptions: Int = 0,
     }
 }
 
-func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    guard !sorted.isEmpty else { return .nan }
-    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-}
-
 /// SYSTEM_BENCH=calls,latency runs only some sections (idle, calls, latency, queued).
 let sections = ProcessInfo.processInfo.environment["SYSTEM_BENCH"].map { Set($0.split(separator: ",").map(String.init)) }
 func wanted(_ section: String) -> Bool { sections?.contains(section) ?? true }
@@ -123,7 +103,7 @@ if wanted("idle") {
     let simulator = try await startSimulator()
     let bridge = try await startBridge("idle", database: workDirectory.path("idle.sqlite"), upstream: simulator.baseURL)
     try await Task.sleep(for: .seconds(3))
-    let idle = memory(of: bridge.process.pid)
+    let idle = ProcessMemory.of(bridge.process.pid)
     print(String(format: "RSS idle (empty database, nothing tracked, 3 s after start): %.1f MB (anonymous %.1f MB)", idle.rss, idle.anonymous))
     csv.append(String(format: "rss_idle,%.1f,MB,,", idle.rss))
     await bridge.process.kill9()
@@ -161,12 +141,13 @@ for count in [100, 1_000, 10_000] {
     // RSS sampled every 100 ms across one more second of polling: the median and the peak.
     var rssSamples: [Double] = []
     for _ in 0..<10 {
-        rssSamples.append(memory(of: bridge.process.pid).rss)
+        rssSamples.append(ProcessMemory.of(bridge.process.pid).rss)
         try await Task.sleep(for: .milliseconds(100))
     }
     rssSamples.sort()
     let rss = rssSamples[rssSamples.count / 2]
-    let (_, peak, anonymous) = memory(of: bridge.process.pid)
+    let probe = ProcessMemory.of(bridge.process.pid)
+    let (peak, anonymous) = (probe.peak, probe.anonymous)
     if count == 10_000 { rssAt10k = rss }
     let perCycle = Double(calls) / max(cycles, 1)
     print(String(format: "  %7d   %11.2f   %17d   %6.0f   %.1f MB (peak %.1f, anonymous %.1f)", count, perCycle, count, cycles, rss, peak, anonymous))
@@ -233,9 +214,10 @@ if wanted("queued") {
     for _ in 0..<20 {
         try await Task.sleep(for: .milliseconds(500))
         let pending = await (try? await reader.counts().deliveries[.pending]) ?? 0
-        samples.append((memory(of: bridge.process.pid).rss, pending))
+        samples.append((ProcessMemory.of(bridge.process.pid).rss, pending))
     }
-    let (rss, peak, anonymous) = memory(of: bridge.process.pid)
+    let probe = ProcessMemory.of(bridge.process.pid)
+    let (rss, peak, anonymous) = (probe.rss, probe.peak, probe.anonymous)
     let queued = samples.last?.1 ?? 0
     print(String(format: "\nRSS with 100,000 deliveries queued (slow receiver, 64 in flight): %.1f MB after 10 s with %d still queued; peak %.1f MB, anonymous %.1f MB",
                  rss, queued, peak, anonymous))

@@ -88,13 +88,13 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
-    /// The base URL `serve` prints once it listens ("… listening on http://host:port"), waiting at
+    /// The base URL `serve` or `simulate` prints once it listens ("… listening on http://host:port …"), waiting at
     /// most `limit` for it; nil if it never came.
     public func announcedBaseURL(within limit: Duration) async -> String? {
         @Sendable func announced() -> String? {
             let line = output.split(separator: "\n").first { $0.contains("listening on http://") }
             guard let line, let start = line.range(of: "http://")?.lowerBound else { return nil }
-            return String(line[start...])
+            return String(line[start...].prefix { !$0.isWhitespace })
         }
         _ = await eventually(within: limit) { announced() != nil }
         return announced()
