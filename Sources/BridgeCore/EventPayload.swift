@@ -90,6 +90,10 @@ extension Int64 {
 /// Minimal JSON string quoting (RFC 8259 §7).
 public enum JSONString {
     public static func quote(_ text: String) -> String {
+        // Most text (ids, statuses, URLs) needs no escape: copied whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
