@@ -77,6 +77,8 @@ let package = Package(
             dependencies: [
                 "BridgeCore", "BridgeStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The system SQLite's C API, for the one loop that reads 100,000 rows per poll cycle.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

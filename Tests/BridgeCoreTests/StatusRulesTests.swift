@@ -133,4 +133,33 @@ struct TimestampTests {
         #expect(Timestamp.iso8601(Date(timeIntervalSince1970: -0.001)) == "1969-12-31T23:59:59.999Z")
         #expect(Timestamp.iso8601(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
     }
+
+    /// What the store's fast path relies on: once a state is the rules' answer to an observation, an
+    /// observation with the same status and the same link (or none) changes nothing and emits nothing.
+    /// Checked over every state reachable in up to three observations from a mixed set.
+    @Test("repeating the last observation changes nothing, from every reachable state")
+    func repeatsAreNoOps() {
+        let statuses = ["pending", "in_progressing", "finished", "error", "queued_for_review", "moderation"]
+        let links: [String?] = [nil, "https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp4"]
+        let observations = statuses.flatMap { status in links.map { Observation(videoID: "v", status: status, videoURL: $0) } }
+        var frontier = [TrackingState()]
+        var checked = 0
+        for _ in 0..<3 {
+            var next: [TrackingState] = []
+            for state in frontier {
+                for observation in observations {
+                    let reached = StatusRules.apply(observation, to: state).state
+                    next.append(reached)
+                    guard !reached.isTerminal, let observed = reached.observedStatus else { continue }
+                    for link in [nil, reached.videoURL] {
+                        let repeated = StatusRules.apply(Observation(videoID: "v", status: observed, videoURL: link), to: reached)
+                        #expect(repeated.state == reached && repeated.event == nil, "repeat of \(observed) \(link ?? "nil") after \(reached)")
+                        checked += 1
+                    }
+                }
+            }
+            frontier = next
+        }
+        #expect(checked > 1_000, "the grid was walked")
+    }
 }
