@@ -33,7 +33,10 @@ let runs = max(1, Int(environment["E2E_BENCH_RUNS"] ?? "") ?? 3)
 let sections = environment["E2E_BENCH"].map { Set($0.split(separator: ",").map(String.init)) }
 func wanted(_ section: String) -> Bool { sections?.contains(section) ?? true }
 let workDirectory = try TemporaryDirectory("e2e-bench")
-defer { workDirectory.remove() }
+// E2E_BENCH_KEEP=1 keeps the databases and the processes' logs (BRIDGE_LOG_LEVEL from E2E_BENCH_LOG_LEVEL).
+defer {
+    if environment["E2E_BENCH_KEEP"] == nil { workDirectory.remove() } else { print("kept \(workDirectory.path(""))") }
+}
 let transport = try CurlTransport(configuration: .init(maxConnectionsPerHost: 64))
 let token = "bench-token"
 let apiKey = "bench-key-0123456789abcdef"
@@ -60,7 +63,7 @@ func startBridge(_ name: String, database: String, upstream: String) async throw
     var settings = [
         "BRIDGE_DATABASE": database, "SURREAL_BASE_URL": upstream, "SURREAL_API_TOKEN": token,
         "BRIDGE_API_KEYS": "bench:\(apiKey)", "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
-        "BRIDGE_LISTEN": "127.0.0.1:0", "BRIDGE_LOG_LEVEL": "error", "BRIDGE_POLL_INTERVAL": "500ms",
+        "BRIDGE_LISTEN": "127.0.0.1:0", "BRIDGE_LOG_LEVEL": environment["E2E_BENCH_LOG_LEVEL"] ?? "error", "BRIDGE_POLL_INTERVAL": "500ms",
     ]
     // E2E_BENCH_WRAPPER="perf record -g -o /tmp/bridge.data" runs the bridge under a profiler.
     let wrapper = environment["E2E_BENCH_WRAPPER"].map { $0.split(separator: " ").map(String.init) } ?? []

@@ -27,6 +27,8 @@ public final class Poller: Service {
         /// Due videos that neither the list nor `video.get` could show this cycle (each backs off).
         public var unobservable = 0
         public var failure: String?
+        /// Where the cycle's time went, in milliseconds of the `now` clock (for the debug log).
+        public var phases: [String] = []
         /// How long until the next cycle.
         public var delay: Duration = .zero
     }
@@ -101,18 +103,27 @@ public final class Poller: Service {
         var report = CycleReport()
         do {
             try await expireAndPrune(at: started)
+            var mark = started
+            func phase(_ name: String) {
+                let at = now()
+                report.phases.append("\(name)=\(Int((at.timeIntervalSince(mark) * 1000).rounded()))")
+                mark = at
+            }
             let due = try await store.dueVideoIDs(now: started, limit: 200_000)
+            phase("due")
             report.due = due.count
             guard !due.isEmpty else {
                 report.delay = configuration.interval
                 return report
             }
             let seen = try await observe(due, report: &report)
+            phase("observe")
             let observations = seen.observations
             // Due again when the next cycle starts, one interval after this one started (a tenth early, so
             // clock jitter between the sleep and the wall clock never skips a cycle).
             let nextPollAt = started + configuration.interval * 0.9
             let recorded = try await store.recordObservations(observations, now: now(), nextPollAt: nextPollAt)
+            phase("record")
             try await backOff(seen.failed)
             report.observations = observations.count
             report.unobservable = seen.failed.count
@@ -156,6 +167,7 @@ public final class Poller: Service {
             metadata: [
                 "mode": "\(report.mode.rawValue)", "due": "\(report.due)", "list_calls": "\(report.listCalls)",
                 "get_calls": "\(report.getCalls)", "events": "\(report.events)",
+                "phases_ms": "\(report.phases.joined(separator: " "))",
             ]
         )
         return report
@@ -190,15 +202,17 @@ public final class Poller: Service {
         report.listCalls += 1
         let list = try await client.listVideos()
         state.withLock { $0.lastListSize = list.videos.count + list.unreadableItems }
-        let wanted = Set(due)
+        // Each due video is taken from the set once (a repeated list item is ignored); what is left
+        // is missing from the list.
+        var unseen = Set(due)
         var observations: [Observation] = []
-        var listed = Set<String>()
-        for video in list.videos where wanted.contains(video.id) && listed.insert(video.id).inserted {
+        observations.reserveCapacity(min(due.count, list.videos.count))
+        for video in list.videos where unseen.remove(video.id) != nil {
             observations.append(Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL))
         }
         // Missing from the list: one `video.get` each, within the budget, the longest-due first (the
         // due list's order). One that fails backs off on its own and fails nothing else.
-        let missing = due.filter { !listed.contains($0) }
+        let missing = unseen.isEmpty ? [] : due.filter { unseen.contains($0) }
         var seen = Seen(observations: observations)
         if !missing.isEmpty {
             let fetched = await fetchEach(missing, report: &report)
