@@ -122,7 +122,15 @@ public final class Poller: Service {
             // Due again when the next cycle starts, one interval after this one started (a tenth early, so
             // clock jitter between the sleep and the wall clock never skips a cycle).
             let nextPollAt = started + configuration.interval * 0.9
-            let recorded = try await store.recordObservations(observations, now: now(), nextPollAt: nextPollAt)
+            var recorded = ObservationReport()
+            for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
+                let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
+                let part = try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt)
+                recorded.events += part.events
+                recorded.deliveriesCreated += part.deliveriesCreated
+                recorded.wentBackwards += part.wentBackwards
+                recorded.videosUpdated += part.videosUpdated
+            }
             phase("record")
             try await backOff(seen.failed)
             report.observations = observations.count

@@ -19,6 +19,10 @@ public struct PollerConfiguration: Sendable {
     public var retention: Duration
     /// How often retention runs.
     public var pruneInterval: Duration
+    /// Observations recorded per transaction. A burst of changes commits (and wakes the dispatcher)
+    /// chunk by chunk, so the first callbacks leave while the rest is still being written; each
+    /// change's event and outbox rows are still one transaction.
+    public var recordBatch: Int
 
     public init(
         interval: Duration = .seconds(2),
@@ -29,7 +33,8 @@ public struct PollerConfiguration: Sendable {
         maxVideoBackoff: Duration = .seconds(600),
         maxRetryAfter: Duration = .seconds(600),
         retention: Duration = .seconds(30 * 24 * 3600),
-        pruneInterval: Duration = .seconds(600)
+        pruneInterval: Duration = .seconds(600),
+        recordBatch: Int = 2_500
     ) {
         self.interval = interval
         self.trackingLimit = trackingLimit
@@ -40,5 +45,6 @@ public struct PollerConfiguration: Sendable {
         self.maxRetryAfter = maxRetryAfter
         self.retention = retention
         self.pruneInterval = pruneInterval
+        self.recordBatch = max(1, recordBatch)
     }
 }

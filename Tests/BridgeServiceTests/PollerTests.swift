@@ -52,9 +52,17 @@ struct PollerTests {
             Self.makePoller(store: store, simulator: simulator, transport: transport, clock: clock, timeout: .seconds(30), trackingLimit: trackingLimit)
         }
 
+        /// A second poller on the same clock recording through `store`, `recordBatch` observations per transaction.
+        func poller(store: any TrackingStore, recordBatch: Int) -> Poller {
+            Self.makePoller(
+                store: store, simulator: simulator, transport: transport, clock: clock, timeout: .seconds(30), trackingLimit: trackingLimit,
+                recordBatch: recordBatch
+            )
+        }
+
         private static func makePoller(
-            store: SQLiteBridgeStore, simulator: RunningSimulator, transport: any HTTPTransport, clock: ManualClock,
-            timeout: Duration, trackingLimit: Duration
+            store: any TrackingStore, simulator: RunningSimulator, transport: any HTTPTransport, clock: ManualClock,
+            timeout: Duration, trackingLimit: Duration, recordBatch: Int = 2_500
         ) -> Poller {
             var quiet = Logger(label: "test")
             quiet.logLevel = .critical
@@ -65,7 +73,7 @@ struct PollerTests {
             return Poller(
                 store: store,
                 client: client,
-                configuration: PollerConfiguration(interval: .seconds(1), trackingLimit: trackingLimit),
+                configuration: PollerConfiguration(interval: .seconds(1), trackingLimit: trackingLimit, recordBatch: recordBatch),
                 clock: clock,
                 now: clock.read,
                 random: { 0.5 },
@@ -247,6 +255,25 @@ struct PollerTests {
         }
     }
 
+    /// A burst of changes is written chunk by chunk (each chunk one transaction that wakes the
+    /// dispatcher), in the order the upstream listed them, every change with its event.
+    @Test func aBurstIsRecordedInChunks() async throws {
+        try await Harness.with { harness in
+            let ids = try await harness.trackPinned(25, status: "in_progressing")
+            try await harness.subscribe()
+            let counting = CountingTrackingStore(inner: harness.store)
+            let poller = harness.poller(store: counting, recordBatch: 10)
+            _ = harness.simulator.control.pinAll(status: "finished")
+            harness.advance()
+            let report = await poller.cycle()
+            #expect(report.failure == nil && report.observations == 25 && report.events == 25)
+            #expect(counting.recordSizes == [10, 10, 5])
+            let finished = try await harness.store.events(tenant: "acme", limit: 1_000).filter { $0.type == .finished }
+            #expect(finished.compactMap(\.videoID) == ids, "events in the list's order")
+            #expect(try await harness.store.counts().deliveries[.pending] == 25, "each change with its outbox row")
+        }
+    }
+
     /// `run()` sleeps on the injected clock: a cycle per interval, the backoff delay after a failure,
     /// and nothing in between, all stepped by the test.
     @Test("the running poller waits on its clock: one cycle per interval, backoff after a failure")
@@ -371,4 +398,31 @@ struct AdvancingTransport: HTTPTransport {
         clock.advance(by: by)
         return response
     }
+}
+
+/// Forwards to a real store and remembers how many observations each `recordObservations` carried.
+final class CountingTrackingStore: TrackingStore {
+    let inner: any TrackingStore
+    private let sizes = Mutex<[Int]>([])
+    init(inner: any TrackingStore) { self.inner = inner }
+    var recordSizes: [Int] { sizes.withLock { $0 } }
+
+    func dueVideoIDs(now: Date, limit: Int) async throws(StoreError) -> [String] { try await inner.dueVideoIDs(now: now, limit: limit) }
+    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date) async throws(StoreError) -> ObservationReport {
+        sizes.withLock { $0.append(observations.count) }
+        return try await inner.recordObservations(observations, now: now, nextPollAt: nextPollAt)
+    }
+    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
+        -> [String: (failures: Int, delay: Duration)]
+    {
+        try await inner.backOffPolling(videoIDs: videoIDs, now: now, interval: interval, maximum: maximum)
+    }
+    func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int) async throws(StoreError) -> ObservationReport {
+        try await inner.expireTracking(startedBefore: cutoff, now: now, limit: limit)
+    }
+    func prune(olderThan cutoff: Date, batchSize: Int) async throws(StoreError) -> PruneReport {
+        try await inner.prune(olderThan: cutoff, batchSize: batchSize)
+    }
+    func liveVideoCount() async throws(StoreError) -> Int { try await inner.liveVideoCount() }
+    func nextPollTime() async throws(StoreError) -> Date? { try await inner.nextPollTime() }
 }
