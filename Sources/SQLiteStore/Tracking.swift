@@ -109,6 +109,7 @@ extension SQLiteBridgeStore {
             )
             try scan.setArguments([ids])
             let handle = scan.sqliteStatement
+            defer { sqlite3_reset(handle) }
             while true {
                 let step = sqlite3_step(handle)
                 if step == SQLITE_DONE { break }
