@@ -352,18 +352,33 @@ struct SimulatorRoutes: Sendable {
         }
     }
 
+    /// A pin request's body, or the error answer for it.
+    private static func pinBody(_ request: Request) async -> Result<PinVideo, ControlRefusal> {
+        guard let data = await body(request) else {
+            return .failure(ControlRefusal(controlError(.contentTooLarge, "request body larger than 1 MiB")))
+        }
+        let pin: PinVideo
+        do {
+            pin = try JSONDecoder().decode(PinVideo.self, from: data)
+        } catch {
+            return .failure(ControlRefusal(controlError(.badRequest, "expected {\"status\":\"…\",\"video_url\":\"…\"?}: \(describe(error))")))
+        }
+        guard !pin.status.isEmpty else { return .failure(ControlRefusal(controlError(.badRequest, "status must not be empty"))) }
+        return .success(pin)
+    }
+
+    private struct ControlRefusal: Error {
+        let response: Response
+        init(_ response: Response) { self.response = response }
+    }
+
     private func pinVideo(_ id: String, _ request: Request) async -> Response {
         guard control.contains(id) else { return Self.controlError(.notFound, "video not found") }
-        guard let data = await Self.body(request) else {
-            return Self.controlError(.contentTooLarge, "request body larger than 1 MiB")
-        }
         let body: PinVideo
-        do {
-            body = try JSONDecoder().decode(PinVideo.self, from: data)
-        } catch {
-            return Self.controlError(.badRequest, "expected {\"status\":\"…\",\"video_url\":\"…\"?}: \(Self.describe(error))")
+        switch await Self.pinBody(request) {
+        case .success(let pin): body = pin
+        case .failure(let refusal): return refusal.response
         }
-        guard !body.status.isEmpty else { return Self.controlError(.badRequest, "status must not be empty") }
         guard control.pin(videoID: id, status: body.status, videoURL: body.videoURL) else {
             return Self.controlError(.notFound, "video not found")
         }
@@ -375,17 +390,10 @@ struct SimulatorRoutes: Sendable {
     }
 
     private func pinAll(_ request: Request) async -> Response {
-        guard let data = await Self.body(request) else {
-            return Self.controlError(.contentTooLarge, "request body larger than 1 MiB")
+        switch await Self.pinBody(request) {
+        case .success(let pin): return Self.encoded(Pinned(pinned: control.pinAll(status: pin.status, videoURL: pin.videoURL)))
+        case .failure(let refusal): return refusal.response
         }
-        let body: PinVideo
-        do {
-            body = try JSONDecoder().decode(PinVideo.self, from: data)
-        } catch {
-            return Self.controlError(.badRequest, "expected {\"status\":\"…\",\"video_url\":\"…\"?}: \(Self.describe(error))")
-        }
-        guard !body.status.isEmpty else { return Self.controlError(.badRequest, "status must not be empty") }
-        return Self.encoded(Pinned(pinned: control.pinAll(status: body.status, videoURL: body.videoURL)))
     }
 
     /// Arrival times (seconds since 1970) of the most recent calls per upstream endpoint.
