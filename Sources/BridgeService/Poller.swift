@@ -93,6 +93,7 @@ public final class Poller: Service {
     public func cycle() async -> CycleReport {
         let started = now()
         var report = await observeAndRecord(started: started)
+        // Whole milliseconds: Date arithmetic carries float noise that would leak into the delay.
         let elapsed = Duration.milliseconds(Int64((min(max(now().timeIntervalSince(started), 0), 86_400) * 1000).rounded()))
         Timer(label: "bridge_poll_cycle_duration_seconds", dimensions: [], factory: metrics).record(duration: elapsed)
         if report.failure == nil { report.delay = max(.zero, report.delay - elapsed) }
@@ -125,11 +126,7 @@ public final class Poller: Service {
             var recorded = ObservationReport()
             for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
                 let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
-                let part = try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt)
-                recorded.events += part.events
-                recorded.deliveriesCreated += part.deliveriesCreated
-                recorded.wentBackwards += part.wentBackwards
-                recorded.videosUpdated += part.videosUpdated
+                recorded.merge(try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt))
             }
             phase("record")
             try await backOff(seen.failed)

@@ -176,6 +176,14 @@ public struct ObservationReport: Sendable, Equatable {
     public var videosUpdated = 0
 
     public init() {}
+
+    /// Adds what another batch of the same cycle recorded.
+    public mutating func merge(_ other: ObservationReport) {
+        events += other.events
+        deliveriesCreated += other.deliveriesCreated
+        wentBackwards += other.wentBackwards
+        videosUpdated += other.videosUpdated
+    }
 }
 
 public struct PruneReport: Sendable, Equatable {
