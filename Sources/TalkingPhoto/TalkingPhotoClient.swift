@@ -88,11 +88,16 @@ public struct TalkingPhotoClient: Sendable {
     /// Every video of the account, as the upstream lists them (unpaginated).
     public func listVideos() async throws(UpstreamError) -> UpstreamVideoList {
         let response = try await send(method: "GET", path: "/v1/v2v/video.list", body: nil)
-        let decoder = EnvelopeDecoder(now: now())
         // A whole account's history can be tens of thousands of items: the common well-formed answer
-        // is decoded straight into small structs (JSONSerialization's dictionaries would cost ~3 KB
-        // per item at peak). Anything unusual takes the tolerant path below, which names the problem.
+        // is read in one pass straight into small structs (JSONSerialization's dictionaries would cost
+        // ~3 KB per item at peak). Anything unusual takes the tolerant path, which names the problem.
         if (200..<300).contains(response.status), let list = FastVideoList.decode(response) { return list }
+        return try Self.tolerantList(response, now: now())
+    }
+
+    /// Reads a `video.list` answer through JSONSerialization, tolerating numeric ids and odd items.
+    static func tolerantList(_ response: OutboundResponse, now: Date) throws(UpstreamError) -> UpstreamVideoList {
+        let decoder = EnvelopeDecoder(now: now)
         guard let items = try decoder.data(of: response) as? [Any] else { throw .malformed("list data is not an array") }
         var videos: [UpstreamVideo] = []
         videos.reserveCapacity(items.count)
