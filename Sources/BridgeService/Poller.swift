@@ -119,18 +119,22 @@ public final class Poller: Service {
             }
             let seen = try await observe(due, report: &report)
             phase("observe")
-            let observations = seen.observations
             // Due again when the next cycle starts, one interval after this one started (a tenth early, so
-            // clock jitter between the sleep and the wall clock never skips a cycle).
+            // clock jitter between the sleep and the wall clock never skips a cycle). What the list shows
+            // unchanged is shown again by the next list: it is not rewritten every cycle.
             let nextPollAt = started + configuration.interval * 0.9
             var recorded = ObservationReport()
-            for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
-                let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
-                recorded.merge(try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt))
+            for (observations, repeats) in [
+                (seen.listed, RepeatWrites.refreshAfter(configuration.lastSeenRefresh)), (seen.fetched, .always),
+            ] {
+                for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
+                    let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
+                    recorded.merge(try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats))
+                }
             }
             phase("record")
             try await backOff(seen.failed)
-            report.observations = observations.count
+            report.observations = seen.listed.count + seen.fetched.count
             report.unobservable = seen.failed.count
             report.events = recorded.events.count
             for id in recorded.wentBackwards {
@@ -183,7 +187,10 @@ public final class Poller: Service {
     /// What one cycle saw: observations, videos that could not be observed (with why), and the rate
     /// limit that cut the `video.get` calls short, if one did.
     private struct Seen {
-        var observations: [Observation] = []
+        /// From `video.list`.
+        var listed: [Observation] = []
+        /// From `video.get`.
+        var fetched: [Observation] = []
         var failed: [(id: String, kind: String)] = []
         var throttled: UpstreamError?
     }
@@ -201,7 +208,7 @@ public final class Poller: Service {
             if fetched.observations.isEmpty, fetched.throttled == nil, fetched.outagesOnly, let error = fetched.lastError {
                 throw error
             }
-            return Seen(observations: fetched.observations, failed: fetched.failed, throttled: fetched.throttled)
+            return Seen(fetched: fetched.observations, failed: fetched.failed, throttled: fetched.throttled)
         }
         report.mode = .list
         report.listCalls += 1
@@ -218,10 +225,10 @@ public final class Poller: Service {
         // Missing from the list: one `video.get` each, within the budget, the longest-due first (the
         // due list's order). One that fails backs off on its own and fails nothing else.
         let missing = unseen.isEmpty ? [] : due.filter { unseen.contains($0) }
-        var seen = Seen(observations: observations)
+        var seen = Seen(listed: observations)
         if !missing.isEmpty {
             let fetched = await fetchEach(missing, report: &report)
-            seen.observations += fetched.observations
+            seen.fetched = fetched.observations
             seen.failed = fetched.failed
             seen.throttled = fetched.throttled
         }

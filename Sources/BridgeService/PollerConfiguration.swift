@@ -23,6 +23,9 @@ public struct PollerConfiguration: Sendable {
     /// chunk by chunk, so the first callbacks leave while the rest is still being written; each
     /// change's event and outbox rows are still one transaction.
     public var recordBatch: Int
+    /// A video the list shows unchanged has its last-seen time written at most this often (spread
+    /// over the second half of it per video), not every cycle; see ``RepeatWrites``.
+    public var lastSeenRefresh: Duration
 
     public init(
         interval: Duration = .seconds(2),
@@ -34,7 +37,8 @@ public struct PollerConfiguration: Sendable {
         maxRetryAfter: Duration = .seconds(600),
         retention: Duration = .seconds(30 * 24 * 3600),
         pruneInterval: Duration = .seconds(600),
-        recordBatch: Int = 2_500
+        recordBatch: Int = 2_500,
+        lastSeenRefresh: Duration = .seconds(60)
     ) {
         self.interval = interval
         self.trackingLimit = trackingLimit
@@ -46,5 +50,6 @@ public struct PollerConfiguration: Sendable {
         self.retention = retention
         self.pruneInterval = pruneInterval
         self.recordBatch = max(1, recordBatch)
+        self.lastSeenRefresh = lastSeenRefresh
     }
 }

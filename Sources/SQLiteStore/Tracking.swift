@@ -82,12 +82,14 @@ extension SQLiteBridgeStore {
 
     /// Applies readable upstream answers to every tenant's live row for each video, in one transaction:
     /// each status change updates the video, appends its event and fans it out to matching subscriptions.
-    /// Rows not mentioned keep their schedule; rows mentioned are next polled at `nextPollAt`.
+    /// Rows not mentioned keep their schedule; changed rows are next polled at `nextPollAt`, repeats as
+    /// `repeats` says.
     @discardableResult
     public func recordObservations(
         _ observations: [Observation],
         now: Date,
-        nextPollAt: Date
+        nextPollAt: Date,
+        repeats repeatWrites: RepeatWrites
     ) async throws(StoreError) -> ObservationReport {
         guard !observations.isEmpty else { return ObservationReport() }
         var seen = Set<String>()
@@ -101,11 +103,15 @@ extension SQLiteBridgeStore {
             // Most answers repeat what the row knows: the same status, and the same link or none. Since
             // every stored state is StatusRules' answer to its last observation, and the rules change
             // nothing on a repeat (StatusRulesTests checks this), those rows only get their poll times.
-            // They are found by reading four columns with SQLite's C API, without decoding whole rows.
+            // They are found by reading six columns with SQLite's C API, without decoding whole rows, and
+            // written only when `repeats` asks for it.
             var repeats: [Int64] = []
             var changing: [(order: Int, rowID: Int64)] = []
             let scan = try db.cachedStatement(
-                sql: "SELECT id, video_id, observed_status, video_url FROM videos WHERE terminal = 0 AND video_id IN (SELECT value FROM json_each(?))"
+                sql: """
+                    SELECT id, video_id, observed_status, video_url, last_seen_at, poll_failures FROM videos
+                    WHERE terminal = 0 AND video_id IN (SELECT value FROM json_each(?))
+                    """
             )
             try scan.setArguments([ids])
             let handle = scan.sqliteStatement
@@ -120,7 +126,10 @@ extension SQLiteBridgeStore {
                 let observed = Self.text(handle, 2)
                 let link = Self.text(handle, 3)
                 if observed == observation.status, observation.videoURL == nil || observation.videoURL == link {
-                    repeats.append(rowID)
+                    let lastSeen = sqlite3_column_type(handle, 4) == SQLITE_NULL ? nil : sqlite3_column_double(handle, 4)
+                    if Self.rewrites(repeatWrites, rowID: rowID, lastSeen: lastSeen, failures: sqlite3_column_int64(handle, 5), now: now) {
+                        repeats.append(rowID)
+                    }
                 } else {
                     changing.append((order, rowID))
                 }
@@ -144,6 +153,14 @@ extension SQLiteBridgeStore {
         }
         notifyCommitted(report)
         return report
+    }
+
+    /// Whether a repeat is written (see ``RepeatWrites``): row `rowID`'s refresh threshold lies between
+    /// half and all of the age, by its id, so rows tracked together refresh in different cycles.
+    static func rewrites(_ policy: RepeatWrites, rowID: Int64, lastSeen: Double?, failures: Int64, now: Date) -> Bool {
+        guard case .refreshAfter(let age) = policy, failures == 0, let lastSeen else { return true }
+        let threshold = age.timeInterval * (0.5 + Double(rowID & 31) / 64)
+        return now.unixSeconds - lastSeen >= threshold
     }
 
     /// Column `index` of the statement's current row as text; nil for NULL.

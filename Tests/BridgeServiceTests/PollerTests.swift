@@ -274,6 +274,43 @@ struct PollerTests {
         }
     }
 
+    /// A list shows every tracked video each cycle: rewriting the unchanged ones every time is what cost
+    /// a 100,000-video cycle half its time. They are refreshed about once a minute; `video.get` answers
+    /// (a few per cycle) move their rows each time.
+    @Test func unchangedListItemsAreRewrittenAboutOnceAMinute() async throws {
+        try await Harness.with { harness in
+            let ids = try await harness.trackPinned(3, status: "pending")
+            let tracked = harness.now
+            let counting = CountingTrackingStore(inner: harness.store)
+            let poller = harness.poller(store: counting, recordBatch: 2_500)
+            func lastSeen() async throws -> [Date?] {
+                var seen: [Date?] = []
+                for id in ids { seen.append(try await harness.store.trackedVideo(tenant: "acme", videoID: id)?.lastSeenAt) }
+                return seen
+            }
+            for _ in 0..<5 {
+                let report = await poller.cycle()
+                #expect(report.mode == .list && report.observations == 3 && report.failure == nil)
+                harness.advance(5)
+            }
+            #expect(try await lastSeen() == [tracked, tracked, tracked], "20 s after tracking: not rewritten")
+            #expect(counting.recordCalls.allSatisfy { $0.repeats == .refreshAfter(.seconds(60)) })
+            harness.advance(40)
+            #expect(await poller.cycle().observations == 3)
+            #expect(try await lastSeen() == [harness.now, harness.now, harness.now], "past a minute: refreshed")
+
+            // A long account history: the same three are fetched one by one, and written every cycle.
+            harness.simulator.control.createVideos(count: 200, pinnedStatus: "finished")
+            harness.advance()
+            #expect(await poller.cycle().mode == .list)
+            harness.advance()
+            let fetched = await poller.cycle()
+            #expect(fetched.mode == .get && fetched.getCalls == 3)
+            #expect(counting.recordCalls.last.map { $0.count == 3 && $0.repeats == .always } == true)
+            #expect(try await lastSeen() == [harness.now, harness.now, harness.now])
+        }
+    }
+
     /// `run()` sleeps on the injected clock: a cycle per interval, the backoff delay after a failure,
     /// and nothing in between, all stepped by the test.
     @Test("the running poller waits on its clock: one cycle per interval, backoff after a failure")
@@ -400,17 +437,21 @@ struct AdvancingTransport: HTTPTransport {
     }
 }
 
-/// Forwards to a real store and remembers how many observations each `recordObservations` carried.
+/// Forwards to a real store and remembers how many observations each `recordObservations` carried,
+/// and how it was asked to write repeats.
 final class CountingTrackingStore: TrackingStore {
     let inner: any TrackingStore
-    private let sizes = Mutex<[Int]>([])
+    private let records = Mutex<[(count: Int, repeats: RepeatWrites)]>([])
     init(inner: any TrackingStore) { self.inner = inner }
-    var recordSizes: [Int] { sizes.withLock { $0 } }
+    var recordSizes: [Int] { records.withLock { $0.map(\.count) } }
+    var recordCalls: [(count: Int, repeats: RepeatWrites)] { records.withLock { $0 } }
 
     func dueVideoIDs(now: Date, limit: Int) async throws(StoreError) -> [String] { try await inner.dueVideoIDs(now: now, limit: limit) }
-    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date) async throws(StoreError) -> ObservationReport {
-        sizes.withLock { $0.append(observations.count) }
-        return try await inner.recordObservations(observations, now: now, nextPollAt: nextPollAt)
+    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites) async throws(StoreError)
+        -> ObservationReport
+    {
+        records.withLock { $0.append((observations.count, repeats)) }
+        return try await inner.recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: repeats)
     }
     func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
         -> [String: (failures: Int, delay: Duration)]

@@ -233,6 +233,50 @@ struct TrackingConformance {
         }
     }
 
+    @Test("a repeat refreshes its last-seen time only past its age, or to reset poll failures", arguments: StoreEngine.all)
+    func repeatsRefreshSparingly(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let store = fixture.store
+            let refresh = RepeatWrites.refreshAfter(.seconds(60))
+            for index in 0..<40 {
+                try await store.track(
+                    tenant: "acme", videoID: "v\(index)", source: .watch, initial: observe("v\(index)", "pending"), now: t0, nextPollAt: at(1)
+                )
+            }
+            let all = (0..<40).map { observe("v\($0)", "pending") }
+            func seenAt() async throws -> [Date?] { try await store.trackedVideos(tenant: "acme").map(\.video.lastSeenAt) }
+            #expect(try await seenAt() == Array(repeating: t0, count: 40))
+
+            // Younger than half the age: nothing written, the schedule kept (every row stays due).
+            let young = try await store.recordObservations(all, now: at(29), nextPollAt: at(31), repeats: refresh)
+            #expect(young.videosUpdated == 0 && young.events.isEmpty)
+            #expect(try await seenAt() == Array(repeating: t0, count: 40))
+            #expect(try await store.dueVideoIDs(now: at(29), limit: 100).count == 40)
+            // Between half and all of the age: some rows refresh, not all (thresholds spread by row).
+            let middle = try await store.recordObservations(all, now: at(45), nextPollAt: at(47), repeats: refresh)
+            #expect((1..<40).contains(middle.videosUpdated), "\(middle.videosUpdated) of 40 refreshed")
+            // Past the age: every row not refreshed since.
+            let old = try await store.recordObservations(all, now: at(61), nextPollAt: at(63), repeats: refresh)
+            #expect(middle.videosUpdated + old.videosUpdated == 40)
+            let rows = try await store.trackedVideos(tenant: "acme").map(\.video)
+            #expect(rows.allSatisfy { ($0.lastSeenAt == at(45) && $0.nextPollAt == at(47)) || ($0.lastSeenAt == at(61) && $0.nextPollAt == at(63)) })
+
+            // A row with poll failures is written at any age, so its failure count resets.
+            _ = try await store.backOffPolling(videoIDs: ["v1"], now: at(62), interval: .seconds(2), maximum: .seconds(30))
+            let reset = try await store.recordObservations([observe("v1", "pending")], now: at(64), nextPollAt: at(66), repeats: refresh)
+            #expect(reset.videosUpdated == 1)
+            let step = try await store.backOffPolling(videoIDs: ["v1"], now: at(66), interval: .seconds(2), maximum: .seconds(30))
+            #expect(step["v1"]?.failures == 1)
+            // A change is always written, whatever the policy.
+            let change = try await store.recordObservations([observe("v2", "finished")], now: at(65), nextPollAt: at(67), repeats: refresh)
+            #expect(change.events.count == 1 && change.videosUpdated == 1)
+            // Written every time when asked.
+            let always = try await store.recordObservations([observe("v3", "pending")], now: at(66), nextPollAt: at(68), repeats: .always)
+            #expect(always.videosUpdated == 1)
+            #expect(try await store.trackedVideo(tenant: "acme", videoID: "v3")?.lastSeenAt == at(66))
+        }
+    }
+
     @Test("non-terminal videos past the tracking limit emit video.tracking_expired and stop", arguments: StoreEngine.all)
     func trackingExpiry(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in
