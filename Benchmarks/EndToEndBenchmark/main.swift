@@ -21,7 +21,9 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 let environment = ProcessInfo.processInfo.environment
-let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("talking-photo-bridge").path
+// E2E_BRIDGE=/path/to/talking-photo-bridge measures another build (a before/after pair, alternating).
+let binary = environment["E2E_BRIDGE"]
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("talking-photo-bridge").path
 let nginxBinary = environment["E2E_NGINX"] ?? "/usr/sbin/nginx"
 let wrkBinary = environment["E2E_WRK"] ?? "/usr/bin/wrk"
 for (path, hint) in [(binary, "swift build -c release"), (nginxBinary, "apt-get install nginx-light"), (wrkBinary, "apt-get install wrk")]

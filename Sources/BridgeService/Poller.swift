@@ -110,7 +110,7 @@ public final class Poller: Service {
                 report.phases.append("\(name)=\(Int((at.timeIntervalSince(mark) * 1000).rounded()))")
                 mark = at
             }
-            let due = try await store.dueVideoIDs(now: started, limit: 200_000)
+            let due = try await store.dueVideos(now: started, limit: 200_000, repeats: listRepeats)
             phase("due")
             report.due = due.count
             guard !due.isEmpty else {
@@ -124,9 +124,7 @@ public final class Poller: Service {
             // unchanged is shown again by the next list: it is not rewritten every cycle.
             let nextPollAt = started + configuration.interval * 0.9
             var recorded = ObservationReport()
-            for (observations, repeats) in [
-                (seen.listed, RepeatWrites.refreshAfter(configuration.lastSeenRefresh)), (seen.fetched, .always),
-            ] {
+            for (observations, repeats) in [(seen.listed, listRepeats), (seen.fetched, RepeatWrites.always)] {
                 for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
                     let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
                     recorded.merge(try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats))
@@ -134,7 +132,7 @@ public final class Poller: Service {
             }
             phase("record")
             try await backOff(seen.failed)
-            report.observations = seen.listed.count + seen.fetched.count
+            report.observations = seen.unchanged + seen.listed.count + seen.fetched.count
             report.unobservable = seen.failed.count
             report.events = recorded.events.count
             for id in recorded.wentBackwards {
@@ -187,22 +185,27 @@ public final class Poller: Service {
     /// What one cycle saw: observations, videos that could not be observed (with why), and the rate
     /// limit that cut the `video.get` calls short, if one did.
     private struct Seen {
-        /// From `video.list`.
+        /// From `video.list`, except those that repeat what their rows know and need no write.
         var listed: [Observation] = []
+        /// Listed videos that repeat what their rows know, not recorded (see ``RepeatWrites``).
+        var unchanged = 0
         /// From `video.get`.
         var fetched: [Observation] = []
         var failed: [(id: String, kind: String)] = []
         var throttled: UpstreamError?
     }
 
-    private func observe(_ due: [String], report: inout CycleReport) async throws(UpstreamError) -> Seen {
+    /// How list answers that repeat a row are written: refreshed about once a minute, not every cycle.
+    private var listRepeats: RepeatWrites { .refreshAfter(configuration.lastSeenRefresh) }
+
+    private func observe(_ due: [DueVideo], report: inout CycleReport) async throws(UpstreamError) -> Seen {
         let lastListSize = state.withLock { $0.lastListSize }
         let cheaperOneByOne =
             due.count <= configuration.maxGetsPerCycle
             && lastListSize.map { $0 >= due.count * configuration.listItemsPerGet } ?? false
         if cheaperOneByOne {
             report.mode = .get
-            let fetched = await fetchEach(due, report: &report)
+            let fetched = await fetchEach(due.map(\.videoID), report: &report)
             // Every call failed for want of an upstream (unreachable, 5xx): the upstream is down, not
             // these videos. The cycle backs off as a whole, as a failed list would.
             if fetched.observations.isEmpty, fetched.throttled == nil, fetched.outagesOnly, let error = fetched.lastError {
@@ -214,18 +217,23 @@ public final class Poller: Service {
         report.listCalls += 1
         let list = try await client.listVideos()
         state.withLock { $0.lastListSize = list.videos.count + list.unreadableItems }
-        // Each due video is taken from the set once (a repeated list item is ignored); what is left
-        // is missing from the list.
-        var unseen = Set(due)
-        var observations: [Observation] = []
-        observations.reserveCapacity(min(due.count, list.videos.count))
-        for video in list.videos where unseen.remove(video.id) != nil {
-            observations.append(Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL))
+        // Each due video is taken from the map once (a repeated list item is ignored); what is left
+        // is missing from the list. An answer its rows already hold, needing no refresh, is not recorded.
+        var unseen = [String: KnownObservation?](minimumCapacity: due.count)
+        for video in due { unseen.updateValue(video.unchanged, forKey: video.videoID) }
+        var seen = Seen()
+        seen.listed.reserveCapacity(min(due.count, list.videos.count))
+        for video in list.videos {
+            guard let known = unseen.removeValue(forKey: video.id) else { continue }
+            if let known, known.covers(status: video.status.rawValue, videoURL: video.videoURL) {
+                seen.unchanged += 1
+            } else {
+                seen.listed.append(Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL))
+            }
         }
         // Missing from the list: one `video.get` each, within the budget, the longest-due first (the
         // due list's order). One that fails backs off on its own and fails nothing else.
-        let missing = unseen.isEmpty ? [] : due.filter { unseen.contains($0) }
-        var seen = Seen(listed: observations)
+        let missing = unseen.isEmpty ? [] : due.map(\.videoID).filter { unseen.index(forKey: $0) != nil }
         if !missing.isEmpty {
             let fetched = await fetchEach(missing, report: &report)
             seen.fetched = fetched.observations

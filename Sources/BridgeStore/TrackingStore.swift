@@ -5,8 +5,9 @@ public import Foundation
 /// observations that moves each video's state, appends its events and fans them out to the outbox.
 /// SQLite has one writer; an engine with several (PostgreSQL) claims due rows with `SKIP LOCKED`.
 public protocol TrackingStore: Sendable {
-    /// Ids of live videos whose next poll is due, soonest first.
-    func dueVideoIDs(now: Date, limit: Int) async throws(StoreError) -> [String]
+    /// Live videos whose next poll is due, soonest first, once each, with what their rows know: an
+    /// observation that ``DueVideo/unchanged`` covers would write nothing under `repeats`.
+    func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo]
     /// Applies the status rules to each observation; changes, their events and their deliveries
     /// commit together. Every tracked copy of a video (one per key) moves. A changed row is next
     /// polled at `nextPollAt`; a repeat is written as `repeats` says.
@@ -43,7 +44,42 @@ public enum RepeatWrites: Sendable, Equatable {
     case refreshAfter(Duration)
 }
 
+/// A due video, and the answer that would change nothing about it.
+public struct DueVideo: Sendable, Equatable {
+    public var videoID: String
+    /// Set when every live row of the video holds this status and link, has no poll failures and needs
+    /// no refresh under the `repeats` policy asked for: an observation with this status and this link
+    /// (or none) need not be recorded at all. Nil when any row would be written.
+    public var unchanged: KnownObservation?
+
+    public init(videoID: String, unchanged: KnownObservation? = nil) {
+        self.videoID = videoID
+        self.unchanged = unchanged
+    }
+}
+
+/// The status and link the rows of a video last recorded.
+public struct KnownObservation: Sendable, Equatable {
+    public var status: String
+    public var videoURL: String?
+
+    public init(status: String, videoURL: String?) {
+        self.status = status
+        self.videoURL = videoURL
+    }
+
+    /// Whether an answer showing `status` and `videoURL` repeats this (a missing link repeats any).
+    public func covers(status: String, videoURL: String?) -> Bool {
+        status == self.status && (videoURL == nil || videoURL == self.videoURL)
+    }
+}
+
 extension TrackingStore {
+    /// Ids of live videos whose next poll is due, soonest first, once each.
+    public func dueVideoIDs(now: Date, limit: Int) async throws(StoreError) -> [String] {
+        try await dueVideos(now: now, limit: limit, repeats: .always).map(\.videoID)
+    }
+
     /// Records observations, writing every repeat (``RepeatWrites/always``).
     @discardableResult
     public func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date) async throws(StoreError)

@@ -294,10 +294,18 @@ struct PollerTests {
                 harness.advance(5)
             }
             #expect(try await lastSeen() == [tracked, tracked, tracked], "20 s after tracking: not rewritten")
-            #expect(counting.recordCalls.allSatisfy { $0.repeats == .refreshAfter(.seconds(60)) })
+            #expect(counting.recordCalls.isEmpty, "answers the rows already hold are not even sent to the store")
             harness.advance(40)
             #expect(await poller.cycle().observations == 3)
             #expect(try await lastSeen() == [harness.now, harness.now, harness.now], "past a minute: refreshed")
+            #expect(counting.recordCalls.map(\.count) == [3] && counting.recordCalls.last?.repeats == .refreshAfter(.seconds(60)))
+
+            // A change among unchanged ones: only the change is recorded, at once.
+            _ = harness.simulator.control.pin(videoID: ids[1], status: "in_progressing")
+            harness.advance()
+            let changed = await poller.cycle()
+            #expect(changed.events == 1 && changed.observations == 3)
+            #expect(counting.recordCalls.map(\.count) == [3, 1])
 
             // A long account history: the same three are fetched one by one, and written every cycle.
             harness.simulator.control.createVideos(count: 200, pinnedStatus: "finished")
@@ -446,7 +454,9 @@ final class CountingTrackingStore: TrackingStore {
     var recordSizes: [Int] { records.withLock { $0.map(\.count) } }
     var recordCalls: [(count: Int, repeats: RepeatWrites)] { records.withLock { $0 } }
 
-    func dueVideoIDs(now: Date, limit: Int) async throws(StoreError) -> [String] { try await inner.dueVideoIDs(now: now, limit: limit) }
+    func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo] {
+        try await inner.dueVideos(now: now, limit: limit, repeats: repeats)
+    }
     func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites) async throws(StoreError)
         -> ObservationReport
     {

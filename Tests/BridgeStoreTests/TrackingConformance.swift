@@ -277,6 +277,37 @@ struct TrackingConformance {
         }
     }
 
+    @Test("due videos carry the answer that needs no write, only when every row of the video agrees", arguments: StoreEngine.all)
+    func dueVideosKnowTheirQuietAnswer(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let store = fixture.store
+            let refresh = RepeatWrites.refreshAfter(.seconds(60))
+            try await store.track(tenant: "acme", videoID: "done", source: .watch, initial: observe("done", "finished", url: "https://cdn/d.mp4"), now: t0, nextPollAt: t0)
+            try await store.track(tenant: "acme", videoID: "quiet", source: .watch, initial: observe("quiet", "in_progressing"), now: t0, nextPollAt: t0)
+            try await store.track(tenant: "acme", videoID: "new", source: .watch, now: t0, nextPollAt: t0)
+            try await store.track(tenant: "acme", videoID: "shared", source: .watch, initial: observe("shared", "pending"), now: t0, nextPollAt: t0)
+            try await store.track(tenant: "globex", videoID: "shared", source: .watch, initial: observe("shared", "pending"), now: t0, nextPollAt: t0)
+            try await store.track(tenant: "acme", videoID: "split", source: .watch, initial: observe("split", "pending"), now: t0, nextPollAt: t0)
+            try await store.track(tenant: "globex", videoID: "split", source: .watch, now: at(1), nextPollAt: t0)
+
+            let due = try await store.dueVideos(now: at(10), limit: 100, repeats: refresh)
+            let known = Dictionary(uniqueKeysWithValues: due.map { ($0.videoID, $0.unchanged) })
+            #expect(due.count == 4 && known["done"] == nil, "terminal videos are not due; each video once")
+            #expect(known["quiet"] == .some(KnownObservation(status: "in_progressing", videoURL: nil)))
+            #expect(known["new"] == .some(nil), "never observed: any answer is recorded")
+            #expect(known["shared"] == .some(KnownObservation(status: "pending", videoURL: nil)), "both keys' rows agree")
+            #expect(known["split"] == .some(nil), "one key's row has never been observed")
+            #expect(KnownObservation(status: "finished", videoURL: "https://x").covers(status: "finished", videoURL: nil))
+            #expect(!KnownObservation(status: "finished", videoURL: "https://x").covers(status: "finished", videoURL: "https://y"))
+
+            // Past the refresh age, or with poll failures, or when every repeat is written: nothing is quiet.
+            #expect(try await store.dueVideos(now: at(61), limit: 100, repeats: refresh).allSatisfy { $0.unchanged == nil })
+            #expect(try await store.dueVideos(now: at(10), limit: 100, repeats: .always).allSatisfy { $0.unchanged == nil })
+            _ = try await store.backOffPolling(videoIDs: ["quiet"], now: t0, interval: .seconds(1), maximum: .seconds(1))
+            #expect(try await store.dueVideos(now: at(10), limit: 100, repeats: refresh).first { $0.videoID == "quiet" }?.unchanged == nil)
+        }
+    }
+
     @Test("non-terminal videos past the tracking limit emit video.tracking_expired and stop", arguments: StoreEngine.all)
     func trackingExpiry(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in
