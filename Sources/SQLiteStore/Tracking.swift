@@ -298,8 +298,12 @@ extension SQLiteBridgeStore {
             try statement.setArguments([now.unixSeconds, limit])
             let handle = statement.sqliteStatement
             defer { sqlite3_reset(handle) }
+            // Sized for the table's live rows up front: growing a 100,000-entry map rehashes every key.
+            let live = min(limit, try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM videos WHERE terminal = 0") ?? 0)
             var due: [DueVideo] = []
+            due.reserveCapacity(live)
             var position: [String: Int] = [:]
+            position.reserveCapacity(live)
             while true {
                 let step = sqlite3_step(handle)
                 if step == SQLITE_DONE { break }

@@ -6,6 +6,18 @@ enum JSONText {
     static func string(_ value: String) -> String {
         var out = "\""
         out.reserveCapacity(value.utf8.count + 2)
+        append(value, to: &out)
+        out += "\""
+        return out
+    }
+
+    /// Appends `value` as a JSON string literal's contents (no quotes). Text with nothing to escape
+    /// (ids, statuses, URLs: nearly everything) is appended as it is.
+    static func append(_ value: String, to out: inout String) {
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += value
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -19,16 +31,24 @@ enum JSONText {
             default: out.unicodeScalars.append(scalar)
             }
         }
-        out += "\""
-        return out
     }
 
     static func video(_ video: VideoView) -> String {
-        var out = "{\"video_id\":" + string(video.id) + ",\"status\":" + string(video.status)
+        var out = ""
+        append(video, to: &out)
+        return out
+    }
+
+    static func append(_ video: VideoView, to out: inout String) {
+        out += "{\"video_id\":\""
+        append(video.id, to: &out)
+        out += "\",\"status\":\""
+        append(video.status, to: &out)
         if let url = video.videoURL {
-            out += ",\"video_url\":" + string(url)
+            out += "\",\"video_url\":\""
+            append(url, to: &out)
         }
-        return out + "}"
+        out += "\"}"
     }
 
     /// `{"code":0,"data":<data>,"message":"success"}`
@@ -46,7 +66,7 @@ enum JSONText {
         out.reserveCapacity(videos.count * 80 + 2)
         for (position, video) in videos.enumerated() {
             if position > 0 { out += "," }
-            out += self.video(video)
+            append(video, to: &out)
         }
         return out + "]"
     }

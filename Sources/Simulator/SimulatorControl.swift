@@ -243,7 +243,8 @@ public final class SimulatorControl: Sendable {
     // MARK: Lifecycle
 
     private func view(of video: SimulatedVideo, at now: Date, authority: String) -> VideoView {
-        let url = "http://\(authority)/videos/\(video.id).mp4"
+        // Built only for the answers that carry it: a 100,000-video list mostly does not.
+        var url: String { "http://\(authority)/videos/\(video.id).mp4" }
         if let pinned = video.pinnedStatus {
             let pinnedURL = video.pinnedURL ?? (pinned == VideoStatus.finished ? url : nil)
             return VideoView(id: video.id, status: pinned, videoURL: pinnedURL)
