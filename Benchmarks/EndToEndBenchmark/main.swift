@@ -60,29 +60,18 @@ func startSimulator(_ name: String) async throws -> (process: ChildProcess, base
 }
 
 /// `talking-photo-bridge serve` on `database`; returns once it printed its address.
-func startBridge(_ name: String, database: String, upstream: String) async throws -> (process: ChildProcess, baseURL: String) {
-    var settings = [
-        "BRIDGE_DATABASE": database, "SURREAL_BASE_URL": upstream, "SURREAL_API_TOKEN": token,
-        "BRIDGE_API_KEYS": "bench:\(apiKey)", "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
-        "BRIDGE_LISTEN": "127.0.0.1:0", "BRIDGE_LOG_LEVEL": environment["E2E_BENCH_LOG_LEVEL"] ?? "error", "BRIDGE_POLL_INTERVAL": "500ms",
-    ]
+func startBridge(_ name: String, database: String, upstream: String) async throws -> ServeProcess {
+    var settings = ServeProcess.settings(
+        database: database, upstream: upstream, token: token, apiKeys: "bench:\(apiKey)",
+        logLevel: environment["E2E_BENCH_LOG_LEVEL"] ?? "error"
+    )
+    settings["BRIDGE_POLL_INTERVAL"] = "500ms"
+    for key in ["MALLOC_ARENA_MAX", "PATH"] { settings[key] = environment[key] }
+    // E2E_SETTING_BRIDGE_DELIVERY_CONCURRENCY=128 and the like: a bridge setting changed for one run.
+    for (key, value) in environment where key.hasPrefix("E2E_SETTING_BRIDGE_") { settings[String(key.dropFirst(12))] = value }
     // E2E_BENCH_WRAPPER="perf record -g -o /tmp/bridge.data" runs the bridge under a profiler.
     let wrapper = environment["E2E_BENCH_WRAPPER"].map { $0.split(separator: " ").map(String.init) } ?? []
-    for key in ["MALLOC_ARENA_MAX", "PATH"] { settings[key] = environment[key] }
-    let process = try ChildProcess(
-        executable: wrapper.first.map(which) ?? binary, arguments: Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [binary]) + ["serve"],
-        environment: settings, outputPath: workDirectory.path("\(name)-bridge.log")
-    )
-    guard let url = await process.announcedBaseURL(within: .seconds(60)) else { throw BenchError("bridge did not start:\n\(process.output)") }
-    return (process, url)
-}
-
-func which(_ name: String) -> String {
-    guard !name.contains("/") else { return name }
-    for directory in (environment["PATH"] ?? "/usr/bin").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
-        return "\(directory)/\(name)"
-    }
-    return name
+    return try await ServeProcess.start(binary: binary, settings: settings, log: workDirectory.path("\(name)-bridge.log"), wrapper: wrapper)
 }
 
 /// Kills a child that is still running (the clean-up when a run fails half-way).

@@ -29,32 +29,18 @@ let transport = try CurlTransport()
 let apiKey = "bench-key-0123456789abcdef"
 var csv = ["measurement,value,unit,baseline,baseline_unit"]
 
-struct RunningBridge {
-    let process: ChildProcess
-    let baseURL: String
-}
+typealias RunningBridge = ServeProcess
 
 /// Starts `serve` on `database`; returns once it printed its address.
 func startBridge(_ name: String, database: String, upstream: String, extra: [String: String] = [:]) async throws -> RunningBridge {
-    var environment = [
-        "BRIDGE_DATABASE": database, "SURREAL_BASE_URL": upstream, "SURREAL_API_TOKEN": "bench-token",
-        "BRIDGE_API_KEYS": "bench:\(apiKey)", "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
-        "BRIDGE_LISTEN": "127.0.0.1:0", "BRIDGE_LOG_LEVEL": "error",
-    ]
+    var environment = ServeProcess.settings(database: database, upstream: upstream, token: "bench-token", apiKeys: "bench:\(apiKey)")
     environment.merge(extra) { $1 }
     for name in ["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"] {
         if let value = ProcessInfo.processInfo.environment[name] { environment[name] = value }
     }
     // SYSTEM_BENCH_WRAPPER=/usr/bin/heaptrack (or perf …) runs the bridge under a profiler.
     let wrapper = ProcessInfo.processInfo.environment["SYSTEM_BENCH_WRAPPER"].map { $0.split(separator: " ").map(String.init) } ?? []
-    let process = try ChildProcess(
-        executable: wrapper.first ?? binary, arguments: wrapper.dropFirst() + (wrapper.isEmpty ? [] : [binary]) + ["serve"],
-        environment: environment, outputPath: workDirectory.path("\(name).log")
-    )
-    guard let url = await process.announcedBaseURL(within: .seconds(30)) else {
-        throw BenchError("bridge \(name) did not start:\n\(process.output)")
-    }
-    return RunningBridge(process: process, baseURL: url)
+    return try await ServeProcess.start(binary: binary, settings: environment, log: workDirectory.path("\(name).log"), wrapper: wrapper)
 }
 
 struct BenchError: Error, CustomStringConvertible {

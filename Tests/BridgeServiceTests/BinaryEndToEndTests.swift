@@ -12,29 +12,15 @@ import Webhooks
 struct BinaryEndToEndTests {
     static let key = "e2e-key-0123456789abcdef"
 
-    struct Running {
-        let process: ChildProcess
-        let baseURL: String
-    }
-
-    static func launch(_ directory: TemporaryDirectory, upstream: String, extra: [String: String] = [:]) async throws -> Running {
-        var environment = [
-            "BRIDGE_DATABASE": directory.path("bridge.sqlite"),
-            "SURREAL_BASE_URL": upstream,
-            "SURREAL_API_TOKEN": "e2e-token",
-            "BRIDGE_API_KEYS": "acme:\(key)",
-            "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
-            "BRIDGE_POLL_INTERVAL": "100ms",
-            "BRIDGE_LISTEN": "127.0.0.1:0",
-            "BRIDGE_LOG_LEVEL": "warning",
-        ]
-        environment.merge(extra) { $1 }
-        let process = try ChildProcess(
-            executable: try bridgeBinaryPath(), arguments: ["serve"], environment: environment,
-            outputPath: directory.path("serve-\(UUID().uuidString.prefix(6)).log")
+    static func launch(_ directory: TemporaryDirectory, upstream: String, extra: [String: String] = [:]) async throws -> ServeProcess {
+        var settings = ServeProcess.settings(
+            database: directory.path("bridge.sqlite"), upstream: upstream, token: "e2e-token", apiKeys: "acme:\(key)", logLevel: "warning"
         )
-        guard let baseURL = await process.announcedBaseURL(within: .seconds(60)) else { throw LoopbackServerError.didNotStart }
-        return Running(process: process, baseURL: baseURL)
+        settings["BRIDGE_POLL_INTERVAL"] = "100ms"
+        settings.merge(extra) { $1 }
+        return try await ServeProcess.start(
+            binary: try bridgeBinaryPath(), settings: settings, log: directory.path("serve-\(UUID().uuidString.prefix(6)).log")
+        )
     }
 
     static func post(_ transport: CurlTransport, _ url: String, _ json: [String: Any]) async throws -> [String: Any] {
