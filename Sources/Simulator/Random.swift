@@ -1,12 +1,13 @@
 import Synchronization
 
 /// SplitMix64: tiny, fast, and good enough for fault dice and ids; reproducible for a given seed.
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// Public so integration tests can generate their own inputs from a seed the same way.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { self.state = seed }
+    public init(seed: UInt64) { self.state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -38,14 +38,8 @@ enum FastVideoList {
             var list: UpstreamVideoList?
             var first = true
             while true {
-                skipWhitespace()
-                if consume(UInt8(ascii: "}")) { break }
-                if !first {
-                    guard consume(UInt8(ascii: ",")) else { return nil }
-                    skipWhitespace()
-                }
-                first = false
-                guard let key = plainKey() else { return nil }
+                guard let member = nextMember(first: &first) else { return nil }
+                guard case .key(let key) = member else { break }
                 switch key {
                 case .code:
                     guard code == nil, let value = integer() else { return nil }
@@ -67,7 +61,6 @@ enum FastVideoList {
         mutating func items() -> UpstreamVideoList? {
             guard consume(UInt8(ascii: "[")) else { return nil }
             var videos: [UpstreamVideo] = []
-            videos.reserveCapacity(bytes.count / 64)
             var unreadable = 0
             skipWhitespace()
             if consume(UInt8(ascii: "]")) { return UpstreamVideoList(videos: videos, unreadableItems: 0) }
@@ -93,14 +86,8 @@ enum FastVideoList {
             var url: Field = .absent
             var first = true
             while true {
-                skipWhitespace()
-                if consume(UInt8(ascii: "}")) { break }
-                if !first {
-                    guard consume(UInt8(ascii: ",")) else { return nil }
-                    skipWhitespace()
-                }
-                first = false
-                guard let key = plainKey() else { return nil }
+                guard let member = nextMember(first: &first) else { return nil }
+                guard case .key(let key) = member else { break }
                 switch key {
                 case .videoID:
                     guard case .absent = id, let value = field() else { return nil }
@@ -140,6 +127,25 @@ enum FastVideoList {
         }
 
         enum Key { case code, data, videoID, status, videoURL, other }
+
+        enum Member {
+            case key(Key)
+            /// The object's closing brace.
+            case end
+        }
+
+        /// Inside an object whose `{` was read: the next member's name (its colon read too), or the
+        /// end of the object; nil to give up. `first` tells whether a comma must come before it.
+        mutating func nextMember(first: inout Bool) -> Member? {
+            skipWhitespace()
+            if consume(UInt8(ascii: "}")) { return .end }
+            if !first {
+                guard consume(UInt8(ascii: ",")) else { return nil }
+                skipWhitespace()
+            }
+            first = false
+            return plainKey().map(Member.key)
+        }
 
         /// A member name followed by its colon. A name written with escapes gives up (the tolerant
         /// path compares decoded names).

@@ -1,6 +1,7 @@
 import BridgeStore
 import CurlHTTP
 import Foundation
+import Simulator
 import TestSupport
 import Testing
 
@@ -8,17 +9,6 @@ import Testing
 /// database must be exactly as before. Deterministic (seeded), bounded in count and time.
 @Suite("Bad input")
 struct BadInputTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let long = "\"" + String(repeating: "a", count: 3000) + "\""
     /// Values that are wrong for each field: wrong JSON types, over-long strings, bad URLs, unknown
     /// enum values, impossible dates. (JSON null is read as "absent", like a missing optional field.)
@@ -34,7 +24,7 @@ struct BadInputTests {
         "since": ["1", "true", "\"yesterday\"", "\"2020-13-45T99:99:99Z\"", "\"\"", "[]", "\"2020-01-01\""],
     ]
 
-    static func bodies(_ fields: [String], required: [String] = [], using random: inout SplitMix) -> [String] {
+    static func bodies(_ fields: [String], required: [String] = [], using random: inout SplitMix64) -> [String] {
         var bodies = ["", "{", "{\"a\":", "[]", "null", "\"str\"", "{\"unknown_field\":1}", "{}}", "\u{FFFD}\u{0000}", "{\"x\":1,}"]
         for field in fields {
             for value in junk[field] ?? [] {
@@ -59,7 +49,7 @@ struct BadInputTests {
         try await APIHarness.with(allowPrivate: false) { harness in
             let sub = try #require(try await harness.call("POST", "/v1/subscriptions", json: ["url": "https://hooks.example.com/x"]).json["id"] as? String)
             let before = try await harness.store.tableCounts()
-            var random = SplitMix(state: 20261125)
+            var random = SplitMix64(seed: 20261125)
             var requests: [(String, String, Data?, [String: String])] = []
 
             let posts: [(String, [String], [String])] = [

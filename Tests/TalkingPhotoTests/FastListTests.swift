@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import Simulator
 @testable import TalkingPhoto
 import Testing
 
@@ -9,17 +10,8 @@ import Testing
 /// non-ASCII text, nested unknown fields, odd item shapes, then truncated or with one byte changed.
 @Suite("Fast list reader")
 struct FastListTests {
-    /// SplitMix64: a small seeded generator, so every run checks the same inputs.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// Seeded, so every run checks the same inputs.
+    typealias Seeded = SplitMix64
 
     static func response(_ body: [UInt8]) -> OutboundResponse {
         OutboundResponse(status: 200, headers: ["Content-Type": "application/json"], body: Data(body))
@@ -76,7 +68,7 @@ struct FastListTests {
 
     @Test("generated and mutated lists: wherever the fast path answers, the tolerant path agrees")
     func differential() {
-        var random = Seeded(state: 20_261_202)
+        var random = Seeded(seed: 20_261_202)
         var answered = 0
         var compared = 0
         for round in 0..<1_500 {
