@@ -123,9 +123,11 @@ extension SQLiteBridgeStore {
                 let rowID = sqlite3_column_int64(handle, 0)
                 guard let videoID = Self.text(handle, 1), let order = position[videoID] else { continue }
                 let observation = batch[order]
-                let observed = Self.text(handle, 2)
-                let link = Self.text(handle, 3)
-                if observed == observation.status, observation.videoURL == nil || observation.videoURL == link {
+                // The same test the poller applies to a due video's known answer (one definition of a repeat).
+                if let observed = Self.text(handle, 2),
+                    KnownObservation(status: observed, videoURL: Self.text(handle, 3))
+                        .covers(status: observation.status, videoURL: observation.videoURL)
+                {
                     let lastSeen = sqlite3_column_type(handle, 4) == SQLITE_NULL ? nil : sqlite3_column_double(handle, 4)
                     if Self.rewrites(repeatWrites, rowID: rowID, lastSeen: lastSeen, failures: sqlite3_column_int64(handle, 5), now: now) {
                         repeats.append(rowID)
