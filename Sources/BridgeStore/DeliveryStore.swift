@@ -4,7 +4,9 @@ public import Foundation
 /// rows come back; completion compares the lease owner so a stale sender cannot overwrite a newer claim.
 public protocol DeliveryStore: Sendable {
     /// Claims due deliveries in per-(subscription, video) order, none for a subscription `cap` has no
-    /// room for (counting the ones this call claims), and leases them to `leaseOwner`.
+    /// room for (counting the ones this call claims), and leases them to `leaseOwner`. `cap` holds the
+    /// caller's own attempts in flight; an engine that several processes share counts every live lease
+    /// in the store as well (the larger of the two), so the cap holds across replicas.
     func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
         async throws(StoreError) -> [ClaimedDelivery]
     /// Records attempts and their outcomes in one transaction; returns subscriptions this disabled.
@@ -40,6 +42,12 @@ public struct InFlightCap: Sendable, Equatable {
     public var full: [String] { counts.filter { $0.value >= limit }.map(\.key).sorted() }
 
     public mutating func add(_ subscriptionID: String) { counts[subscriptionID, default: 0] += 1 }
+
+    /// Counts the store's live leases by subscription as well: whichever is larger, the caller's own
+    /// count or the store's (which includes other processes' attempts), is what is in flight.
+    public mutating func include(leases: [String: Int]) {
+        for (id, leased) in leases where leased > counts[id, default: 0] { counts[id] = leased }
+    }
 
     public mutating func remove(_ subscriptionID: String) {
         let left = counts[subscriptionID, default: 0] - 1

@@ -44,6 +44,17 @@ public enum RepeatWrites: Sendable, Equatable {
     case refreshAfter(Duration)
 }
 
+extension RepeatWrites {
+    /// Whether a repeat on row `rowID` is written: always under ``always`` or with poll failures to
+    /// reset; under ``refreshAfter(_:)`` once the row was last seen its threshold ago, which lies between
+    /// half and all of the age by its id, so rows tracked together refresh in different cycles.
+    public func rewrites(rowID: Int64, lastSeen: Double?, failures: Int64, now: Date) -> Bool {
+        guard case .refreshAfter(let age) = self, failures == 0, let lastSeen else { return true }
+        let threshold = age.timeInterval * (0.5 + Double(rowID & 31) / 64)
+        return now.timeIntervalSince1970 - lastSeen >= threshold
+    }
+}
+
 /// A due video, and the answer that would change nothing about it.
 public struct DueVideo: Sendable, Equatable {
     public var videoID: String

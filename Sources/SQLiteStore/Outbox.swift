@@ -18,6 +18,7 @@ extension SQLiteBridgeStore {
         guard limit > 0 else { return [] }
         return try await write { db in
             var cap = cap
+            cap.include(leases: try Self.liveLeases(db, now: now))
             var claimed: [ClaimedDelivery] = []
             var secrets: [String: [String]] = [:]
             let due = try db.cachedStatement(sql: Self.dueDeliveryDetailsSQL)
@@ -59,6 +60,22 @@ extension SQLiteBridgeStore {
             }
             return claimed
         }
+    }
+
+    /// Live leases by subscription (attempts in flight, whoever holds them), from a partial index.
+    static func liveLeases(_ db: Database, now: Date) throws -> [String: Int] {
+        var leases: [String: Int] = [:]
+        for row in try Row.fetchAll(
+            cached: db,
+            sql: """
+                SELECT subscription_id, COUNT(*) FROM deliveries INDEXED BY deliveries_leased
+                WHERE lease_owner IS NOT NULL AND state = 'pending' AND lease_expires_at > ? GROUP BY subscription_id
+                """,
+            arguments: [now.unixSeconds]
+        ) {
+            leases[row[0]] = row[1]
+        }
+        return leases
     }
 
     /// `["a","b"]`: a JSON array of strings, for `json_each` and the list columns.

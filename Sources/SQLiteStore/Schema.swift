@@ -69,6 +69,10 @@ enum Schema {
         migrator.registerMigration("v7-secrets-sealed") { db in
             try SQLiteBridgeStore.sealPlaintext(db, with: secrets)
         }
+        // Attempts in flight by subscription, for the per-subscription cap: the leased rows only.
+        migrator.registerMigration("v8-deliveries-leased") { db in
+            try db.execute(sql: "CREATE INDEX deliveries_leased ON deliveries(subscription_id) WHERE lease_owner IS NOT NULL")
+        }
         return migrator
     }
 

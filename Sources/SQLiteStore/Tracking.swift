@@ -129,7 +129,7 @@ extension SQLiteBridgeStore {
                         .covers(status: observation.status, videoURL: observation.videoURL)
                 {
                     let lastSeen = sqlite3_column_type(handle, 4) == SQLITE_NULL ? nil : sqlite3_column_double(handle, 4)
-                    if Self.rewrites(repeatWrites, rowID: rowID, lastSeen: lastSeen, failures: sqlite3_column_int64(handle, 5), now: now) {
+                    if repeatWrites.rewrites(rowID: rowID, lastSeen: lastSeen, failures: sqlite3_column_int64(handle, 5), now: now) {
                         repeats.append(rowID)
                     }
                 } else {
@@ -155,14 +155,6 @@ extension SQLiteBridgeStore {
         }
         notifyCommitted(report)
         return report
-    }
-
-    /// Whether a repeat is written (see ``RepeatWrites``): row `rowID`'s refresh threshold lies between
-    /// half and all of the age, by its id, so rows tracked together refresh in different cycles.
-    static func rewrites(_ policy: RepeatWrites, rowID: Int64, lastSeen: Double?, failures: Int64, now: Date) -> Bool {
-        guard case .refreshAfter(let age) = policy, failures == 0, let lastSeen else { return true }
-        let threshold = age.timeInterval * (0.5 + Double(rowID & 31) / 64)
-        return now.unixSeconds - lastSeen >= threshold
     }
 
     /// Column `index` of the statement's current row as text; nil for NULL.
@@ -315,7 +307,7 @@ extension SQLiteBridgeStore {
                 if let status = Self.text(handle, 2) {
                     let lastSeen = sqlite3_column_type(handle, 4) == SQLITE_NULL ? nil : sqlite3_column_double(handle, 4)
                     let rowID = sqlite3_column_int64(handle, 0)
-                    if !Self.rewrites(repeats, rowID: rowID, lastSeen: lastSeen, failures: sqlite3_column_int64(handle, 5), now: now) {
+                    if !repeats.rewrites(rowID: rowID, lastSeen: lastSeen, failures: sqlite3_column_int64(handle, 5), now: now) {
                         unchanged = KnownObservation(status: status, videoURL: Self.text(handle, 3))
                     }
                 }

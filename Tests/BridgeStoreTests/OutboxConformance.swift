@@ -75,10 +75,32 @@ struct OutboxConformance {
             let first = try await claim([busy.id: 1])
             #expect(first.filter { $0.subscriptionID == busy.id }.count == 1)
             #expect(first.filter { $0.subscriptionID == quiet.id }.map(\.eventType) == [.finished])
-            // Nothing else in flight (the caller finished those): busy gets its full cap, no row twice.
+            // Those finished: nothing in flight, so busy gets its full cap, no row twice.
+            try await fixture.complete(first, .succeeded, now: at(2))
             let second = try await claim([:])
             #expect(second.count == 2 && second.allSatisfy { $0.subscriptionID == busy.id })
             #expect(Set(first.map(\.id)).isDisjoint(with: second.map(\.id)))
+        }
+    }
+
+    @Test("the cap counts live leases in the store too: another process's attempts in flight take slots", arguments: StoreEngine.all)
+    func capCountsLeasesOfOtherProcesses(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let subscription = try await fixture.subscribe(videoID: nil)
+            for index in 0..<6 { try await fixture.watch("v\(index)", "pending") }
+            func claim(_ owner: String, now: Date = at(2)) async throws -> [ClaimedDelivery] {
+                try await fixture.store.claimDueDeliveries(
+                    now: now, limit: 4, leaseOwner: owner, leaseDuration: .seconds(60), cap: InFlightCap(limit: 3)
+                )
+            }
+            // Replica A takes the whole cap; replica B, knowing of nothing in flight itself, gets none
+            // while A's leases live, and A's slots once they have run out.
+            let first = try await claim("replica-a")
+            #expect(first.count == 3 && first.allSatisfy { $0.subscriptionID == subscription.id })
+            let second = try await claim("replica-b")
+            #expect(second.isEmpty)
+            let afterLeases = try await claim("replica-b", now: at(63))
+            #expect(afterLeases.count == 3)
         }
     }
 
