@@ -17,8 +17,17 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-## Python checkers for the tests, only when missing.
+# Servers the tests start privately for themselves (a PostgreSQL cluster in a temp dir, on loopback).
+TEST_SYSTEM_PACKAGES := postgresql
+
+## Python checkers and test servers for the tests, only when missing.
 test-deps: deps
+	@missing=""; for p in $(TEST_SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 	@python3 -c "import standardwebhooks, schemathesis, openapi_spec_validator" 2>/dev/null && command -v hadolint >/dev/null \
 	  || python3 -m pip install -q $(PYTHON_PACKAGES)
 

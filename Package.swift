@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libcurl headers plus typed wrappers for its variadic C functions. Only CurlHTTP imports it.
@@ -79,6 +80,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The system SQLite's C API, for the one loop that reads 100,000 rows per poll cycle.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // The engine for several replicas: the same store on PostgreSQL (postgres-nio). The only module
+        // that sees PostgresNIO; it passes the same conformance suite as SQLiteStore.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "BridgeCore", "BridgeStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -243,7 +255,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgeStoreTests",
-            dependencies: ["BridgeStore", "SQLiteStore", "BridgeCore", "TestSupport"],
+            dependencies: ["BridgeStore", "SQLiteStore", "PostgresStore", "BridgeCore", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

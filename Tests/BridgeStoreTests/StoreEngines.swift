@@ -1,6 +1,7 @@
 import BridgeCore
 import BridgeStore
 import Foundation
+import PostgresStore
 import SQLiteStore
 import TestSupport
 import Testing
@@ -26,8 +27,18 @@ struct StoreEngine: Sendable, CustomTestStringConvertible {
         return Database(open: { try SQLiteBridgeStore(path: path, configuration: .init()) }, remove: { directory.remove() })
     }
 
+    /// A database of its own on the test process's private PostgreSQL cluster, dropped afterwards.
+    static let postgres = StoreEngine(name: "PostgreSQL") {
+        let server = try await PostgresServer.shared()
+        let url = try await server.createDatabase()
+        return Database(
+            open: { try await PostgresBridgeStore(url: url, configuration: .init(encryptionKey: testKey, maximumConnections: 4)) },
+            remove: { await server.dropDatabase(url) }
+        )
+    }
+
     /// Every engine the suite runs against.
-    static let all: [StoreEngine] = [.sqlite]
+    static let all: [StoreEngine] = [.sqlite, .postgres]
 }
 
 /// A store on a fresh database of one engine, with the set-up steps the tests share.
@@ -114,6 +125,9 @@ func withStore(_ engine: StoreEngine, _ body: (StoreUnderTest) async throws -> V
     }
     await database.remove()
 }
+
+/// The PostgreSQL engine's secrets key in tests (it has no key file).
+let testKey = Data(repeating: 7, count: 32)
 
 let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 

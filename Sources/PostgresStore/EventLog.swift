@@ -1,0 +1,124 @@
+public import BridgeCore
+public import BridgeStore
+public import Foundation
+import PostgresNIO
+
+/// The event log and the outbox as a key reads them.
+extension PostgresBridgeStore {
+    /// Appends an event. The transaction first takes the event-append lock (held to its commit), so
+    /// events commit in sequence order across replicas: a reader paging by sequence number never
+    /// passes an event that commits later with a smaller one.
+    static func appendEvent(
+        _ sql: SQL, tenant: String, type: EventType, videoID: String?, payload: String, now: Date
+    ) async throws -> StoredEvent {
+        try await sql.run("SELECT pg_advisory_xact_lock(\(Schema.eventLock))")
+        let id = Identifier.make("evt", now: now)
+        guard
+            let sequence = try await sql.one(
+                """
+                INSERT INTO events (id, tenant, type, video_id, payload, created_at)
+                VALUES (\(id), \(tenant), \(type.rawValue), \(videoID), \(payload), \(now.unixSeconds)) RETURNING seq
+                """,
+                as: Int64.self
+            )
+        else { throw StoreError.invalidData("event insert returned no sequence") }
+        return StoredEvent(sequence: sequence, id: id, tenant: tenant, type: type, videoID: videoID, payload: payload, createdAt: now)
+    }
+
+    public func events(tenant: String, after cursor: Int64?, videoID: String?, type: EventType?, limit: Int) async throws(StoreError)
+        -> [StoredEvent]
+    {
+        try await read { sql in
+            try await sql.rows(
+                """
+                SELECT seq, id, tenant, type, video_id, payload, created_at FROM events
+                WHERE tenant = \(tenant) AND seq > \(cursor ?? 0)
+                  AND (\(videoID)::text IS NULL OR video_id = \(videoID)) AND (\(type?.rawValue)::text IS NULL OR type = \(type?.rawValue))
+                ORDER BY seq LIMIT \(limit)
+                """
+            ).map(Self.event(from:))
+        }
+    }
+
+    public func event(tenant: String, id: String) async throws(StoreError) -> StoredEvent? {
+        try await read { sql in
+            try await sql.rows(
+                "SELECT seq, id, tenant, type, video_id, payload, created_at FROM events WHERE tenant = \(tenant) AND id = \(id)"
+            ).first.map(Self.event(from:))
+        }
+    }
+
+    public func lastEventSequence() async throws(StoreError) -> Int64 {
+        try await read { sql in try await sql.one("SELECT MAX(seq) FROM events", as: Int64.self) ?? 0 }
+    }
+
+    public func deliveries(tenant: String, subscriptionID: String?, state: DeliveryState?, after cursor: Int64?, limit: Int)
+        async throws(StoreError) -> [DeliveryRecord]
+    {
+        try await read { sql in
+            try await sql.rows(
+                """
+                SELECT \(unescaped: Self.deliveryColumns) FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                WHERE d.tenant = \(tenant) AND d.id > \(cursor ?? 0)
+                  AND (\(subscriptionID)::text IS NULL OR d.subscription_id = \(subscriptionID))
+                  AND (\(state?.rawValue)::text IS NULL OR d.state = \(state?.rawValue))
+                ORDER BY d.id LIMIT \(limit)
+                """
+            ).map(Self.delivery(from:))
+        }
+    }
+
+    public func delivery(tenant: String, id: Int64) async throws(StoreError) -> (DeliveryRecord, [AttemptRecord])? {
+        try await read { sql -> (DeliveryRecord, [AttemptRecord])? in
+            guard
+                let row = try await sql.rows(
+                    """
+                    SELECT \(unescaped: Self.deliveryColumns) FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                    WHERE d.id = \(id) AND d.tenant = \(tenant)
+                    """
+                ).first
+            else { return nil }
+            let attempts = try await sql.rows(
+                """
+                SELECT attempted_at, status_code, error_kind, latency_ms, response_snippet FROM attempts
+                WHERE delivery_id = \(id) ORDER BY id
+                """
+            ).map { row in
+                let (at, status, kind, latency, snippet) = try row.decode((Double, Int?, String?, Double, String?).self)
+                return AttemptRecord(
+                    attemptedAt: Date(unixSeconds: at), statusCode: status, errorKind: kind, latencyMilliseconds: latency,
+                    responseSnippet: snippet
+                )
+            }
+            return (try Self.delivery(from: row), attempts)
+        }
+    }
+
+    static let deliveryColumns = """
+        d.id, e.id, e.type, d.subscription_id, d.tenant, e.video_id, d.state, d.attempts, d.next_attempt_at, d.created_at
+        """
+
+    static func event(from row: PostgresRow) throws -> StoredEvent {
+        let (sequence, id, tenant, type, videoID, payload, createdAt) = try row.decode(
+            (Int64, String, String, String, String?, String, Double).self
+        )
+        guard let type = EventType(rawValue: type) else { throw StoreError.invalidData("event type") }
+        return StoredEvent(
+            sequence: sequence, id: id, tenant: tenant, type: type, videoID: videoID, payload: payload,
+            createdAt: Date(unixSeconds: createdAt)
+        )
+    }
+
+    static func delivery(from row: PostgresRow) throws -> DeliveryRecord {
+        let (id, eventID, type, subscriptionID, tenant, videoID, state, attempts, next, created) = try row.decode(
+            (Int64, String, String, String, String, String?, String, Int, Double, Double).self
+        )
+        guard let eventType = EventType(rawValue: type), let state = DeliveryState(rawValue: state) else {
+            throw StoreError.invalidData("delivery row")
+        }
+        return DeliveryRecord(
+            id: id, eventID: eventID, eventType: eventType, subscriptionID: subscriptionID, tenant: tenant, videoID: videoID,
+            state: state, attempts: attempts, nextAttemptAt: Date(unixSeconds: next), createdAt: Date(unixSeconds: created)
+        )
+    }
+}

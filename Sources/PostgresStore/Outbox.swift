@@ -1,0 +1,313 @@
+import BridgeCore
+public import BridgeStore
+public import Foundation
+import PostgresNIO
+
+/// The outbox as dispatchers on any number of replicas work it: claims with leases, outcomes,
+/// auto-disable. The rules are SQLite's (see `SQLiteStore/Outbox.swift`); what differs is how
+/// several writers share the rows.
+extension PostgresBridgeStore {
+    /// Leases up to `limit` due deliveries to `leaseOwner`. Candidates are read `FOR UPDATE SKIP LOCKED`
+    /// (rows another transaction is completing are passed over, never waited for) and leased in the same
+    /// transaction. Claims take an advisory lock for their short transaction, so the per-subscription
+    /// cap counts the live leases of every replica (read from the table) and two claims never both
+    /// take a subscription's last slot. Per-video order needs nothing more: a leased delivery is still
+    /// open, so the next one of its stream is not a candidate until it is settled.
+    public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
+        async throws(StoreError) -> [ClaimedDelivery]
+    {
+        guard limit > 0 else { return [] }
+        let box = secrets
+        return try await transaction { sql in
+            let at = now.unixSeconds
+            try await sql.run("SELECT pg_advisory_xact_lock(\(Schema.claimLock))")
+            var room = cap
+            var leases: [String: Int] = [:]
+            for row in try await sql.rows(
+                """
+                SELECT subscription_id, COUNT(*) FROM deliveries
+                WHERE lease_owner IS NOT NULL AND state = 'pending' AND lease_expires_at > \(at) GROUP BY subscription_id
+                """
+            ) {
+                let (id, leased) = try row.decode((String, Int).self)
+                leases[id] = leased
+            }
+            room.include(leases: leases)
+            var chosen: [Int64] = []
+            for _ in 0..<4 where chosen.count < limit {
+                let candidates = try await sql.rows(
+                    """
+                    SELECT d.id, d.subscription_id FROM deliveries d
+                    WHERE d.state = 'pending' AND d.next_attempt_at <= \(at)
+                      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= \(at))
+                      AND NOT EXISTS (
+                          SELECT 1 FROM deliveries p
+                          WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                            AND p.state IN ('pending', 'held') AND p.id < d.id)
+                      AND d.subscription_id <> ALL(\(room.full))
+                      AND d.id <> ALL(\(chosen))
+                    ORDER BY d.next_attempt_at, d.id
+                    LIMIT \((limit - chosen.count) * 2)
+                    FOR UPDATE OF d SKIP LOCKED
+                    """
+                )
+                guard !candidates.isEmpty else { break }
+                var skipped = false
+                for row in candidates where chosen.count < limit {
+                    let (id, subscription) = try row.decode((Int64, String).self)
+                    guard room.hasRoom(for: subscription) else {
+                        skipped = true
+                        continue
+                    }
+                    room.add(subscription)
+                    chosen.append(id)
+                }
+                if !skipped { break }
+            }
+            guard !chosen.isEmpty else { return [] }
+            try await sql.run(
+                """
+                UPDATE deliveries SET lease_owner = \(leaseOwner), lease_expires_at = \((now + leaseDuration).unixSeconds),
+                    updated_at = \(at)
+                WHERE id = ANY(\(chosen))
+                """
+            )
+            let rows = try await sql.rows(
+                """
+                SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id, e.type, e.payload, e.video_id, s.url
+                FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
+                WHERE d.id = ANY(\(chosen))
+                ORDER BY d.next_attempt_at, d.id
+                """
+            )
+            var signing: [String: [String]] = [:]
+            var claimed: [ClaimedDelivery] = []
+            for row in rows {
+                let (id, subscription, tenant, attempts, eventID, type, payload, videoID, url) = try row.decode(
+                    (Int64, String, String, Int, String, String, String, String?, String).self
+                )
+                guard let eventType = EventType(rawValue: type) else { throw StoreError.invalidData("event type") }
+                if signing[subscription] == nil {
+                    signing[subscription] = try await sql.column(
+                        """
+                        SELECT secret FROM subscription_secrets
+                        WHERE subscription_id = \(subscription) AND (expires_at IS NULL OR expires_at > \(at)) ORDER BY id DESC
+                        """,
+                        as: String.self
+                    ).map { try box.openText($0, context: SecretBox.secretContext(subscriptionID: subscription)) }
+                }
+                claimed.append(
+                    ClaimedDelivery(
+                        id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscription, tenant: tenant,
+                        videoID: videoID, url: url, secrets: signing[subscription] ?? [], attemptNumber: attempts + 1
+                    )
+                )
+            }
+            return claimed
+        }
+    }
+
+    /// Records attempts and moves each delivery on, in one transaction for the batch; every change
+    /// compares the lease owner, so a replica whose lease ran out changes nothing.
+    @discardableResult
+    public func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
+        -> [DisabledSubscription]
+    {
+        guard !attempts.isEmpty else { return [] }
+        let disabled = try await transaction { sql -> [DisabledSubscription] in
+            let at = now.unixSeconds
+            for attempt in attempts where attempt.disposition != .released {
+                try await sql.run(
+                    """
+                    INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet)
+                    SELECT \(attempt.deliveryID), \(attempt.attemptedAt.unixSeconds), \(attempt.statusCode), \(attempt.errorKind),
+                           \(attempt.latency.timeInterval * 1000), \(attempt.responseSnippet)
+                    WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = \(attempt.deliveryID))
+                    """
+                )
+            }
+            var successes: [String: [Int64]] = [:]
+            var succeeded: [String] = []
+            for attempt in attempts where attempt.disposition == .succeeded {
+                successes[attempt.leaseOwner, default: []].append(attempt.deliveryID)
+                if !succeeded.contains(attempt.subscriptionID) { succeeded.append(attempt.subscriptionID) }
+            }
+            for (owner, ids) in successes.sorted(by: { $0.key < $1.key }) {
+                try await sql.run(
+                    """
+                    UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = \(at), updated_at = \(at),
+                        last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id = ANY(\(ids)) AND lease_owner = \(owner)
+                    """
+                )
+            }
+            if !succeeded.isEmpty {
+                try await sql.run(
+                    "UPDATE subscriptions SET failing_since = NULL WHERE id = ANY(\(succeeded.sorted())) AND failing_since IS NOT NULL"
+                )
+            }
+            var failing = Set<String>()
+            var toDisable: [String: DisableReason] = [:]
+            for attempt in attempts {
+                switch try await Self.settle(sql, attempt, now: now) {
+                case .recovered: failing.remove(attempt.subscriptionID)
+                case .failing: failing.insert(attempt.subscriptionID)
+                case .gone: toDisable[attempt.subscriptionID] = .gone
+                case .released: break
+                }
+            }
+            for id in failing.sorted() {
+                try await sql.run("UPDATE subscriptions SET failing_since = COALESCE(failing_since, \(at)) WHERE id = \(id)")
+                if let started = try await sql.one("SELECT failing_since FROM subscriptions WHERE id = \(id) AND enabled", as: Double.self),
+                    at - started >= disableAfter.timeInterval
+                {
+                    toDisable[id] = toDisable[id] ?? .failing(since: Date(unixSeconds: started))
+                }
+            }
+            var disabled: [DisabledSubscription] = []
+            for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
+                if let tenant = try await Self.disable(sql, subscriptionID: id, reason: reason, now: now) {
+                    disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
+                }
+            }
+            // A delivery of a disabled subscription that just failed stays held, not pending.
+            try await sql.run(
+                """
+                UPDATE deliveries d SET state = 'held' FROM subscriptions s
+                WHERE s.id = d.subscription_id AND NOT s.enabled AND d.subscription_id = ANY(\(Set(attempts.map(\.subscriptionID)).sorted()))
+                  AND d.state = 'pending' AND d.lease_owner IS NULL
+                """
+            )
+            return disabled
+        }
+        return disabled
+    }
+
+    /// What one attempt says about its subscription's health.
+    enum Verdict { case recovered, failing, gone, released }
+
+    /// Moves one delivery on by its outcome while `attempt.leaseOwner` still holds its lease.
+    static func settle(_ sql: SQL, _ attempt: CompletedAttempt, now: Date) async throws -> Verdict {
+        let error = attempt.errorKind ?? attempt.statusCode.map { "http_\($0)" }
+        let at = now.unixSeconds
+        let (id, owner) = (attempt.deliveryID, attempt.leaseOwner)
+        switch attempt.disposition {
+        case .succeeded:
+            return .recovered
+        case .retry(let next), .throttled(until: let next):
+            try await sql.run(
+                """
+                UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = \(next.unixSeconds), updated_at = \(at),
+                    last_error = \(error), lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(id) AND lease_owner = \(owner)
+                """
+            )
+            if case .throttled = attempt.disposition {
+                try await sql.run(
+                    """
+                    UPDATE deliveries SET next_attempt_at = GREATEST(next_attempt_at, \(next.unixSeconds))
+                    WHERE subscription_id = \(attempt.subscriptionID) AND state = 'pending' AND lease_owner IS NULL
+                    """
+                )
+            }
+            return .failing
+        case .failed:
+            try await sql.run(
+                """
+                UPDATE deliveries SET state = 'failed', attempts = attempts + 1, completed_at = \(at), updated_at = \(at),
+                    last_error = \(error), lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(id) AND lease_owner = \(owner)
+                """
+            )
+            return .failing
+        case .gone:
+            try await sql.run(
+                """
+                UPDATE deliveries SET state = 'held', attempts = attempts + 1, updated_at = \(at), last_error = \(error),
+                    lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(id) AND lease_owner = \(owner)
+                """
+            )
+            return .gone
+        case .released:
+            try await sql.run(
+                "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = \(id) AND lease_owner = \(owner)"
+            )
+            return .released
+        }
+    }
+
+    /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
+    static func disable(_ sql: SQL, subscriptionID: String, reason: DisableReason, now: Date) async throws -> String? {
+        let at = now.unixSeconds
+        guard
+            let tenant = try await sql.one(
+                """
+                UPDATE subscriptions SET enabled = false, disabled_reason = \(reason.text), updated_at = \(at)
+                WHERE id = \(subscriptionID) AND enabled RETURNING tenant
+                """,
+                as: String.self
+            )
+        else { return nil }
+        try await sql.run(
+            """
+            UPDATE deliveries SET state = 'held', updated_at = \(at)
+            WHERE subscription_id = \(subscriptionID) AND state = 'pending' AND (lease_owner IS NULL OR lease_expires_at <= \(at))
+            """
+        )
+        return tenant
+    }
+
+    public func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
+        try await read { sql in
+            let head = try await sql.one(
+                """
+                SELECT d.next_attempt_at FROM deliveries d
+                WHERE d.state = 'pending' AND d.lease_owner IS NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM deliveries p
+                      WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                        AND p.state IN ('pending', 'held') AND p.id < d.id)
+                  AND d.subscription_id <> ALL(\(cap.full))
+                ORDER BY d.next_attempt_at LIMIT 1
+                """,
+                as: Double.self
+            )
+            let lease = try await sql.one(
+                "SELECT MIN(lease_expires_at) FROM deliveries WHERE state = 'pending' AND lease_owner IS NOT NULL", as: Double.self
+            )
+            return [head, lease].compactMap { $0 }.min().map(Date.init(unixSeconds:))
+        }
+    }
+
+    // MARK: - Fan-out
+
+    /// The one way rows enter the outbox, as in SQLite: `INSERT INTO deliveries … SELECT` over pairs of
+    /// event `e` and subscription `s`, pending while the subscription is enabled and held while not,
+    /// due now, ordered behind earlier open deliveries of the same video. Callers write
+    /// `\(unescaped: enqueue) <now>, <now>, <now> FROM … WHERE … RETURNING 1`.
+    static let enqueue = """
+        INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at, created_at, updated_at)
+        SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
+        """
+
+    /// Whether subscription `s` of the event's tenant takes event `e` (its video and type filters;
+    /// a ping is addressed to one subscription, so no video filter stops it).
+    static let subscriptionTakesEvent = """
+        (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
+          AND (s.event_types IS NULL OR e.type = ANY(s.event_types))
+        """
+
+    /// A new event to every subscription of its tenant that takes it.
+    static func fanOut(_ sql: SQL, event: StoredEvent, now: Date) async throws -> Int {
+        let at = now.unixSeconds
+        return try await sql.run(
+            """
+            \(unescaped: enqueue) \(at), \(at), \(at)
+            FROM events e JOIN subscriptions s ON s.tenant = e.tenant
+            WHERE e.seq = \(event.sequence) AND \(unescaped: subscriptionTakesEvent)
+            RETURNING 1
+            """
+        )
+    }
+}
