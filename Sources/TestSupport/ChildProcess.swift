@@ -13,15 +13,25 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var exitStatus: Int32?
 
-    public init(executable: String, arguments: [String], environment: [String: String], outputPath: String) throws {
+    /// Standard output goes to `outputPath`, standard error too unless `errorPath` names its own file.
+    public init(executable: String, arguments: [String], environment: [String: String], outputPath: String, errorPath: String? = nil) throws {
         self.outputPath = outputPath
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorPath {
+            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_APPEND, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Nothing else of this process's is inherited: a long-lived child (the test PostgreSQL server)
+        // holding a copy of a test's socket keeps that connection open after the test closed it, and
+        // its peer waits for an end that never comes.
+        closeInheritedDescriptors(&actions)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -121,3 +131,17 @@ public func bridgeBinaryPath(file: String = #filePath) throws -> String {
     }
     throw ChildProcessError.binaryNotFound(root.path)
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+, not exposed to Swift's Glibc module):
+/// the child starts with only 0, 1 and 2. Where it is missing, each descriptor open now is closed.
+private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    if let symbol = closeFromSymbol {
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        return
+    }
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? []
+    for descriptor in open where descriptor > 2 { posix_spawn_file_actions_addclose(&actions, descriptor) }
+}
+
+private nonisolated(unsafe) let closeFromSymbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np")

@@ -40,37 +40,6 @@ func withSimulator<T>(
     }
 }
 
-/// Resumes the wait for a child process exactly once; remembers whether it was killed for timing out.
-final class ExitWaiter: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Int32, any Error>?
-        var timedOut = false
-    }
-    private let state = Mutex(State())
-
-    func set(_ continuation: CheckedContinuation<Int32, any Error>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    func finish(_ result: Result<Int32, any Error>) {
-        let continuation = state.withLock { state in
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume(with: result)
-    }
-
-    func markTimedOutIfWaiting() -> Bool {
-        state.withLock { state in
-            guard state.continuation != nil else { return false }
-            state.timedOut = true
-            return true
-        }
-    }
-
-    var timedOut: Bool { state.withLock { $0.timedOut } }
-}
-
 struct ProcessResult {
     var exitCode: Int32
     var stdout: Data
@@ -78,55 +47,32 @@ struct ProcessResult {
     var timedOut: Bool
 }
 
-/// Runs a program with a bounded wait; on timeout it is killed with SIGKILL
-/// (children may inherit blocked signals, so SIGTERM is not reliable).
+/// Runs a program with a bounded wait; on timeout it is killed with SIGKILL (children may inherit
+/// blocked signals, so SIGTERM is not reliable). TestSupport's `ChildProcess` reaps it by polling
+/// `waitpid`: Foundation's `Process` here sometimes never saw a child's exit (the child stayed a
+/// zombie and the test waited forever on its termination handler).
 func runProcess(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(15)) async throws -> ProcessResult {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sim-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let outURL = directory.appendingPathComponent("stdout")
-    let errURL = directory.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let outHandle = try FileHandle(forWritingTo: outURL)
-    let errHandle = try FileHandle(forWritingTo: errURL)
-    defer {
-        try? outHandle.close()
-        try? errHandle.close()
+    let directory = try TemporaryDirectory("sim-test")
+    defer { directory.remove() }
+    let outPath = directory.path("stdout")
+    let errPath = directory.path("stderr")
+    let process = try ChildProcess(
+        executable: executable, arguments: arguments, environment: ProcessInfo.processInfo.environment,
+        outputPath: outPath, errorPath: errPath
+    )
+    var timedOut = false
+    var status = await process.waitForExit(within: timeout)
+    if status == nil {
+        timedOut = true
+        await process.kill9()
+        status = process.poll()
     }
-
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    process.standardInput = FileHandle.nullDevice
-
-    let waiter = ExitWaiter()
-    let exitCode: Int32 = try await withCheckedThrowingContinuation { continuation in
-        waiter.set(continuation)
-        process.terminationHandler = { finished in
-            waiter.finish(.success(finished.terminationStatus))
-        }
-        do {
-            try process.run()
-        } catch {
-            waiter.finish(.failure(error))
-            return
-        }
-        let pid = process.processIdentifier
-        Task {
-            try? await Task.sleep(for: timeout)
-            if waiter.markTimedOutIfWaiting() {
-                kill(pid, SIGKILL)
-            }
-        }
-    }
+    let raw = status ?? 0
     return ProcessResult(
-        exitCode: exitCode,
-        stdout: (try? Data(contentsOf: outURL)) ?? Data(),
-        stderr: (try? Data(contentsOf: errURL)) ?? Data(),
-        timedOut: waiter.timedOut
+        exitCode: (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f),
+        stdout: (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data(),
+        stderr: (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data(),
+        timedOut: timedOut
     )
 }
 
