@@ -90,6 +90,7 @@ let package = Package(
             dependencies: [
                 "BridgeCore", "BridgeStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -130,7 +131,7 @@ let package = Package(
         .target(
             name: "BridgeService",
             dependencies: [
-                "BridgeCore", "BridgeStore", "SQLiteStore", "TalkingPhoto", "CurlHTTP", "Webhooks", "Delivery", "BridgeAPI",
+                "BridgeCore", "BridgeStore", "SQLiteStore", "PostgresStore", "TalkingPhoto", "CurlHTTP", "Webhooks", "Delivery", "BridgeAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -279,7 +280,8 @@ let package = Package(
         .testTarget(
             name: "BridgeServiceTests",
             dependencies: [
-                "BridgeService", "BridgeStore", "SQLiteStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport", "Webhooks", "Delivery",
+                "BridgeService", "BridgeStore", "SQLiteStore", "PostgresStore", "BridgeCore", "TalkingPhoto", "CurlHTTP", "Simulator", "TestSupport",
+                "Webhooks", "Delivery",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

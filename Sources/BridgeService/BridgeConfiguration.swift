@@ -20,7 +20,7 @@ public struct BridgeConfiguration: Sendable {
 
     public var listenHost: String = ""
     public var listenPort: Int = 0
-    public var databasePath: String = ""
+    public var database: DatabaseLocation = .sqlite(path: "")
     public var upstreamBaseURL: String = ""
     public var upstreamToken: UpstreamToken = UpstreamToken("")
     /// Total time one upstream call may take before it counts as a failure (the poller backs off).
@@ -45,7 +45,7 @@ public struct BridgeConfiguration: Sendable {
     public var maxConnections: Int = 0
     /// How long a write waits for another connection's lock.
     public var databaseBusyTimeout: Duration = .zero
-    /// Seals secrets at rest; nil: `<database>.key`.
+    /// Seals secrets at rest; nil: `<database>.key` (SQLite only; PostgreSQL requires a key).
     public var encryptionKey: Data? = nil
     /// Subscriptions per key.
     public var maxSubscriptions: Int = 0

@@ -7,7 +7,6 @@ import Metrics
 public import Prometheus
 public import Logging
 public import ServiceLifecycle
-import SQLiteStore
 import TalkingPhoto
 import Webhooks
 
@@ -31,13 +30,10 @@ public struct BridgeRuntime: Sendable {
         logger: Logger,
         metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onListening: @escaping @Sendable (Int) -> Void = { _ in }
-    ) throws {
+    ) async throws {
         self.configuration = configuration
         self.logger = logger
-        store = try SQLiteBridgeStore(
-            path: configuration.databasePath,
-            configuration: .init(busyTimeout: configuration.databaseBusyTimeout, encryptionKey: configuration.encryptionKey)
-        )
+        store = try await configuration.openStore(logger: logger)
         upstreamTransport = try CurlTransport()
         callbackTransport = try CurlTransport(configuration: .init(maxCachedConnections: max(256, configuration.deliveryConcurrency)))
         let client = TalkingPhotoClient(
@@ -48,12 +44,17 @@ public struct BridgeRuntime: Sendable {
         )
         // The one metrics factory: every counter lands in the registry `/metrics` renders.
         let metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
+        // One replica polls at a time (a lease with a term in the store); on SQLite it is this process.
+        let leadership = PollerLeadership(
+            store: store, pollInterval: configuration.pollInterval, logger: logger.labelled("bridge.poller"), metrics: metricsFactory
+        )
         let poller = Poller(
             store: store,
             client: client,
             configuration: configuration.pollerConfiguration,
             logger: logger.labelled("bridge.poller"),
-            metrics: metricsFactory
+            metrics: metricsFactory,
+            leadership: leadership
         )
         let dispatcher = Dispatcher(
             store: store,
@@ -68,8 +69,8 @@ public struct BridgeRuntime: Sendable {
         let application = try buildApplication(configuration: configuration, dependencies: dependencies)
         let deferred = dependencies.deferred
         // Shut down in reverse: stop accepting requests first, then drain deliveries, then stop
-        // polling; kept writes get their last try after everything else stopped.
-        services = [deferred, poller, dispatcher, application]
+        // polling and hand the poller lease over; kept writes get their last try after everything else.
+        services = [deferred, leadership, poller, dispatcher, application]
     }
 
     /// Runs until SIGTERM/SIGINT (graceful; `handleSignals: false` for tests) or cancellation.
@@ -77,7 +78,7 @@ public struct BridgeRuntime: Sendable {
         logger.info(
             "talking-photo-bridge starting",
             metadata: [
-                "database": "\(configuration.databasePath)", "upstream": "\(URLText.redactingCredentials(configuration.upstreamBaseURL))",
+                "database": "\(configuration.database)", "upstream": "\(URLText.redactingCredentials(configuration.upstreamBaseURL))",
                 "libcurl": "\(CurlTransport.libcurlVersion)",
             ]
         )
@@ -123,7 +124,7 @@ extension BridgeRuntime {
         metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) async throws -> RunningBridge {
         let ports = AsyncStream.makeStream(of: Int.self)
-        let runtime = try BridgeRuntime(configuration: configuration, logger: logger, metricsRegistry: metricsRegistry) { port in
+        let runtime = try await BridgeRuntime(configuration: configuration, logger: logger, metricsRegistry: metricsRegistry) { port in
             ports.continuation.yield(port)
         }
         let task = Task {

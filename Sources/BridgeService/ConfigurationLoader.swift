@@ -25,12 +25,29 @@ public struct ConfigurationLoader: Sendable {
         /// nil: required.
         public let defaultValue: String?
         public let help: String
-        /// Read from `NAME_FILE` too, and never printed.
+        /// Never printed, and no flag.
         public let isSecret: Bool
+        /// Read from `NAME_FILE` too (every secret, and the database, whose URL may hold a password).
+        public let readsFile: Bool
         /// Checks `value` and stores it; returns the problem (without the value when secret).
         let apply: @Sendable (_ value: String, _ configuration: inout BridgeConfiguration) -> String?
         /// The effective value as `--print-config` shows it.
         let show: @Sendable (BridgeConfiguration) -> String
+
+        init(
+            name: String, flag: String?, defaultValue: String?, help: String, isSecret: Bool, readsFile: Bool? = nil,
+            apply: @escaping @Sendable (String, inout BridgeConfiguration) -> String?,
+            show: @escaping @Sendable (BridgeConfiguration) -> String
+        ) {
+            self.name = name
+            self.flag = flag
+            self.defaultValue = defaultValue
+            self.help = help
+            self.isSecret = isSecret
+            self.readsFile = readsFile ?? isSecret
+            self.apply = apply
+            self.show = show
+        }
     }
 
     public static let settings: [Setting] = [
@@ -47,13 +64,14 @@ public struct ConfigurationLoader: Sendable {
         ),
         Setting(
             name: "BRIDGE_DATABASE", flag: "database", defaultValue: "bridge.sqlite",
-            help: "Path of the SQLite database file (created if missing).", isSecret: false,
+            help: "SQLite file (created if missing), or postgres://user:password@host:port/db for several replicas (or BRIDGE_DATABASE_FILE; keep a password out of the command line).",
+            isSecret: false, readsFile: true,
             apply: { value, configuration in
                 guard !value.isEmpty else { return "must not be empty" }
-                configuration.databasePath = value
+                configuration.database = DatabaseLocation(value)
                 return nil
             },
-            show: { $0.databasePath }
+            show: { $0.database.description }
         ),
         Setting(
             name: "SURREAL_BASE_URL", flag: "upstream-base-url", defaultValue: "https://openapi.surreal-ai.com",
@@ -158,7 +176,13 @@ public struct ConfigurationLoader: Sendable {
             help: "32-byte key (base64 or hex) sealing signing secrets at rest (or BRIDGE_ENCRYPTION_KEY_FILE); empty: <database>.key, generated 0600.",
             isSecret: true,
             apply: { value, configuration in assign(encryptionKey(value)) { configuration.encryptionKey = $0 } },
-            show: { $0.encryptionKey == nil ? "(\(SQLiteBridgeStore.keyFilePath(forDatabase: $0.databasePath)))" : "<redacted>" }
+            show: { configuration in
+                switch (configuration.encryptionKey, configuration.database) {
+                case (.some, _): "<redacted>"
+                case (nil, .sqlite(let path)): "(\(SQLiteBridgeStore.keyFilePath(forDatabase: path)))"
+                case (nil, .postgres): "(missing: required with PostgreSQL)"
+                }
+            }
         ),
         count("BRIDGE_MAX_SUBSCRIPTIONS", "max-subscriptions", "1000", 1...10_000_000, \.maxSubscriptions, "Subscriptions per API key."),
         count(
@@ -236,6 +260,12 @@ public struct ConfigurationLoader: Sendable {
             case .failure(let problem): problems.append(problem.line)
             }
         }
+        let names = Set(settings.map(\.name))
+        if problems.isEmpty, names.contains("BRIDGE_ENCRYPTION_KEY"), configuration.database.isShared, configuration.encryptionKey == nil {
+            problems.append(
+                "BRIDGE_ENCRYPTION_KEY is required with a postgres:// BRIDGE_DATABASE: every replica seals and opens secrets with it (there is no key file)"
+            )
+        }
         return problems.isEmpty ? .success(configuration) : .failure(ConfigurationErrors(lines: problems))
     }
 
@@ -297,11 +327,11 @@ public struct ConfigurationLoader: Sendable {
 
     private struct Problem: Error { let line: String }
 
-    /// flag > environment > NAME_FILE (secrets) > default; nil when required and absent.
+    /// flag > environment > NAME_FILE (secrets, the database) > default; nil when required and absent.
     private func raw(_ setting: Setting) -> Result<String?, Problem> {
         if let flag = flags[setting.name] { return .success(flag) }
         if let value = environment[setting.name] { return .success(value) }
-        if setting.isSecret, let path = environment[setting.name + "_FILE"] {
+        if setting.readsFile, let path = environment[setting.name + "_FILE"] {
             do {
                 let contents = try readFile(path).trimmingCharacters(in: .whitespacesAndNewlines)
                 return .success(contents)

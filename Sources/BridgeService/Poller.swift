@@ -17,7 +17,8 @@ public import Metrics
 public final class Poller: Service {
     /// What one cycle did; returned for tests and logs.
     public struct CycleReport: Sendable, Equatable {
-        public enum Mode: String, Sendable { case idle, list, get }
+        /// `standby`: another replica holds the poller lease; nothing was called or written.
+        public enum Mode: String, Sendable { case idle, list, get, standby }
         public var mode: Mode = .idle
         public var due = 0
         public var listCalls = 0
@@ -47,6 +48,7 @@ public final class Poller: Service {
     private let random: @Sendable () -> Double
     private let logger: Logger
     private let metrics: any MetricsFactory
+    private let leadership: PollerLeadership?
     private let state = Mutex(State())
 
     public init(
@@ -57,9 +59,11 @@ public final class Poller: Service {
         now: @escaping @Sendable () -> Date = { Date() },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         logger: Logger,
-        metrics: any MetricsFactory = MetricsSystem.factory
+        metrics: any MetricsFactory = MetricsSystem.factory,
+        leadership: PollerLeadership? = nil
     ) {
         self.metrics = metrics
+        self.leadership = leadership
         self.store = store
         self.client = client
         self.configuration = configuration
@@ -90,9 +94,23 @@ public final class Poller: Service {
     /// the cycle's own duration (zero when it took longer), so a change waits at most one interval to
     /// be seen however long listing a large account takes. After a failure the backoff counts from the
     /// cycle's end.
+    ///
+    /// With a ``PollerLeadership``, a cycle runs only while it holds the poller lease, and its writes
+    /// carry the term; a standby replica's cycle only waits for its next look at the lease. Without
+    /// one (a single process, the tests) every cycle polls and writes unfenced.
     public func cycle() async -> CycleReport {
+        var fence: PollerTerm?
+        if let leadership {
+            guard let term = leadership.current else {
+                var standby = CycleReport()
+                standby.mode = .standby
+                standby.delay = leadership.renewEvery
+                return standby
+            }
+            fence = term
+        }
         let started = now()
-        var report = await observeAndRecord(started: started)
+        var report = await observeAndRecord(started: started, fence: fence)
         // Whole milliseconds: Date arithmetic carries float noise that would leak into the delay.
         let elapsed = Duration.milliseconds(Int64((min(max(now().timeIntervalSince(started), 0), 86_400) * 1000).rounded()))
         Timer(label: "bridge_poll_cycle_duration_seconds", dimensions: [], factory: metrics).record(duration: elapsed)
@@ -100,10 +118,10 @@ public final class Poller: Service {
         return report
     }
 
-    private func observeAndRecord(started: Date) async -> CycleReport {
+    private func observeAndRecord(started: Date, fence: PollerTerm?) async -> CycleReport {
         var report = CycleReport()
         do {
-            try await expireAndPrune(at: started)
+            try await expireAndPrune(at: started, fence: fence)
             var mark = started
             func phase(_ name: String) {
                 let at = now()
@@ -127,11 +145,13 @@ public final class Poller: Service {
             for (observations, repeats) in [(seen.listed, listRepeats), (seen.fetched, RepeatWrites.always)] {
                 for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
                     let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
-                    recorded.merge(try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats))
+                    recorded.merge(
+                        try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence)
+                    )
                 }
             }
             phase("record")
-            try await backOff(seen.failed)
+            try await backOff(seen.failed, fence: fence)
             report.observations = seen.unchanged + seen.listed.count + seen.fetched.count
             report.unobservable = seen.failed.count
             report.events = recorded.events.count
@@ -160,6 +180,13 @@ public final class Poller: Service {
                 "upstream poll failed; nothing recorded",
                 metadata: ["error_kind": "\(error.kind)", "error": "\(error)", "retry_in": "\(report.delay)"]
             )
+        } catch StoreError.notLeader {
+            // Another replica took the lease while this cycle ran: it wrote nothing, and the new leader
+            // polls from here. Not a failure, and no backoff.
+            if let fence { leadership?.lost(fence) }
+            report.mode = .standby
+            report.delay = leadership?.renewEvery ?? configuration.interval
+            return report
         } catch {
             report.failure = "store"
             report.delay = backoff(after: nil)
@@ -280,10 +307,10 @@ public final class Poller: Service {
     /// Puts each unobservable video on its own growing delay and logs it once per step (each step
     /// doubles the delay, so a video that never becomes observable is logged about ten times, then
     /// every `maxVideoBackoff`).
-    private func backOff(_ failed: [(id: String, kind: String)]) async throws(StoreError) {
+    private func backOff(_ failed: [(id: String, kind: String)], fence: PollerTerm?) async throws(StoreError) {
         guard !failed.isEmpty else { return }
         let steps = try await store.backOffPolling(
-            videoIDs: failed.map(\.id), now: now(), interval: configuration.interval, maximum: configuration.maxVideoBackoff
+            videoIDs: failed.map(\.id), now: now(), interval: configuration.interval, maximum: configuration.maxVideoBackoff, fence: fence
         )
         for (id, kind) in failed {
             guard let step = steps[id] else { continue }
@@ -297,9 +324,9 @@ public final class Poller: Service {
         }
     }
 
-    private func expireAndPrune(at moment: Date) async throws(StoreError) {
+    private func expireAndPrune(at moment: Date, fence: PollerTerm?) async throws(StoreError) {
         let cutoff = moment - configuration.trackingLimit.timeInterval
-        let expired = try await store.expireTracking(startedBefore: cutoff, now: moment, limit: 500)
+        let expired = try await store.expireTracking(startedBefore: cutoff, now: moment, limit: 500, fence: fence)
         for event in expired.events {
             logger.info("tracking expired", metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)"])
         }

@@ -20,6 +20,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case ownedByAnotherTenant
     /// A per-key limit would be passed; `setting` names its variable.
     case limitExceeded(setting: String)
+    /// A poll-cycle write carried a term that is no longer the poller lease's: another replica took
+    /// over, and this one must stop polling (see ``PollerLeaseStore``).
+    case notLeader
     case other(String)
 
     public var description: String {
@@ -36,6 +39,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidData(let message): "invalid stored data: \(message)"
         case .ownedByAnotherTenant: "the video belongs to another key"
         case .limitExceeded(let setting): "limit reached (\(setting))"
+        case .notLeader: "another replica holds the poller lease now; this poll cycle's writes were refused"
         case .other(let message): "database error: \(message)"
         }
     }

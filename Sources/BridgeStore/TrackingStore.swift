@@ -4,7 +4,11 @@ public import Foundation
 /// What the poller needs from storage: which videos are due, and one transaction per batch of
 /// observations that moves each video's state, appends its events and fans them out to the outbox.
 /// SQLite has one writer; an engine with several (PostgreSQL) claims due rows with `SKIP LOCKED`.
-public protocol TrackingStore: Sendable {
+///
+/// The writes of a poll cycle take the poller's `fence`: with one, the store commits them only while
+/// that term still holds the poller lease, else throws ``StoreError/notLeader`` and writes nothing.
+/// Nil (one process, tests) writes unconditionally.
+public protocol TrackingStore: PollerLeaseStore {
     /// Live videos whose next poll is due, soonest first, once each, with what their rows know: an
     /// observation that ``DueVideo/unchanged`` covers would write nothing under `repeats`.
     func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo]
@@ -12,14 +16,15 @@ public protocol TrackingStore: Sendable {
     /// commit together. Every tracked copy of a video (one per key) moves. A changed row is next
     /// polled at `nextPollAt`; a repeat is written as `repeats` says.
     @discardableResult
-    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites)
+    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites, fence: PollerTerm?)
         async throws(StoreError) -> ObservationReport
     /// Pushes the next poll of videos the upstream could not answer for back exponentially.
-    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
-        -> [String: (failures: Int, delay: Duration)]
+    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?)
+        async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
     /// Ends tracking of live videos started before `cutoff` with a `video.expired` event.
     @discardableResult
-    func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int) async throws(StoreError) -> ObservationReport
+    func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int, fence: PollerTerm?) async throws(StoreError)
+        -> ObservationReport
     /// Deletes finished deliveries, events and terminal videos older than `cutoff`, in batches.
     @discardableResult
     func prune(olderThan cutoff: Date, batchSize: Int) async throws(StoreError) -> PruneReport
@@ -91,17 +96,30 @@ extension TrackingStore {
         try await dueVideos(now: now, limit: limit, repeats: .always).map(\.videoID)
     }
 
-    /// Records observations, writing every repeat (``RepeatWrites/always``).
+    /// Records observations, writing every repeat (``RepeatWrites/always``), unfenced.
     @discardableResult
     public func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date) async throws(StoreError)
         -> ObservationReport
     {
-        try await recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: .always)
+        try await recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: .always, fence: nil)
     }
 
     @discardableResult
-    public func expireTracking(startedBefore cutoff: Date, now: Date) async throws(StoreError) -> ObservationReport {
-        try await expireTracking(startedBefore: cutoff, now: now, limit: 500)
+    public func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites)
+        async throws(StoreError) -> ObservationReport
+    {
+        try await recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: repeats, fence: nil)
+    }
+
+    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
+        -> [String: (failures: Int, delay: Duration)]
+    {
+        try await backOffPolling(videoIDs: videoIDs, now: now, interval: interval, maximum: maximum, fence: nil)
+    }
+
+    @discardableResult
+    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int = 500) async throws(StoreError) -> ObservationReport {
+        try await expireTracking(startedBefore: cutoff, now: now, limit: limit, fence: nil)
     }
 
     @discardableResult

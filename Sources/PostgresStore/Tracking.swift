@@ -79,13 +79,15 @@ extension PostgresBridgeStore {
         _ observations: [Observation],
         now: Date,
         nextPollAt: Date,
-        repeats repeatWrites: RepeatWrites
+        repeats repeatWrites: RepeatWrites,
+        fence: PollerTerm?
     ) async throws(StoreError) -> ObservationReport {
         guard !observations.isEmpty else { return ObservationReport() }
         var seen = Set<String>()
         let batch = observations.filter { seen.insert($0.videoID).inserted }
         let ids = batch.map(\.videoID)
         let report = try await transaction { sql in
+            try await sql.checkFence(fence)
             var report = ObservationReport()
             var position: [String: Int] = [:]
             position.reserveCapacity(batch.count)
@@ -135,11 +137,12 @@ extension PostgresBridgeStore {
         return report
     }
 
-    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
-        -> [String: (failures: Int, delay: Duration)]
+    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?)
+        async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
     {
         guard !videoIDs.isEmpty else { return [:] }
         let entries = try await transaction { sql -> [(String, Int, Duration)] in
+            try await sql.checkFence(fence)
             var result: [(String, Int, Duration)] = []
             for id in videoIDs {
                 let failures = 1 + (try await sql.one(
@@ -162,8 +165,11 @@ extension PostgresBridgeStore {
     }
 
     @discardableResult
-    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int) async throws(StoreError) -> ObservationReport {
+    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int, fence: PollerTerm?) async throws(StoreError)
+        -> ObservationReport
+    {
         let report = try await transaction { sql in
+            try await sql.checkFence(fence)
             var report = ObservationReport()
             let rows = try await sql.rows(
                 "SELECT \(unescaped: StateRow.columns) FROM videos WHERE NOT terminal AND tracking_started_at <= \(cutoff.unixSeconds) ORDER BY tracking_started_at LIMIT \(limit) FOR UPDATE SKIP LOCKED"

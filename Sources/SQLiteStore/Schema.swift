@@ -73,6 +73,12 @@ enum Schema {
         migrator.registerMigration("v8-deliveries-leased") { db in
             try db.execute(sql: "CREATE INDEX deliveries_leased ON deliveries(subscription_id) WHERE lease_owner IS NOT NULL")
         }
+        // Which process polls the upstream (several `serve` processes may open one file).
+        migrator.registerMigration("v9-poller-lease") { db in
+            try db.execute(
+                sql: "CREATE TABLE poller_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, term INTEGER NOT NULL, expires_at REAL NOT NULL)"
+            )
+        }
         return migrator
     }
 

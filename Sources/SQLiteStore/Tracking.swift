@@ -89,13 +89,15 @@ extension SQLiteBridgeStore {
         _ observations: [Observation],
         now: Date,
         nextPollAt: Date,
-        repeats repeatWrites: RepeatWrites
+        repeats repeatWrites: RepeatWrites,
+        fence: PollerTerm?
     ) async throws(StoreError) -> ObservationReport {
         guard !observations.isEmpty else { return ObservationReport() }
         var seen = Set<String>()
         let batch = observations.filter { seen.insert($0.videoID).inserted }
         let ids = Self.jsonArray(batch.map(\.videoID))
         let report = try await write { db in
+            try Self.checkFence(db, fence)
             var report = ObservationReport()
             var position: [String: Int] = [:]
             position.reserveCapacity(batch.count)
@@ -167,11 +169,12 @@ extension SQLiteBridgeStore {
     /// wait on their own growing delay: `interval × 2^(failures − 1)`, at most `maximum`, so they never
     /// hold the head of the due queue. Returns each video's consecutive failures and its next delay.
     /// An observation resets the count.
-    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
-        -> [String: (failures: Int, delay: Duration)]
+    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?)
+        async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
     {
         guard !videoIDs.isEmpty else { return [:] }
         return try await write { db in
+            try Self.checkFence(db, fence)
             var result: [String: (failures: Int, delay: Duration)] = [:]
             for id in videoIDs {
                 let failures = 1 + (try Int.fetchOne(cached: db, sql: "SELECT MAX(poll_failures) FROM videos WHERE video_id = ? AND terminal = 0", arguments: [id]
@@ -190,8 +193,11 @@ extension SQLiteBridgeStore {
     /// Ends tracking of videos still not terminal after the tracking limit: each emits
     /// `video.tracking_expired` (with its outbox rows) and is no longer polled.
     @discardableResult
-    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int) async throws(StoreError) -> ObservationReport {
+    public func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int, fence: PollerTerm?) async throws(StoreError)
+        -> ObservationReport
+    {
         let report = try await write { db in
+            try Self.checkFence(db, fence)
             var report = ObservationReport()
             let rows = try Row.fetchAll(cached: db, sql: Self.stateSelect + " WHERE terminal = 0 AND tracking_started_at <= ? ORDER BY tracking_started_at LIMIT ?",
                 arguments: [cutoff.unixSeconds, limit]

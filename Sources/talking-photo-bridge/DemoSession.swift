@@ -64,7 +64,7 @@ final class DemoSession: Sendable {
         let temporary = temporaryDatabase
             ? FileManager.default.temporaryDirectory.appendingPathComponent("talking-photo-demo-\(getpid()).sqlite").path : nil
         var configuration = settings
-        configuration.databasePath = temporary ?? settings.databasePath
+        if let temporary { configuration.database = .sqlite(path: temporary) }
         configuration.upstreamBaseURL = simulator.baseURL
         configuration.upstreamToken = .init("sim-token")
         configuration.apiKeys = [.init(name: "demo", key: apiKey)]

@@ -3,24 +3,25 @@ import BridgeService
 import BridgeStore
 import CurlHTTP
 import Foundation
+import Logging
 import SQLiteStore
 
 /// `migrate`: apply database migrations and exit (e.g. before rolling out a new version).
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply the database migrations and exit.",
-        discussion: "Opens the SQLite file (creating it if missing), applies every pending migration and lists them. A file written by a newer version is refused."
+        discussion: "Opens the database (an SQLite file is created if missing), applies every pending migration and lists them. A database written by a newer version is refused. On PostgreSQL an advisory lock makes replicas starting at once migrate once."
     )
 
-    @Option(help: "SQLite file. Default: $BRIDGE_DATABASE, else its default (bridge.sqlite).")
+    @Option(help: "SQLite file or postgres:// URL. Default: $BRIDGE_DATABASE (or _FILE), else bridge.sqlite.")
     var database: String?
 
     func run() async throws {
-        let (path, key) = try operatorDatabase(database, command: "migrate", mustExist: false)
+        let configuration = try operatorDatabase(database, command: "migrate", mustExist: false)
         do {
-            let store = try SQLiteBridgeStore(path: path, configuration: .init(encryptionKey: key))
+            let store = try await configuration.openStore(logger: Logger(label: "migrate", factory: { _ in SwiftLogNoOpLogHandler() }))
             let applied = try await store.appliedMigrations()
-            print("\(path): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))")
+            print("\(configuration.database): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))")
         } catch {
             printError("talking-photo-bridge migrate: \(error)")
             throw ExitCode(1)
@@ -46,9 +47,10 @@ struct Backup: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (source, key) = try operatorDatabase(database, command: "backup")
+        let configuration = try operatorDatabase(database, command: "backup")
+        let source = try sqliteOnly(configuration, command: "backup", instead: "use pg_dump, which is consistent while replicas run")
         do {
-            try await SQLiteBridgeStore(path: source, configuration: .init(encryptionKey: key)).backup(to: path)
+            try await SQLiteBridgeStore(path: source, configuration: .init(encryptionKey: configuration.encryptionKey)).backup(to: path)
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             print("backed up \(source) to \(path) (\(size) bytes); its secrets are sealed, keep the key apart from it")
         } catch {
@@ -128,24 +130,34 @@ struct Healthcheck: AsyncParsableCommand {
 }
 
 /// The database an operator command works on and its secrets key, from the same settings table as
-/// `serve`: `--database`, else `BRIDGE_DATABASE`, else its default; the key from
-/// `BRIDGE_ENCRYPTION_KEY` or `_FILE` (nil: `<database>.key`). A bad setting exits 78; with
-/// `mustExist`, a missing file exits 1.
-func operatorDatabase(_ option: String?, command: String, mustExist: Bool = true) throws -> (path: String, key: Data?) {
+/// `serve`: `--database`, else `BRIDGE_DATABASE` (or `_FILE`), else its default; the key from
+/// `BRIDGE_ENCRYPTION_KEY` or `_FILE` (nil: `<database>.key`, SQLite only). A bad setting exits 78;
+/// with `mustExist`, a missing SQLite file exits 1.
+func operatorDatabase(_ option: String?, command: String, mustExist: Bool = true) throws -> BridgeConfiguration {
     let loader = ConfigurationLoader(
         environment: ProcessInfo.processInfo.environment, flags: option.map { ["BRIDGE_DATABASE": $0] } ?? [:]
     )
     switch loader.load(only: ["BRIDGE_DATABASE", "BRIDGE_ENCRYPTION_KEY"]) {
     case .success(let configuration):
-        if mustExist, !FileManager.default.fileExists(atPath: configuration.databasePath) {
-            printError("talking-photo-bridge \(command): no database at \(configuration.databasePath)")
+        if mustExist, case .sqlite(let path) = configuration.database, !FileManager.default.fileExists(atPath: path) {
+            printError("talking-photo-bridge \(command): no database at \(path)")
             throw ExitCode(1)
         }
-        return (configuration.databasePath, configuration.encryptionKey)
+        return configuration
     case .failure(let errors):
         for line in errors.lines { printError("talking-photo-bridge \(command): \(line)") }
         throw ExitCode(78)
     }
+}
+
+/// The SQLite file of an operator command that only SQLite has (backup, rekey); PostgreSQL exits 64
+/// naming the server's own tool.
+func sqliteOnly(_ configuration: BridgeConfiguration, command: String, instead: String) throws -> String {
+    guard case .sqlite(let path) = configuration.database else {
+        printError("talking-photo-bridge \(command): works on an SQLite file; for PostgreSQL \(instead)")
+        throw ExitCode(64)
+    }
+    return path
 }
 
 /// `rekey`: seal every stored secret under a new key, in one transaction.
@@ -167,7 +179,9 @@ struct Rekey: AsyncParsableCommand {
     var newKeyFile: String?
 
     func run() async throws {
-        let (path, current) = try operatorDatabase(database, command: "rekey")
+        let configuration = try operatorDatabase(database, command: "rekey")
+        let path = try sqliteOnly(configuration, command: "rekey", instead: "re-encrypting is not supported yet; keep the key (see README)")
+        let current = configuration.encryptionKey
         var newKey: Data?
         if let newKeyFile {
             guard let text = try? String(contentsOfFile: newKeyFile, encoding: .utf8), let key = SecretBox.parseKey(text) else {

@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
         let runtime: BridgeRuntime
         let host = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
         do {
-            runtime = try BridgeRuntime(configuration: configuration, logger: logger, metricsRegistry: registry) { port in
+            runtime = try await BridgeRuntime(configuration: configuration, logger: logger, metricsRegistry: registry) { port in
                 FileHandle.standardOutput.write(Data("talking-photo-bridge listening on http://\(host):\(port)\n".utf8))
             }
         } catch {

@@ -82,7 +82,7 @@ final class APIHarness: TestResource {
     static func configuration(directory: TemporaryDirectory, upstreamURL: String) -> BridgeConfiguration {
         var configuration = BridgeConfiguration()
         configuration.listenPort = 0
-        configuration.databasePath = directory.path("bridge.sqlite")
+        configuration.database = .sqlite(path: directory.path("bridge.sqlite"))
         configuration.upstreamBaseURL = upstreamURL
         configuration.upstreamToken = .init("api-token")
         configuration.apiKeys = keys.map { .init(name: $0.key, key: $0.value) }

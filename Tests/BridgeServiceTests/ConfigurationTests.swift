@@ -118,6 +118,35 @@ struct ConfigurationTests {
         #expect(text.contains("SURREAL_BASE_URL = https://<redacted>@upstream.example.com:8443/api"))
         #expect(!text.contains("tok-secret-value") && !text.contains("svc:"))
     }
+
+    @Test("a postgres:// BRIDGE_DATABASE (or _FILE) selects PostgreSQL, needs the encryption key, and never shows its password")
+    func postgresDatabase() throws {
+        let url = "postgres://bridge:pg-password-0123@db.internal:5432/bridge?sslmode=require"
+        let key = String(repeating: "ab", count: 32)
+        var environment = Self.minimal
+        environment["BRIDGE_DATABASE_FILE"] = "/run/secrets/database"
+        environment["BRIDGE_ENCRYPTION_KEY"] = key
+        let configuration = try load(environment, files: ["/run/secrets/database": url + "\n"]).get()
+        #expect(configuration.database == .postgres(url: url))
+        let printed = configuration.redactedLines.joined(separator: "\n")
+        #expect(printed.contains("BRIDGE_DATABASE = postgres://<redacted>@db.internal:5432/bridge?sslmode=require"))
+        #expect(!printed.contains("pg-password-0123"))
+        // The variable wins over the file, as for secrets; any other text is a file path.
+        environment["BRIDGE_DATABASE"] = "/data/bridge.sqlite"
+        #expect(try load(environment, files: ["/run/secrets/database": url]).get().database == .sqlite(path: "/data/bridge.sqlite"))
+        // Without a key there is no key file to fall back to: one line, naming the setting, no password.
+        environment["BRIDGE_DATABASE"] = url
+        environment["BRIDGE_ENCRYPTION_KEY"] = nil
+        guard case .failure(let errors) = load(environment) else {
+            Issue.record("PostgreSQL without BRIDGE_ENCRYPTION_KEY loaded")
+            return
+        }
+        #expect(errors.lines.count == 1 && errors.lines[0].hasPrefix("BRIDGE_ENCRYPTION_KEY is required with a postgres://"))
+        #expect(!errors.description.contains("pg-password-0123"))
+        environment["BRIDGE_DATABASE_FILE"] = nil
+        environment["BRIDGE_DATABASE"] = nil
+        #expect(try load(environment).get().database == .sqlite(path: "bridge.sqlite"), "a key file beside SQLite needs no key")
+    }
 }
 
 @Suite("Configuration: the one settings table")
@@ -129,7 +158,7 @@ struct SettingsTableTests {
         expected.upstreamToken = loaded.upstreamToken
         expected.apiKeys = loaded.apiKeys
         #expect(expected.redactedLines == loaded.redactedLines)
-        #expect(BridgeConfiguration().pollInterval == .seconds(2) && BridgeConfiguration().databasePath == "bridge.sqlite")
+        #expect(BridgeConfiguration().pollInterval == .seconds(2) && BridgeConfiguration().database == .sqlite(path: "bridge.sqlite"))
     }
 
     @Test("--print-config shows every setting once, in table order")
@@ -162,7 +191,7 @@ struct SettingsTableTests {
     func partialLoad() throws {
         let loader = ConfigurationLoader(environment: ["BRIDGE_DATABASE": "/data/b.sqlite", "BRIDGE_POLL_INTERVAL": "fast"])
         let configuration = try loader.load(only: ["BRIDGE_DATABASE", "BRIDGE_ENCRYPTION_KEY"]).get()
-        #expect(configuration.databasePath == "/data/b.sqlite" && configuration.encryptionKey == nil)
+        #expect(configuration.database == .sqlite(path: "/data/b.sqlite") && configuration.encryptionKey == nil)
         let bad = ConfigurationLoader(environment: ["BRIDGE_ENCRYPTION_KEY": "short"]).load(only: ["BRIDGE_ENCRYPTION_KEY"])
         #expect(throws: ConfigurationErrors.self) { try bad.get() }
     }

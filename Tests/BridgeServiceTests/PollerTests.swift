@@ -60,9 +60,24 @@ struct PollerTests {
             )
         }
 
+        /// A replica's poller on the same store and clock that polls only while `leadership` holds the lease.
+        func poller(leadership: PollerLeadership) -> Poller {
+            Self.makePoller(
+                store: store, simulator: simulator, transport: transport, clock: clock, timeout: .seconds(30), trackingLimit: trackingLimit,
+                leadership: leadership
+            )
+        }
+
+        /// A lease keeper for `holder` on the harness's store and clock (poll interval 1 s: lease 10 s).
+        func leadership(_ holder: String) -> PollerLeadership {
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            return PollerLeadership(store: store, pollInterval: .seconds(1), holder: holder, clock: clock, now: clock.read, logger: quiet)
+        }
+
         private static func makePoller(
             store: any TrackingStore, simulator: RunningSimulator, transport: any HTTPTransport, clock: ManualClock,
-            timeout: Duration, trackingLimit: Duration, recordBatch: Int = 2_500
+            timeout: Duration, trackingLimit: Duration, recordBatch: Int = 2_500, leadership: PollerLeadership? = nil
         ) -> Poller {
             var quiet = Logger(label: "test")
             quiet.logLevel = .critical
@@ -77,7 +92,8 @@ struct PollerTests {
                 clock: clock,
                 now: clock.read,
                 random: { 0.5 },
-                logger: quiet
+                logger: quiet,
+                leadership: leadership
             )
         }
 
@@ -319,6 +335,59 @@ struct PollerTests {
         }
     }
 
+    /// Two replicas on one store, stepped by the test's clock: only the lease holder calls the
+    /// upstream; the standby takes over once the holder stops renewing and its lease runs out; the
+    /// ex-leader, waking up with its old term, records nothing and stands by.
+    @Test("one poller at a time: the lease holder polls, a standby takes over after expiry, the ex-leader's writes are refused")
+    func onePollerAtATime() async throws {
+        try await Harness.with { harness in
+            try await harness.subscribe()
+            let ids = try await harness.trackPinned(2, status: "pending")
+            let calls: @Sendable () -> Int = { harness.simulator.control.callCounts().total }
+            let first = harness.leadership("replica-a")
+            let second = harness.leadership("replica-b")
+            let pollerA = harness.poller(leadership: first)
+            let pollerB = harness.poller(leadership: second)
+            #expect(first.leaseDuration == .seconds(10) && first.renewEvery == .seconds(1))
+
+            await first.attempt()
+            await second.attempt()
+            let term = try #require(first.current)
+            #expect(second.current == nil)
+            harness.advance()
+            #expect(await pollerB.cycle().mode == .standby)
+            #expect(calls() == 0, "a standby calls nothing")
+            #expect(await pollerA.cycle().mode == .list)
+            #expect(calls() == 1)
+
+            // A stops renewing (paused). Until its lease has run out (10 s after A's attempt) B stays
+            // standby; then B takes over.
+            harness.clock.advance(seconds: 8)
+            await second.attempt()
+            #expect(second.current == nil)
+            harness.clock.advance(seconds: 1)
+            await second.attempt()
+            #expect(second.current?.term == term.term + 1)
+            _ = harness.simulator.control.pin(videoID: ids[0], status: "finished", videoURL: "https://cdn/a.mp4")
+            let taken = await pollerB.cycle()
+            #expect(taken.mode == .list && taken.events == 1)
+
+            // A wakes up believing it still leads: its cycle calls the upstream, but the store refuses
+            // its term, nothing is recorded twice, and A stands by from then on.
+            _ = harness.simulator.control.pin(videoID: ids[1], status: "finished", videoURL: "https://cdn/b.mp4")
+            harness.advance()
+            let stale = await pollerA.cycle()
+            #expect(stale.mode == .standby && stale.events == 0 && stale.failure == nil)
+            #expect(first.current == nil)
+            #expect(try await harness.store.events(tenant: "acme", type: .finished).map(\.videoID) == [ids[0]])
+            let callsBefore = calls()
+            #expect(await pollerA.cycle().mode == .standby && calls() == callsBefore)
+            // B, the leader, sees the second change.
+            let next = await pollerB.cycle()
+            #expect(next.events == 1)
+        }
+    }
+
     /// `run()` sleeps on the injected clock: a cycle per interval, the backoff delay after a failure,
     /// and nothing in between, all stepped by the test.
     @Test("the running poller waits on its clock: one cycle per interval, backoff after a failure")
@@ -457,20 +526,25 @@ final class CountingTrackingStore: TrackingStore {
     func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo] {
         try await inner.dueVideos(now: now, limit: limit, repeats: repeats)
     }
-    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites) async throws(StoreError)
-        -> ObservationReport
+    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites, fence: PollerTerm?)
+        async throws(StoreError) -> ObservationReport
     {
         records.withLock { $0.append((observations.count, repeats)) }
-        return try await inner.recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: repeats)
+        return try await inner.recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: repeats, fence: fence)
     }
-    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration) async throws(StoreError)
+    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?) async throws(StoreError)
         -> [String: (failures: Int, delay: Duration)]
     {
-        try await inner.backOffPolling(videoIDs: videoIDs, now: now, interval: interval, maximum: maximum)
+        try await inner.backOffPolling(videoIDs: videoIDs, now: now, interval: interval, maximum: maximum, fence: fence)
     }
-    func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int) async throws(StoreError) -> ObservationReport {
-        try await inner.expireTracking(startedBefore: cutoff, now: now, limit: limit)
+    func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int, fence: PollerTerm?) async throws(StoreError) -> ObservationReport {
+        try await inner.expireTracking(startedBefore: cutoff, now: now, limit: limit, fence: fence)
     }
+    func acquirePollerLease(holder: String, now: Date, duration: Duration) async throws(StoreError) -> PollerTerm? {
+        try await inner.acquirePollerLease(holder: holder, now: now, duration: duration)
+    }
+    func releasePollerLease(_ term: PollerTerm) async throws(StoreError) { try await inner.releasePollerLease(term) }
+    func pollerLease() async throws(StoreError) -> PollerLeaseState? { try await inner.pollerLease() }
     func prune(olderThan cutoff: Date, batchSize: Int) async throws(StoreError) -> PruneReport {
         try await inner.prune(olderThan: cutoff, batchSize: batchSize)
     }

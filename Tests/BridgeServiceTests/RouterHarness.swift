@@ -44,7 +44,7 @@ struct RouterHarness: Sendable {
         do {
             var configuration = APIHarness.configuration(directory: directory, upstreamURL: upstreamURL ?? simulator.baseURL)
             configure(&configuration)
-            let store = try SQLiteBridgeStore(path: configuration.databasePath, configuration: .init())
+            let store = try await configuration.openStore(logger: quiet)
             let client = TalkingPhotoClient(
                 configuration: .init(baseURL: configuration.upstreamBaseURL, token: configuration.upstreamToken, timeout: .seconds(30)),
                 transport: transport
