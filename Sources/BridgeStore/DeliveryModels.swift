@@ -15,6 +15,9 @@ public struct ClaimedDelivery: Sendable, Equatable {
     public var secrets: [String]
     /// 1 for the first attempt.
     public var attemptNumber: Int
+    /// The claim that leased it (the `leaseOwner` the claim was made with, unique per claim): its
+    /// attempt is recorded only while this claim still holds the lease.
+    public var claimID: String
 
     public init(
         id: Int64,
@@ -26,7 +29,8 @@ public struct ClaimedDelivery: Sendable, Equatable {
         videoID: String? = nil,
         url: String,
         secrets: [String],
-        attemptNumber: Int
+        attemptNumber: Int,
+        claimID: String = ""
     ) {
         self.id = id
         self.eventID = eventID
@@ -38,6 +42,7 @@ public struct ClaimedDelivery: Sendable, Equatable {
         self.url = url
         self.secrets = secrets
         self.attemptNumber = attemptNumber
+        self.claimID = claimID
     }
 }
 

@@ -20,6 +20,8 @@ public final class Dispatcher: Service {
         /// Attempts in flight per subscription, against the per-subscription cap.
         var inFlight: InFlightCap
         var total = 0
+        /// Claims made so far (each claim's id ends in its number).
+        var claims = 0
         var finished: [CompletedAttempt] = []
         var stopping = false
         /// When the oldest outcome in `finished` came in (the batch window runs from it).
@@ -158,8 +160,14 @@ public final class Dispatcher: Service {
         // and so does one that has waited `batchWindow`.
         guard free > 0 else { return .full }
         guard !busy || anySlot || free >= configuration.claimBatch else { return .waitingForBatch }
+        // Every claim has an id of its own (this dispatcher's, plus a count): an attempt is recorded only
+        // while its own claim holds the lease, never over a later claim of the same row.
+        let claimID = state.withLock { state -> String in
+            state.claims += 1
+            return "\(leaseOwner).\(state.claims)"
+        }
         let claimed = try await store.claimDueDeliveries(
-            now: now(), limit: free, leaseOwner: leaseOwner, leaseDuration: configuration.leaseDuration, cap: inFlight
+            now: now(), limit: free, leaseOwner: claimID, leaseDuration: configuration.leaseDuration, cap: inFlight
         )
         state.withLock { state in
             for delivery in claimed { state.inFlight.add(delivery.subscriptionID) }
@@ -317,7 +325,7 @@ public final class Dispatcher: Service {
         let latency = uptime() - clockStart
         let finished = now()
         var outcome = CompletedAttempt(
-            deliveryID: delivery.id, subscriptionID: delivery.subscriptionID, leaseOwner: leaseOwner,
+            deliveryID: delivery.id, subscriptionID: delivery.subscriptionID, leaseOwner: delivery.claimID,
             attemptedAt: started, latency: latency, statusCode: nil, errorKind: nil, responseSnippet: nil,
             disposition: .succeeded
         )

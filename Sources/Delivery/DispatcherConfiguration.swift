@@ -44,6 +44,7 @@ public struct DispatcherConfiguration: Sendable {
     /// Free slots that trigger a refill while attempts are in flight.
     var claimBatch: Int { max(1, min(16, concurrency / 4)) }
 
-    /// A lease outlives the longest possible attempt, so it only runs out when its holder died.
-    var leaseDuration: Duration { timeout + .seconds(5) }
+    /// A lease outlives the longest possible attempt three times over, so it only runs out when its
+    /// holder died (a queue whose visibility timeout is shorter than the HTTP timeout sends twice).
+    var leaseDuration: Duration { timeout * 3 + .seconds(5) }
 }

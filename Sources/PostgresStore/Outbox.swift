@@ -99,7 +99,8 @@ extension PostgresBridgeStore {
                 claimed.append(
                     ClaimedDelivery(
                         id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscription, tenant: tenant,
-                        videoID: videoID, url: url, secrets: signing[subscription] ?? [], attemptNumber: attempts + 1
+                        videoID: videoID, url: url, secrets: signing[subscription] ?? [], attemptNumber: attempts + 1,
+                        claimID: leaseOwner
                     )
                 )
             }

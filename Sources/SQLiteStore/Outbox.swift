@@ -54,7 +54,7 @@ extension SQLiteBridgeStore {
                         secrets[row.subscriptionID] = active
                         return active
                     }()
-                    claimed.append(row.claimed(secrets: signing))
+                    claimed.append(row.claimed(secrets: signing, claimID: leaseOwner))
                 }
                 if !skipped { break }
             }
@@ -374,10 +374,10 @@ struct DueDelivery: FetchableRecord {
         url = row[Columns.url]
     }
 
-    func claimed(secrets: [String]) -> ClaimedDelivery {
+    func claimed(secrets: [String], claimID: String) -> ClaimedDelivery {
         ClaimedDelivery(
             id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscriptionID, tenant: tenant,
-            videoID: videoID, url: url, secrets: secrets, attemptNumber: attempts + 1
+            videoID: videoID, url: url, secrets: secrets, attemptNumber: attempts + 1, claimID: claimID
         )
     }
 }

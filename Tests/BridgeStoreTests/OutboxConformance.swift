@@ -17,12 +17,12 @@ struct OutboxConformance {
             #expect(claimed.count == 1)
             #expect(delivery.subscriptionID == subscription.id && delivery.tenant == "acme" && delivery.videoID == "v1")
             #expect(delivery.eventType == .pending && delivery.url == subscription.url && delivery.attemptNumber == 1)
-            #expect(delivery.secrets == ["whsec_one"])
+            #expect(delivery.secrets == ["whsec_one"] && delivery.claimID == "a")
             #expect(delivery.payload.contains(#""video_id":"v1""#))
             #expect(try await fixture.claimAll(now: at(30), owner: "b").isEmpty, "leased to a")
             // a's process died: the lease runs out and b takes the row, still its first attempt.
             let reclaimed = try await fixture.claimAll(now: at(61), owner: "b")
-            #expect(reclaimed.map(\.id) == [delivery.id] && reclaimed.first?.attemptNumber == 1)
+            #expect(reclaimed.map(\.id) == [delivery.id] && reclaimed.first?.attemptNumber == 1 && reclaimed.first?.claimID == "b")
             // a comes back and reports; it no longer holds the lease, so nothing changes.
             try await fixture.complete(claimed, .failed, status: 500, owner: "a", now: at(62))
             let (record, _) = try #require(try await fixture.store.delivery(tenant: "acme", id: delivery.id))
