@@ -1,6 +1,7 @@
 public import BridgeStore
 public import Foundation
 public import Logging
+import NIOPosix
 import PostgresNIO
 
 /// The bridge's state in one PostgreSQL database, shared by any number of `serve` replicas: the same
@@ -57,7 +58,7 @@ public final class PostgresBridgeStore: Sendable {
         clientConfiguration.options.maximumConnections = max(2, configuration.maximumConnections)
         clientConfiguration.options.connectTimeout = .seconds(10)
         let logger = logger ?? Logger(label: "bridge.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
-        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: clientConfiguration, eventLoopGroup: Self.eventLoops, backgroundLogger: logger)
         self.client = client
         self.logger = logger
         self.secrets = box
@@ -73,6 +74,10 @@ public final class PostgresBridgeStore: Sendable {
         }
         notifications.start(deliveries: deliveriesEnqueued, events: eventsAppended)
     }
+
+    /// The database connections' own event loop, apart from the HTTP servers' (NIO's singleton group):
+    /// database I/O and request handling never wait for each other's threads.
+    static let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     deinit {
         notifications.stop()
