@@ -25,4 +25,4 @@ public typealias APIStore = SubscriptionStore & VideoStore & EventLogStore & Ide
 
 /// One storage engine: everything the poller, the dispatcher and the API need. SQLite
 /// (`SQLiteStore`) implements it today; every behaviour is pinned by the store conformance suite.
-public typealias BridgeStorage = TrackingStore & DeliveryStore & APIStore
+public typealias BridgeStorage = TrackingStore & DeliveryStore & APIStore & StoreTransfer

@@ -8,6 +8,6 @@ struct TalkingPhotoBridge: AsyncParsableCommand {
         discussion: """
             Start with `serve --help` (the service) or `demo` (everything on loopback, callbacks printed).
             """,
-        subcommands: [Serve.self, Simulate.self, Demo.self, Migrate.self, Backup.self, Rekey.self, Keys.self, Healthcheck.self]
+        subcommands: [Serve.self, Simulate.self, Demo.self, Migrate.self, Backup.self, Rekey.self, CopyStore.self, Keys.self, Healthcheck.self]
     )
 }
