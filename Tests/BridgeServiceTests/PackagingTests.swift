@@ -15,6 +15,13 @@ struct PackagingTests {
         #expect(status == 0, "\(output)")
     }
 
+    @Test("compose.yaml passes its lint: services, secrets and volumes resolve; two replicas share one PostgreSQL database and key")
+    func composeLints() async throws {
+        let script = repositoryRoot().appendingPathComponent("scripts/lint_compose.py").path
+        let (status, output) = try await runCommand("/usr/bin/env", ["python3", script])
+        #expect(status == 0, "\(output)")
+    }
+
     @Test("the Dockerfile runs the binary as non-root with a /data volume, a health check and a static stdlib")
     func dockerfileShape() throws {
         let text = try String(contentsOf: repositoryRoot().appendingPathComponent("Dockerfile"), encoding: .utf8)
