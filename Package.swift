@@ -220,7 +220,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "e2e-bench",
-            dependencies: ["BridgeCore", "BridgeStore", "SQLiteStore", "CurlHTTP", "TestSupport"],
+            dependencies: ["BridgeCore", "BridgeStore", "SQLiteStore", "PostgresStore", "CurlHTTP", "TestSupport"],
             path: "Benchmarks/EndToEndBenchmark",
             swiftSettings: strict
         ),

@@ -6,12 +6,15 @@
 //   - burst:   V videos × N subscriptions finish at one instant; deliveries/s, ratio to the ceiling,
 //              first/last arrival after the poll that observed the change, p50/p99, duplicates, RSS peak;
 //   - latency: 1,000 tracked, one change every 10 ms; upstream change → callback arrival, p50/p99;
-//   - cycle:   100,000 tracked, nothing changing; the poll cycle's own duration.
+//   - cycle:   100,000 tracked, nothing changing; the poll cycle's own duration;
+//   - engines: the burst (E2E_BENCH_ENGINE_BURST, 2500x4) and notify latency on SQLite and on
+//              PostgreSQL (the test cluster of TestSupport) with 1, 2 and 3 replicas (E2E_BENCH_ENGINES).
 // Medians of E2E_BENCH_RUNS runs (default 3). Prints figures; asserts nothing. Run: make bench-e2e.
 import BridgeCore
 import BridgeStore
 import CurlHTTP
 import Foundation
+import PostgresStore
 import SQLiteStore
 import TestSupport
 
@@ -59,6 +62,63 @@ func startSimulator(_ name: String) async throws -> (process: ChildProcess, base
     return (process, url)
 }
 
+/// Where the bridges of one run keep their state: a SQLite file, or one PostgreSQL database that
+/// `replicas` bridges share.
+enum Engine: CustomStringConvertible {
+    case sqlite
+    case postgres(replicas: Int)
+
+    init?(_ text: Substring) {
+        if text == "sqlite" { self = .sqlite; return }
+        guard text.hasPrefix("pg"), let count = Int(text.dropFirst(2)), count >= 1 else { return nil }
+        self = .postgres(replicas: count)
+    }
+
+    var replicas: Int {
+        if case .postgres(let count) = self { return count }
+        return 1
+    }
+
+    var description: String {
+        switch self {
+        case .sqlite: "SQLite"
+        case .postgres(let count): "PostgreSQL × \(count)"
+        }
+    }
+}
+
+let postgresKey = String(repeating: "3c", count: 32)
+
+/// A fresh database of `engine` with `ids` tracked and `subscriptions` subscriptions (see ``seed``).
+func makeDatabase(_ engine: Engine, name: String, ids: [String], subscriptions: Int, hook: String) async throws -> String {
+    switch engine {
+    case .sqlite:
+        let path = workDirectory.path("\(name).sqlite")
+        try await seed(try SQLiteBridgeStore(path: path), ids: ids, subscriptions: subscriptions, hook: hook)
+        return path
+    case .postgres:
+        let url = try await PostgresServer.shared().createDatabase()
+        var key: [UInt8] = []
+        var index = postgresKey.startIndex
+        while index < postgresKey.endIndex {
+            let next = postgresKey.index(index, offsetBy: 2)
+            key.append(UInt8(postgresKey[index..<next], radix: 16)!)
+            index = next
+        }
+        try await seed(try await PostgresBridgeStore(url: url, configuration: .init(encryptionKey: Data(key))), ids: ids, subscriptions: subscriptions, hook: hook)
+        return url
+    }
+}
+
+/// The bridges of one run: one on SQLite, `replicas` on one PostgreSQL database.
+func startBridges(_ name: String, engine: Engine, database: String, upstream: String) async throws -> [ServeProcess] {
+    var bridges: [ServeProcess] = []
+    for index in 0..<engine.replicas {
+        bridges.append(try await startBridge("\(name)-\(index)", database: database, upstream: upstream))
+    }
+    return bridges
+}
+
 /// `talking-photo-bridge serve` on `database`; returns once it printed its address.
 func startBridge(_ name: String, database: String, upstream: String) async throws -> ServeProcess {
     var settings = ServeProcess.settings(
@@ -66,6 +126,7 @@ func startBridge(_ name: String, database: String, upstream: String) async throw
         logLevel: environment["E2E_BENCH_LOG_LEVEL"] ?? "error"
     )
     settings["BRIDGE_POLL_INTERVAL"] = "500ms"
+    if database.hasPrefix("postgres://") { settings["BRIDGE_ENCRYPTION_KEY"] = postgresKey }
     for key in ["MALLOC_ARENA_MAX", "PATH"] { settings[key] = environment[key] }
     // E2E_SETTING_BRIDGE_DELIVERY_CONCURRENCY=128 and the like: a bridge setting changed for one run.
     for (key, value) in environment where key.hasPrefix("E2E_SETTING_BRIDGE_") { settings[String(key.dropFirst(12))] = value }
@@ -194,8 +255,7 @@ func simulatorVideos(_ simulator: String, count: Int) async throws -> [String] {
 /// A database with `ids` tracked (observed `in_progressing`) and then `subscriptions` tenant-wide
 /// subscriptions to `hook/s<i>` (after, so the first observations queue nothing), written before the
 /// bridge starts.
-func seed(_ path: String, ids: [String], subscriptions: Int, hook: String) async throws {
-    let store = try SQLiteBridgeStore(path: path)
+func seed(_ store: any BridgeStorage, ids: [String], subscriptions: Int, hook: String) async throws {
     let now = Date()
     for id in ids {
         try await store.track(tenant: "bench", videoID: id, source: .watch, initial: Observation(videoID: id, status: "in_progressing"), now: now, nextPollAt: now)
@@ -209,12 +269,20 @@ func metrics(_ bridge: String) async throws -> String {
     try await transport.send(OutboundRequest(method: "GET", url: bridge + "/metrics")).bodyText
 }
 
-/// Waits until a poll cycle has just completed (the counter moved), at most `limit`.
+/// Waits until a poll cycle has just completed (the counter moved), at most `limit`; of several
+/// replicas only the leader cycles, so their counters are summed.
 func afterCycle(_ bridge: String, within limit: Duration = .seconds(60)) async throws {
-    let start = prometheusSum(try await metrics(bridge), "bridge_poll_cycles_total")
-    let moved = await eventually(within: limit, every: .milliseconds(5)) {
-        prometheusSum((try? await metrics(bridge)) ?? "", "bridge_poll_cycles_total") > start
+    try await afterCycle([bridge], within: limit)
+}
+
+func afterCycle(_ bridges: [String], within limit: Duration = .seconds(60)) async throws {
+    @Sendable func cycles() async -> Double {
+        var total = 0.0
+        for bridge in bridges { total += prometheusSum((try? await metrics(bridge)) ?? "", "bridge_poll_cycles_total") }
+        return total
     }
+    let start = await cycles()
+    let moved = await eventually(within: limit, every: .milliseconds(5)) { await cycles() > start }
     guard moved else { throw BenchError("no poll cycle completed within \(limit)") }
 }
 
@@ -241,8 +309,8 @@ struct BurstRun {
     var rssPeak = 0.0
 }
 
-func burst(videos: Int, subscriptions: Int, run: Int) async throws -> BurstRun {
-    let name = "burst-\(videos)x\(subscriptions)-\(run)"
+func burst(videos: Int, subscriptions: Int, run: Int, engine: Engine = .sqlite) async throws -> BurstRun {
+    let name = "burst-\(videos)x\(subscriptions)-\(run)-\(engine.replicas)"
     let nginx = try await Nginx.start(name)
     defer { reap(nginx.process) }
     var result = BurstRun()
@@ -253,12 +321,13 @@ func burst(videos: Int, subscriptions: Int, run: Int) async throws -> BurstRun {
     let simulator = try await startSimulator(name)
     defer { reap(simulator.process) }
     let ids = try await simulatorVideos(simulator.baseURL, count: videos)
-    let database = workDirectory.path("\(name).sqlite")
-    try await seed(database, ids: ids, subscriptions: subscriptions, hook: "http://127.0.0.1:\(nginx.port)/hooks")
-    let bridge = try await startBridge(name, database: database, upstream: simulator.baseURL)
-    defer { reap(bridge.process) }
-    try await afterCycle(bridge.baseURL)
-    try await afterCycle(bridge.baseURL)
+    let database = try await makeDatabase(
+        engine, name: name, ids: ids, subscriptions: subscriptions, hook: "http://127.0.0.1:\(nginx.port)/hooks"
+    )
+    let bridges = try await startBridges(name, engine: engine, database: database, upstream: simulator.baseURL)
+    defer { for bridge in bridges { reap(bridge.process) } }
+    try await afterCycle(bridges.map(\.baseURL))
+    try await afterCycle(bridges.map(\.baseURL))
     try await Task.sleep(for: .milliseconds(150))  // the change lands between two polls, not on one
 
     let changedAt = Date().timeIntervalSince1970
@@ -268,7 +337,7 @@ func burst(videos: Int, subscriptions: Int, run: Int) async throws -> BurstRun {
     let clock = ContinuousClock()
     let deadline = clock.now + .seconds(180)
     while clock.now < deadline {
-        result.rssPeak = max(result.rssPeak, ProcessMemory.of(bridge.process.pid).rss)
+        for bridge in bridges { result.rssPeak = max(result.rssPeak, ProcessMemory.of(bridge.process.pid).rss) }
         try await Task.sleep(for: .milliseconds(100))
         if nginx.logSize > offset, (nginx.logSize - offset) / 60 >= UInt64(expected) {  // cheap before parsing
             arrivals = nginx.arrivals(after: offset)
@@ -277,7 +346,7 @@ func burst(videos: Int, subscriptions: Int, run: Int) async throws -> BurstRun {
     }
     try await Task.sleep(for: .milliseconds(1_500))  // stragglers and duplicates flushed too
     arrivals = nginx.arrivals(after: offset)
-    result.rssPeak = max(result.rssPeak, ProcessMemory.of(bridge.process.pid).peak)
+    for bridge in bridges { result.rssPeak = max(result.rssPeak, ProcessMemory.of(bridge.process.pid).peak) }
     let observedAt = try await recentListCalls(simulator.baseURL).first { $0 >= changedAt } ?? changedAt
 
     result.deliveries = arrivals.count
@@ -290,7 +359,7 @@ func burst(videos: Int, subscriptions: Int, run: Int) async throws -> BurstRun {
     result.rate = times.count > 1 ? Double(times.count) / max(result.last - result.first, 0.001) : .nan
     result.p50 = percentile(times, 0.5)
     result.p99 = percentile(times, 0.99)
-    await stop(bridge.process)
+    for bridge in bridges { await stop(bridge.process) }
     await stop(simulator.process)
     await stop(nginx.process)
     if result.deliveries < expected {
@@ -327,50 +396,74 @@ if wanted("burst") {
 
 // MARK: Notify latency
 
+/// One notify-latency run: upstream change → callback arrival (ms) for 500 changes, one every 10 ms.
+func latencyRun(_ run: Int, engine: Engine = .sqlite) async throws -> [Double] {
+    let name = "latency-\(run)-\(engine.replicas)"
+    let simulator = try await startSimulator(name)
+    defer { reap(simulator.process) }
+    let receiver = try await WebhookReceiver.start { _, _ in .status(204) }
+    let ids = try await simulatorVideos(simulator.baseURL, count: 1_000)
+    let database = try await makeDatabase(engine, name: name, ids: ids, subscriptions: 1, hook: receiver.baseURL)
+    let bridges = try await startBridges(name, engine: engine, database: database, upstream: simulator.baseURL)
+    defer { for bridge in bridges { reap(bridge.process) } }
+    try await afterCycle(bridges.map(\.baseURL))
+    // One video finishes every 10 ms, at moments unrelated to the poll schedule.
+    var changedAt: [String: Date] = [:]
+    let clock = ContinuousClock()
+    var next = clock.now
+    for id in ids.shuffled().prefix(500) {
+        next += .milliseconds(10)
+        try await clock.sleep(until: next)
+        changedAt[id] = Date()
+        _ = try await transport.send(OutboundRequest(method: "PUT", url: simulator.baseURL + "/_sim/videos/\(id)", body: Data(#"{"status":"finished"}"#.utf8)))
+    }
+    let wantedIDs = Set(changedAt.keys)
+    _ = await eventually(within: .seconds(60)) {
+        Set(receiver.received.filter { $0.type == "video.finished" }.compactMap(\.videoID)).isSuperset(of: wantedIDs)
+    }
+    let latencies = receiver.received.compactMap { message -> Double? in
+        guard message.type == "video.finished", let id = message.videoID, let start = changedAt[id] else { return nil }
+        return message.arrivedAt.timeIntervalSince(start) * 1000
+    }
+    if latencies.count < wantedIDs.count { print("  run \(run): \(latencies.count) of \(wantedIDs.count) changes arrived") }
+    for bridge in bridges { await stop(bridge.process) }
+    await receiver.stop()
+    await stop(simulator.process)
+    return latencies
+}
+
 if wanted("latency") {
     var p50s: [Double] = [], p99s: [Double] = [], maxima: [Double] = []
     for run in 1...runs {
-        let name = "latency-\(run)"
-        let simulator = try await startSimulator(name)
-        defer { reap(simulator.process) }
-        let receiver = try await WebhookReceiver.start { _, _ in .status(204) }
-        let ids = try await simulatorVideos(simulator.baseURL, count: 1_000)
-        let database = workDirectory.path("\(name).sqlite")
-        try await seed(database, ids: ids, subscriptions: 1, hook: receiver.baseURL)
-        let bridge = try await startBridge(name, database: database, upstream: simulator.baseURL)
-        defer { reap(bridge.process) }
-        try await afterCycle(bridge.baseURL)
-        // One video finishes every 10 ms, at moments unrelated to the poll schedule.
-        var changedAt: [String: Date] = [:]
-        let clock = ContinuousClock()
-        var next = clock.now
-        for id in ids.shuffled().prefix(500) {
-            next += .milliseconds(10)
-            try await clock.sleep(until: next)
-            changedAt[id] = Date()
-            _ = try await transport.send(OutboundRequest(method: "PUT", url: simulator.baseURL + "/_sim/videos/\(id)", body: Data(#"{"status":"finished"}"#.utf8)))
-        }
-        let wantedIDs = Set(changedAt.keys)
-        _ = await eventually(within: .seconds(60)) {
-            Set(receiver.received.filter { $0.type == "video.finished" }.compactMap(\.videoID)).isSuperset(of: wantedIDs)
-        }
-        let latencies = receiver.received.compactMap { message -> Double? in
-            guard message.type == "video.finished", let id = message.videoID, let start = changedAt[id] else { return nil }
-            return message.arrivedAt.timeIntervalSince(start) * 1000
-        }
+        let latencies = try await latencyRun(run)
         p50s.append(percentile(latencies, 0.5))
         p99s.append(percentile(latencies, 0.99))
         maxima.append(latencies.max() ?? .nan)
-        if latencies.count < wantedIDs.count { print("  run \(run): \(latencies.count) of \(wantedIDs.count) changes arrived") }
-        await stop(bridge.process)
-        await receiver.stop()
-        await stop(simulator.process)
     }
     func list(_ values: [Double]) -> String { values.map { String(format: "%.0f", $0) }.joined(separator: " ") }
     print(String(
         format: "\nnotify latency, upstream change → callback arrival, poll interval 500 ms, 1,000 tracked, one change every 10 ms (500 per run), simulator in its own process:\n  p50 %.0f ms [%@], p99 %.0f ms [%@], max %.0f ms [%@]   (target p99 ≤ 600 ms)",
         median(p50s), list(p50s) as NSString, median(p99s), list(p99s) as NSString, median(maxima), list(maxima) as NSString
     ))
+}
+
+// MARK: Engines and replicas
+
+if wanted("engines") {
+    let engines = (environment["E2E_BENCH_ENGINES"] ?? "sqlite,pg1,pg2,pg3").split(separator: ",").compactMap(Engine.init)
+    let shape = (environment["E2E_BENCH_ENGINE_BURST"] ?? "2500x4").split(separator: "x").compactMap { Int($0) }
+    let (videos, subscriptions) = shape.count == 2 ? (shape[0], shape[1]) : (2_500, 4)
+    print("\nengines: burst \(videos) × \(subscriptions) and notify latency (as above) per engine; one run each, alternating nothing (read as a ratio to the ceiling of its own run)")
+    print("  engine            deliveries/s   nginx ceiling   ratio   first     last      duplicates   notify p50   notify p99")
+    for engine in engines {
+        let result = try await burst(videos: videos, subscriptions: subscriptions, run: 1, engine: engine)
+        let latencies = try await latencyRun(1, engine: engine)
+        print(String(
+            format: "  %-16@  %8.0f       %8.0f        %.2f    %.2f s    %.2f s    %d            %.0f ms       %.0f ms",
+            engine.description as NSString, result.rate, result.ceiling, result.rate / result.ceiling, result.first, result.last,
+            result.duplicates, percentile(latencies, 0.5), percentile(latencies, 0.99)
+        ))
+    }
 }
 
 // MARK: Poll cycle at 100,000 tracked
@@ -381,8 +474,7 @@ if wanted("cycle") {
     let simulator = try await startSimulator(name)
     defer { reap(simulator.process) }
     let ids = try await simulatorVideos(simulator.baseURL, count: count)
-    let database = workDirectory.path("\(name).sqlite")
-    try await seed(database, ids: ids, subscriptions: 1, hook: "http://127.0.0.1:9/hooks")
+    let database = try await makeDatabase(.sqlite, name: name, ids: ids, subscriptions: 1, hook: "http://127.0.0.1:9/hooks")
     let bridge = try await startBridge(name, database: database, upstream: simulator.baseURL)
     defer { reap(bridge.process) }
     try await afterCycle(bridge.baseURL, within: .seconds(120))
