@@ -74,6 +74,30 @@ public struct DueVideo: Sendable, Equatable {
     }
 }
 
+/// Builds ``TrackingStore/dueVideos(now:limit:repeats:)``'s answer from due rows in order: one
+/// entry per video, first row's place; a video several keys track is quiet only when every row is,
+/// alike. Each engine feeds it the rows its query returned.
+public struct DueList: Sendable {
+    public private(set) var videos: [DueVideo] = []
+    private var position: [String: Int] = [:]
+
+    public init(capacity: Int) {
+        videos.reserveCapacity(capacity)
+        position.reserveCapacity(capacity)
+    }
+
+    /// One due row of `videoID`: `unchanged` is what an observation repeating the row would be
+    /// (nil when the row would be written anyway).
+    public mutating func add(videoID: String, unchanged: KnownObservation?) {
+        if let index = position[videoID] {
+            if videos[index].unchanged != unchanged { videos[index].unchanged = nil }
+        } else {
+            position[videoID] = videos.count
+            videos.append(DueVideo(videoID: videoID, unchanged: unchanged))
+        }
+    }
+}
+
 /// The status and link the rows of a video last recorded.
 public struct KnownObservation: Sendable, Equatable {
     public var status: String

@@ -258,10 +258,7 @@ extension PostgresBridgeStore {
                 WHERE NOT terminal AND next_poll_at <= \(now.unixSeconds) ORDER BY next_poll_at LIMIT \(limit)
                 """
             )
-            var due: [DueVideo] = []
-            due.reserveCapacity(rows.count)
-            var position: [String: Int] = [:]
-            position.reserveCapacity(rows.count)
+            var due = DueList(capacity: rows.count)
             for row in rows {
                 let (rowID, videoID, observed, url, lastSeen, failures) = try row.decode(
                     (Int64, String, String?, String?, Double?, Int64).self
@@ -270,14 +267,9 @@ extension PostgresBridgeStore {
                 if let observed, !repeats.rewrites(rowID: rowID, lastSeen: lastSeen, failures: failures, now: now) {
                     unchanged = KnownObservation(status: observed, videoURL: url)
                 }
-                if let index = position[videoID] {
-                    if due[index].unchanged != unchanged { due[index].unchanged = nil }
-                } else {
-                    position[videoID] = due.count
-                    due.append(DueVideo(videoID: videoID, unchanged: unchanged))
-                }
+                due.add(videoID: videoID, unchanged: unchanged)
             }
-            return due
+            return due.videos
         }
     }
 

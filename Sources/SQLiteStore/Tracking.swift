@@ -300,10 +300,7 @@ extension SQLiteBridgeStore {
             defer { sqlite3_reset(handle) }
             // Sized for the table's live rows up front: growing a 100,000-entry map rehashes every key.
             let live = min(limit, try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM videos WHERE terminal = 0") ?? 0)
-            var due: [DueVideo] = []
-            due.reserveCapacity(live)
-            var position: [String: Int] = [:]
-            position.reserveCapacity(live)
+            var due = DueList(capacity: live)
             while true {
                 let step = sqlite3_step(handle)
                 if step == SQLITE_DONE { break }
@@ -317,15 +314,9 @@ extension SQLiteBridgeStore {
                         unchanged = KnownObservation(status: status, videoURL: Self.text(handle, 3))
                     }
                 }
-                if let index = position[videoID] {
-                    // Another key's row of the same video: quiet only if both rows are, alike.
-                    if due[index].unchanged != unchanged { due[index].unchanged = nil }
-                } else {
-                    position[videoID] = due.count
-                    due.append(DueVideo(videoID: videoID, unchanged: unchanged))
-                }
+                due.add(videoID: videoID, unchanged: unchanged)
             }
-            return due
+            return due.videos
         }
     }
 

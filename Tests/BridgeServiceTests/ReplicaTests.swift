@@ -132,13 +132,7 @@ struct ReplicaTests {
             let statuses = list.map { payloadStatus($0) ?? "?" }
             if statuses != steps, eventProblems.count < 5 { eventProblems.append("\(video): \(statuses)") }
         }
-        var expected: ExpectedPairs = [:]
-        var order: [String: [String]] = [:]
-        for (path, types) in filters {
-            order[path] = steps.filter { step in types.map { $0.contains(EventType.announcing(step).rawValue) } ?? true }
-            let matching = events.filter { event in types.map { $0.contains(event.type.rawValue) } ?? true }
-            expected.merge(pairs(of: matching, to: path)) { $1 }
-        }
+        let (expected, order) = expectations(events: events, filters: filters, steps: steps)
         let arrived = await receiver.awaitPairs(expected.keys, within: .seconds(90))
         let received = receiver.received
         let check = ArrivalCheck(received: received, expected: expected, order: order)

@@ -183,6 +183,19 @@ struct ArrivalCheck {
 /// (subscription path, event) pair keys ("path/webhook-id") with the video and status each announces.
 typealias ExpectedPairs = [String: (video: String, status: String)]
 
+/// What must arrive when `events` go to receiver paths with event-type `filters` (nil: every type):
+/// every matching (path, event) pair, and each path's status order for a video's `steps`.
+func expectations(events: [StoredEvent], filters: [String: [String]?], steps: [String]) -> (ExpectedPairs, [String: [String]]) {
+    var expected: ExpectedPairs = [:]
+    var order: [String: [String]] = [:]
+    for (path, types) in filters {
+        order[path] = steps.filter { step in types.map { $0.contains(EventType.announcing(step).rawValue) } ?? true }
+        let matching = events.filter { event in types.map { $0.contains(event.type.rawValue) } ?? true }
+        expected.merge(pairs(of: matching, to: path)) { $1 }
+    }
+    return (expected, order)
+}
+
 /// The pairs `events` make when each is sent to the receiver path `path`.
 func pairs(of events: some Sequence<StoredEvent>, to path: String) -> ExpectedPairs {
     var pairs: ExpectedPairs = [:]

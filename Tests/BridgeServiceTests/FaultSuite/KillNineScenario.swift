@@ -103,13 +103,7 @@ enum KillNineScenario {
         }
 
         // Every event must reach every subscription whose filter matches it.
-        var expected: ExpectedPairs = [:]
-        var order: [String: [String]] = [:]
-        for (path, types) in filters {
-            order[path] = steps.filter { step in types.map { $0.contains(EventType.announcing(step).rawValue) } ?? true }
-            let matching = events.filter { event in types.map { $0.contains(event.type.rawValue) } ?? true }
-            expected.merge(pairs(of: matching, to: path)) { $1 }
-        }
+        let (expected, order) = expectations(events: events, filters: filters, steps: steps)
         let arrived = await receiver.awaitPairs(expected.keys, within: .seconds(60))
         let probed = await probe.finish()
         logs.append(bridge.process.output)
