@@ -50,9 +50,11 @@ public final class PollerLeadership: Service, Sendable {
     public var current: PollerTerm? { state.withLock { $0 } }
 
     /// `host:pid:random`: unique for every start of a process, so a restarted replica takes a new term.
+    /// (`gethostname`, not `ProcessInfo.hostName`, which may wait on a DNS lookup.)
     public static func processHolder() -> String {
-        let host = ProcessInfo.processInfo.hostName
-        return "\(host):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8).lowercased())"
+        var buffer = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "host"
+        return "\(host.replacingOccurrences(of: ":", with: "_")):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     public func run() async throws {
