@@ -98,14 +98,8 @@ func makeDatabase(_ engine: Engine, name: String, ids: [String], subscriptions: 
         return path
     case .postgres:
         let url = try await PostgresServer.shared().createDatabase()
-        var key: [UInt8] = []
-        var index = postgresKey.startIndex
-        while index < postgresKey.endIndex {
-            let next = postgresKey.index(index, offsetBy: 2)
-            key.append(UInt8(postgresKey[index..<next], radix: 16)!)
-            index = next
-        }
-        try await seed(try await PostgresBridgeStore(url: url, configuration: .init(encryptionKey: Data(key))), ids: ids, subscriptions: subscriptions, hook: hook)
+        guard let key = SecretBox.parseKey(postgresKey) else { throw BenchError("the benchmark's key is not 32 bytes") }
+        try await seed(try await PostgresBridgeStore(url: url, configuration: .init(encryptionKey: key)), ids: ids, subscriptions: subscriptions, hook: hook)
         return url
     }
 }

@@ -68,7 +68,7 @@ struct ReplicaTests {
 
         // From here on the upstream sees only the poller (watch registration asked `video.get` once each).
         simulator.control.resetCallCounts()
-        let reader = try await PostgresBridgeStore(url: url, configuration: .init(encryptionKey: Data(hex: key), maximumConnections: 2))
+        let reader = try await PostgresBridgeStore(url: url, configuration: .init(encryptionKey: try #require(SecretBox.parseKey(key)), maximumConnections: 2))
         func notified() async -> [String: String] {
             let rows = (try? await reader.trackedVideos(tenant: "acme", limit: 10_000)) ?? []
             return Dictionary(uniqueKeysWithValues: rows.map { ($0.video.videoID, $0.video.notifiedStatus ?? "") })
@@ -168,18 +168,5 @@ struct ReplicaTests {
         #expect(badSignatures == 0)
         #expect(busiestInterval <= 2, "\(busiestInterval) upstream calls within one poll interval: two pollers at once?")
         #expect(failovers.count == 1 && failovers.allSatisfy { $0 <= bound }, "failover took \(failovers), bound \(bound)")
-    }
-}
-
-extension Data {
-    /// Bytes from hex text (test keys).
-    init(hex: String) {
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
-            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
-            index = next
-        }
-        self.init(bytes)
     }
 }
