@@ -70,8 +70,17 @@ public struct CompletedAttempt: Sendable, Equatable {
     public var latency: Duration
     public var statusCode: Int?
     public var errorKind: String?
-    public var responseSnippet: String?
+    /// The start of the receiver's answer, as text. A receiver may answer with any bytes; U+0000 is
+    /// kept as U+FFFD, because neither engine stores it (PostgreSQL's `text` refuses it, SQLite's C
+    /// strings end there), so every engine records the same excerpt.
+    public var responseSnippet: String? {
+        didSet { if let text = responseSnippet, text.contains("\u{0}") { responseSnippet = Self.storable(text) } }
+    }
     public var disposition: Disposition
+
+    static func storable(_ text: String) -> String {
+        text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
 
     public init(
         deliveryID: Int64,
@@ -91,7 +100,7 @@ public struct CompletedAttempt: Sendable, Equatable {
         self.latency = latency
         self.statusCode = statusCode
         self.errorKind = errorKind
-        self.responseSnippet = responseSnippet
+        self.responseSnippet = responseSnippet.map(Self.storable)
         self.disposition = disposition
     }
 }

@@ -5,24 +5,50 @@ import PostgresNIO
 
 /// The event log and the outbox as a key reads them.
 extension PostgresBridgeStore {
-    /// Appends an event. The transaction first takes the event-append lock (held to its commit), so
-    /// events commit in sequence order across replicas: a reader paging by sequence number never
-    /// passes an event that commits later with a smaller one.
-    static func appendEvent(
-        _ sql: SQL, tenant: String, type: EventType, videoID: String?, payload: String, now: Date
-    ) async throws -> StoredEvent {
+    /// Appends events in one statement, their sequence numbers drawn in the order given. The
+    /// transaction first takes the event-append lock (held to its commit), so events commit in
+    /// sequence order across replicas: a reader paging by sequence number never passes an event that
+    /// commits later with a smaller one.
+    static func appendEvents(_ sql: SQL, _ events: [NewEvent], now: Date) async throws -> [StoredEvent] {
+        guard !events.isEmpty else { return [] }
         try await sql.run("SELECT pg_advisory_xact_lock(\(Schema.eventLock))")
-        let id = Identifier.make("evt", now: now)
-        guard
-            let sequence = try await sql.one(
-                """
-                INSERT INTO events (id, tenant, type, video_id, payload, created_at)
-                VALUES (\(id), \(tenant), \(type.rawValue), \(videoID), \(payload), \(now.unixSeconds)) RETURNING seq
-                """,
-                as: Int64.self
+        let rows = events.enumerated().map { index, event in
+            EventRow(n: index, id: Identifier.make("evt", now: now), tenant: event.tenant, type: event.type.rawValue, video_id: event.videoID,
+                payload: event.payload)
+        }
+        let sequences = try await sql.rows(
+            """
+            INSERT INTO events (id, tenant, type, video_id, payload, created_at)
+            SELECT x.id, x.tenant, x.type, x.video_id, x.payload, \(now.unixSeconds)
+            FROM jsonb_to_recordset(\(try SQL.document(rows))::jsonb)
+                AS x(n integer, id text, tenant text, type text, video_id text, payload text)
+            ORDER BY x.n
+            RETURNING id, seq
+            """
+        )
+        var sequenceOf: [String: Int64] = [:]
+        sequenceOf.reserveCapacity(rows.count)
+        for row in sequences {
+            let (id, sequence) = try row.decode((String, Int64).self)
+            sequenceOf[id] = sequence
+        }
+        return try rows.map { row in
+            guard let sequence = sequenceOf[row.id] else { throw StoreError.invalidData("event insert returned no sequence") }
+            return StoredEvent(
+                sequence: sequence, id: row.id, tenant: row.tenant, type: events[row.n].type, videoID: row.video_id,
+                payload: row.payload, createdAt: now
             )
-        else { throw StoreError.invalidData("event insert returned no sequence") }
-        return StoredEvent(sequence: sequence, id: id, tenant: tenant, type: type, videoID: videoID, payload: payload, createdAt: now)
+        }
+    }
+
+    /// One event of a batched insert, as an element of its JSON document.
+    private struct EventRow: Encodable {
+        var n: Int
+        var id: String
+        var tenant: String
+        var type: String
+        var video_id: String?
+        var payload: String
     }
 
     public func events(tenant: String, after cursor: Int64?, videoID: String?, type: EventType?, limit: Int) async throws(StoreError)

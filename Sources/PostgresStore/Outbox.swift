@@ -117,13 +117,22 @@ extension PostgresBridgeStore {
         guard !attempts.isEmpty else { return [] }
         let disabled = try await transaction { sql -> [DisabledSubscription] in
             let at = now.unixSeconds
-            for attempt in attempts where attempt.disposition != .released {
+            let recorded = attempts.filter { $0.disposition != .released }.enumerated().map { index, attempt in
+                AttemptRow(
+                    n: index, delivery: attempt.deliveryID, at: attempt.attemptedAt.unixSeconds, status: attempt.statusCode,
+                    kind: attempt.errorKind, latency: attempt.latency.timeInterval * 1000,
+                    snippet: attempt.responseSnippet
+                )
+            }
+            if !recorded.isEmpty {
                 try await sql.run(
                     """
                     INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet)
-                    SELECT \(attempt.deliveryID), \(attempt.attemptedAt.unixSeconds), \(attempt.statusCode), \(attempt.errorKind),
-                           \(attempt.latency.timeInterval * 1000), \(attempt.responseSnippet)
-                    WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = \(attempt.deliveryID))
+                    SELECT x.delivery, x.at, x.status, x.kind, x.latency, x.snippet
+                    FROM jsonb_to_recordset(\(try SQL.document(recorded))::jsonb)
+                        AS x(n integer, delivery bigint, at double precision, status integer, kind text, latency double precision, snippet text)
+                    WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = x.delivery)
+                    ORDER BY x.n
                     """
                 )
             }
@@ -182,6 +191,17 @@ extension PostgresBridgeStore {
             return disabled
         }
         return disabled
+    }
+
+    /// One attempt of a batched insert, as an element of its JSON document.
+    private struct AttemptRow: Encodable {
+        var n: Int
+        var delivery: Int64
+        var at: Double
+        var status: Int?
+        var kind: String?
+        var latency: Double
+        var snippet: String?
     }
 
     /// What one attempt says about its subscription's health.
@@ -299,14 +319,17 @@ extension PostgresBridgeStore {
           AND (s.event_types IS NULL OR e.type = ANY(s.event_types))
         """
 
-    /// A new event to every subscription of its tenant that takes it.
-    static func fanOut(_ sql: SQL, event: StoredEvent, now: Date) async throws -> Int {
+    /// New events to every subscription of their tenant that takes them, in one statement; rows are
+    /// numbered event by event, so each stream's deliveries stand in their events' order.
+    static func fanOut(_ sql: SQL, sequences: [Int64], now: Date) async throws -> Int {
+        guard !sequences.isEmpty else { return 0 }
         let at = now.unixSeconds
         return try await sql.run(
             """
             \(unescaped: enqueue) \(at), \(at), \(at)
             FROM events e JOIN subscriptions s ON s.tenant = e.tenant
-            WHERE e.seq = \(event.sequence) AND \(unescaped: subscriptionTakesEvent)
+            WHERE e.seq = ANY(\(sequences)) AND \(unescaped: subscriptionTakesEvent)
+            ORDER BY e.seq, s.id
             RETURNING 1
             """
         )

@@ -1,3 +1,4 @@
+import BridgeCore
 public import BridgeStore
 public import Foundation
 public import Logging
@@ -137,6 +138,14 @@ public final class PostgresBridgeStore: Sendable {
     public func eventWakeUps() -> AsyncStream<Void> { eventsAppended.stream() }
 }
 
+/// An event to append: its id and sequence number are drawn when it is inserted.
+struct NewEvent {
+    var tenant: String
+    var type: EventType
+    var videoID: String?
+    var payload: String
+}
+
 extension PostgresBridgeStore: TrackingStore, DeliveryStore, SubscriptionStore, VideoStore, EventLogStore, IdempotencyStore,
     MaintenanceStore
 {}
@@ -160,6 +169,13 @@ struct SQL: Sendable {
     func one<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) async throws -> T? where T._DecodableType == T {
         guard let row = try await rows(query).first else { return nil }
         return try row.decode(T?.self)
+    }
+
+    /// Rows as one JSON document, for a statement that reads a whole batch with
+    /// `jsonb_to_recordset(\(document)::jsonb) AS x(column type, …)`: one parameter however many rows,
+    /// nullable columns included (PostgreSQL's array parameters cannot carry NULLs through PostgresNIO).
+    static func document<Row: Encodable>(_ rows: [Row]) throws -> String {
+        String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
     }
 
     /// The first column of every row.

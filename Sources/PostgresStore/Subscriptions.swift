@@ -128,7 +128,8 @@ extension PostgresBridgeStore {
         let event = try await transaction { sql -> StoredEvent? in
             guard try await Self.fetchSubscription(sql, tenant: tenant, id: subscriptionID) != nil else { return nil }
             let payload = EventPayload.ping(timestamp: now, subscriptionID: subscriptionID)
-            let event = try await Self.appendEvent(sql, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
+            guard let event = try await Self.appendEvents(sql, [NewEvent(tenant: tenant, type: .ping, videoID: nil, payload: payload)], now: now).first
+            else { throw StoreError.invalidData("event insert returned no event") }
             let at = now.unixSeconds
             try await sql.run(
                 """

@@ -43,8 +43,8 @@ extension PostgresBridgeStore {
             {
                 let state = try StateRow(row)
                 if state.tracking.notifiedStatus == nil {
-                    let transition = StatusRules.apply(initial, to: state.tracking)
-                    try await Self.record(transition, of: initial, row: state, sql, now: now, nextPollAt: nextPollAt, report: &report)
+                    let change = Change(row: state, observation: initial, transition: StatusRules.apply(initial, to: state.tracking))
+                    try await Self.record([change], sql, now: now, nextPollAt: nextPollAt, report: &report)
                 }
             }
             guard let video = try await Self.fetchVideo(sql, tenant: tenant, videoID: videoID) else {
@@ -95,23 +95,24 @@ extension PostgresBridgeStore {
             // As in SQLite: repeats only get their poll times (when `repeats` asks), changes go through
             // StatusRules. Rows are locked in id order, so two writers never deadlock on them.
             let rows = try await sql.rows(
-                """
-                SELECT id, video_id, observed_status, video_url, last_seen_at, poll_failures FROM videos
-                WHERE NOT terminal AND video_id = ANY(\(ids)) ORDER BY id FOR UPDATE
-                """
+                "SELECT \(unescaped: StateRow.columns) FROM videos WHERE NOT terminal AND video_id = ANY(\(ids)) ORDER BY id FOR UPDATE"
             )
             var repeats: [Int64] = []
-            var changing: [(order: Int, rowID: Int64)] = []
+            var changing: [(order: Int, row: StateRow)] = []
             for row in rows {
-                let (rowID, videoID, observed, url, lastSeen, failures) = try row.decode(
-                    (Int64, String, String?, String?, Double?, Int64).self
-                )
-                guard let order = position[videoID] else { continue }
+                let state = try StateRow(row)
+                guard let order = position[state.videoID] else { continue }
                 let observation = batch[order]
-                if let observed, KnownObservation(status: observed, videoURL: url).covers(status: observation.status, videoURL: observation.videoURL) {
-                    if repeatWrites.rewrites(rowID: rowID, lastSeen: lastSeen, failures: failures, now: now) { repeats.append(rowID) }
+                if let observed = state.tracking.observedStatus,
+                    KnownObservation(status: observed, videoURL: state.tracking.videoURL).covers(
+                        status: observation.status, videoURL: observation.videoURL
+                    )
+                {
+                    if repeatWrites.rewrites(rowID: state.id, lastSeen: state.lastSeen, failures: state.failures, now: now) {
+                        repeats.append(state.id)
+                    }
                 } else {
-                    changing.append((order, rowID))
+                    changing.append((order, state))
                 }
             }
             if !repeats.isEmpty {
@@ -123,14 +124,12 @@ extension PostgresBridgeStore {
                 )
                 report.videosUpdated += repeats.count
             }
-            changing.sort { ($0.order, $0.rowID) < ($1.order, $1.rowID) }
-            for change in changing {
-                guard let row = try await sql.rows("SELECT \(unescaped: StateRow.columns) FROM videos WHERE id = \(change.rowID)").first else { continue }
-                let state = try StateRow(row)
-                let observation = batch[change.order]
-                let transition = StatusRules.apply(observation, to: state.tracking)
-                try await Self.record(transition, of: observation, row: state, sql, now: now, nextPollAt: nextPollAt, report: &report)
+            // Events in the order of the observations (the upstream's list order), as SQLite writes them.
+            changing.sort { ($0.order, $0.row.id) < ($1.order, $1.row.id) }
+            let changes = changing.map { order, row in
+                Change(row: row, observation: batch[order], transition: StatusRules.apply(batch[order], to: row.tracking))
             }
+            try await Self.record(changes, sql, now: now, nextPollAt: nextPollAt, report: &report)
             return report
         }
         notifyCommitted(report)
@@ -174,60 +173,100 @@ extension PostgresBridgeStore {
             let rows = try await sql.rows(
                 "SELECT \(unescaped: StateRow.columns) FROM videos WHERE NOT terminal AND tracking_started_at <= \(cutoff.unixSeconds) ORDER BY tracking_started_at LIMIT \(limit) FOR UPDATE SKIP LOCKED"
             )
-            for row in rows {
-                let state = try StateRow(row)
-                try await sql.run("UPDATE videos SET terminal = true, expired = true, finished_at = \(now.unixSeconds) WHERE id = \(state.id)")
-                let payload = EventPayload.video(
-                    type: .trackingExpired, timestamp: now, videoID: state.videoID,
-                    status: state.tracking.observedStatus ?? "unknown", previousStatus: state.tracking.notifiedStatus, videoURL: nil
-                )
-                let event = try await Self.appendEvent(
-                    sql, tenant: state.tenant, type: .trackingExpired, videoID: state.videoID, payload: payload, now: now
-                )
-                report.events.append(event)
-                report.deliveriesCreated += try await Self.fanOut(sql, event: event, now: now)
-                report.videosUpdated += 1
-            }
+            let states = try rows.map(StateRow.init)
+            guard !states.isEmpty else { return report }
+            try await sql.run(
+                "UPDATE videos SET terminal = true, expired = true, finished_at = \(now.unixSeconds) WHERE id = ANY(\(states.map(\.id)))"
+            )
+            let events = try await Self.appendEvents(
+                sql,
+                states.map { state in
+                    NewEvent(
+                        tenant: state.tenant, type: .trackingExpired, videoID: state.videoID,
+                        payload: EventPayload.video(
+                            type: .trackingExpired, timestamp: now, videoID: state.videoID,
+                            status: state.tracking.observedStatus ?? "unknown", previousStatus: state.tracking.notifiedStatus, videoURL: nil
+                        )
+                    )
+                },
+                now: now
+            )
+            report.events += events
+            report.deliveriesCreated += try await Self.fanOut(sql, sequences: events.map(\.sequence), now: now)
+            report.videosUpdated += states.count
             return report
         }
         notifyCommitted(report)
         return report
     }
 
-    /// Writes one row's transition: the video's new state and, for a change, its event and deliveries.
-    private static func record(
-        _ transition: Transition,
-        of observation: Observation,
-        row: StateRow,
-        _ sql: SQL,
-        now: Date,
-        nextPollAt: Date,
-        report: inout ObservationReport
-    ) async throws {
-        let state = transition.state
-        let changed = transition.event != nil
+    /// One row's transition, computed by the status rules before anything is written.
+    struct Change {
+        var row: StateRow
+        var observation: Observation
+        var transition: Transition
+    }
+
+    /// A video row's new state, as one element of the JSON document a batched UPDATE reads.
+    private struct VideoWrite: Encodable {
+        var id: Int64
+        var observed: String?
+        var notified: String?
+        var known: String?
+        var unknown: [String]
+        var url: String?
+        var terminal: Bool
+        var changed: Bool
+    }
+
+    /// Writes a batch of transitions in three statements whatever its size: every row's new state
+    /// (one UPDATE over the rows as a JSON document), the events of the rows that changed (one
+    /// INSERT), and their deliveries (one fan-out).
+    static func record(_ changes: [Change], _ sql: SQL, now: Date, nextPollAt: Date, report: inout ObservationReport) async throws {
+        guard !changes.isEmpty else { return }
         let at = now.unixSeconds
+        var writes: [VideoWrite] = []
+        var events: [NewEvent] = []
+        writes.reserveCapacity(changes.count)
+        for change in changes {
+            let state = change.transition.state
+            writes.append(
+                VideoWrite(
+                    id: change.row.id, observed: state.observedStatus, notified: state.notifiedStatus, known: state.furthestKnownStatus,
+                    unknown: state.unknownStatusesSeen, url: state.videoURL, terminal: state.isTerminal,
+                    changed: change.transition.event != nil
+                )
+            )
+            if change.transition.wentBackwards { report.wentBackwards.append(change.observation.videoID) }
+            if let event = change.transition.event {
+                let videoID = change.observation.videoID
+                events.append(
+                    NewEvent(
+                        tenant: change.row.tenant, type: event.type, videoID: videoID,
+                        payload: EventPayload.video(
+                            type: event.type, timestamp: now, videoID: videoID, status: event.status,
+                            previousStatus: event.previousStatus, videoURL: event.videoURL
+                        )
+                    )
+                )
+            }
+        }
         try await sql.run(
             """
-            UPDATE videos SET observed_status = \(state.observedStatus), notified_status = \(state.notifiedStatus),
-                known_status = \(state.furthestKnownStatus), unknown_seen = \(state.unknownStatusesSeen),
-                video_url = \(state.videoURL), terminal = \(state.isTerminal), first_seen_at = COALESCE(first_seen_at, \(at)),
-                last_seen_at = \(at), last_changed_at = CASE WHEN \(changed) THEN \(at) ELSE last_changed_at END,
+            UPDATE videos v SET observed_status = x.observed, notified_status = x.notified, known_status = x.known,
+                unknown_seen = x.unknown, video_url = x.url, terminal = x.terminal, first_seen_at = COALESCE(v.first_seen_at, \(at)),
+                last_seen_at = \(at), last_changed_at = CASE WHEN x.changed THEN \(at) ELSE v.last_changed_at END,
                 next_poll_at = \(nextPollAt.unixSeconds), poll_failures = 0,
-                finished_at = CASE WHEN \(state.isTerminal) THEN COALESCE(finished_at, \(at)) ELSE NULL END
-            WHERE id = \(row.id)
+                finished_at = CASE WHEN x.terminal THEN COALESCE(v.finished_at, \(at)) ELSE NULL END
+            FROM jsonb_to_recordset(\(try SQL.document(writes))::jsonb)
+                AS x(id bigint, observed text, notified text, known text, unknown text[], url text, terminal boolean, changed boolean)
+            WHERE v.id = x.id
             """
         )
-        report.videosUpdated += 1
-        if transition.wentBackwards { report.wentBackwards.append(observation.videoID) }
-        guard let change = transition.event else { return }
-        let payload = EventPayload.video(
-            type: change.type, timestamp: now, videoID: observation.videoID, status: change.status,
-            previousStatus: change.previousStatus, videoURL: change.videoURL
-        )
-        let event = try await appendEvent(sql, tenant: row.tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
-        report.events.append(event)
-        report.deliveriesCreated += try await fanOut(sql, event: event, now: now)
+        report.videosUpdated += writes.count
+        let stored = try await appendEvents(sql, events, now: now)
+        report.events += stored
+        report.deliveriesCreated += try await fanOut(sql, sequences: stored.map(\.sequence), now: now)
     }
 
     static func ensureTenant(_ sql: SQL, _ tenant: String, now: Date) async throws {
@@ -288,18 +327,21 @@ extension PostgresBridgeStore {
     }
 }
 
-/// What the status rules need of a video row (`SELECT \(columns)`).
+/// What the status rules and the repeat-write rule need of a video row (`SELECT \(columns)`).
 struct StateRow {
-    static let columns = "id, tenant, video_id, observed_status, notified_status, known_status, unknown_seen, video_url, terminal"
+    static let columns =
+        "id, tenant, video_id, observed_status, notified_status, known_status, unknown_seen, video_url, terminal, last_seen_at, poll_failures"
 
     var id: Int64
     var tenant: String
     var videoID: String
     var tracking: TrackingState
+    var lastSeen: Double?
+    var failures: Int64
 
     init(_ row: PostgresRow) throws {
-        let (id, tenant, videoID, observed, notified, known, unknown, url, terminal) = try row.decode(
-            (Int64, String, String, String?, String?, String?, [String], String?, Bool).self
+        let (id, tenant, videoID, observed, notified, known, unknown, url, terminal, lastSeen, failures) = try row.decode(
+            (Int64, String, String, String?, String?, String?, [String], String?, Bool, Double?, Int64).self
         )
         self.id = id
         self.tenant = tenant
@@ -308,6 +350,8 @@ struct StateRow {
             notifiedStatus: notified, furthestKnownStatus: known, unknownStatusesSeen: unknown, observedStatus: observed,
             videoURL: url, isTerminal: terminal
         )
+        self.lastSeen = lastSeen
+        self.failures = failures
     }
 }
 

@@ -188,6 +188,32 @@ struct OutboxConformance {
         }
     }
 
+    @Test("a batch of outcomes is recorded whole, whatever the receivers answered: quotes, non-ASCII, a NUL byte", arguments: StoreEngine.all)
+    func attemptBatchWithAwkwardBodies(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            _ = try await fixture.subscribe()
+            let bodies = [#"say "hi" \ {"json":[1]}"#, "naïve — ✓ 日本", "before\u{0}after", ""]
+            for index in bodies.indices { try await fixture.watch("v\(index)", "pending") }
+            let claimed = try await fixture.claimAll()
+            try #require(claimed.count == bodies.count)
+            try await fixture.store.completeAttempts(
+                zip(claimed, bodies).map { claim, body in
+                    var outcome = attempt(claim, .succeeded, status: 200)
+                    outcome.responseSnippet = body  // as the dispatcher sets it
+                    return outcome
+                },
+                now: at(2), disableAfter: .seconds(86_400)
+            )
+            for (delivery, body) in zip(claimed, bodies) {
+                let (record, attempts) = try #require(try await fixture.store.delivery(tenant: "acme", id: delivery.id))
+                #expect(record.state == .succeeded && record.attempts == 1)
+                let stored = try #require(attempts.first?.responseSnippet)
+                // No engine stores U+0000 (PostgreSQL refuses it, SQLite's C strings end there): it reads as U+FFFD.
+                #expect(stored == body.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}"), "\(stored.debugDescription)")
+            }
+        }
+    }
+
     @Test("the next wake-up is the earliest due head or lease end, leaving out capped subscriptions", arguments: StoreEngine.all)
     func nextWakeTime(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in

@@ -192,12 +192,23 @@ struct TrackingConformance {
             let store = fixture.store
             for index in 0..<20 { try await fixture.watch("v\(index)", "pending") }
             try await fixture.watch("v0", "pending", tenant: "globex")
+            let subscription = try await fixture.subscribe(events: [.finished])
             let report = try await store.recordObservations(
                 (0..<20).map { observe("v\($0)", $0.isMultiple(of: 2) ? "finished" : "pending") }, now: at(1), nextPollAt: at(3)
             )
             #expect(report.events.count == 11, "10 finished for acme, v0 for globex too")
             #expect(Set(report.events.map(\.type)) == [.finished])
             #expect(report.videosUpdated == 21)
+            // Events stand in the order of the observations (a video's copies in tracking order), numbered so.
+            #expect(report.events.map(\.videoID) == ["v0", "v0"] + stride(from: 2, to: 20, by: 2).map { "v\($0)" })
+            #expect(report.events.map(\.tenant) == ["acme", "globex"] + Array(repeating: "acme", count: 9))
+            #expect(report.events.map(\.sequence) == report.events.map(\.sequence).sorted())
+            #expect(Set(report.events.map(\.sequence)).count == 11)
+            #expect(report.events.allSatisfy { $0.payload.contains(#""video_id":"\#($0.videoID ?? "")""#) })
+            #expect(report.deliveriesCreated == 10, "acme's subscription takes its 10 finished events; globex has none")
+            let deliveries = try await store.deliveries(tenant: "acme", subscriptionID: subscription.id)
+            #expect(deliveries.map(\.videoID) == report.events.filter { $0.tenant == "acme" }.map(\.videoID))
+            #expect(deliveries.map(\.eventID) == report.events.filter { $0.tenant == "acme" }.map(\.id))
             let copy = try await store.trackedVideo(tenant: "globex", videoID: "v0")
             #expect(copy?.status == "finished")
             #expect(try await store.dueVideoIDs(now: at(3), limit: 100).count == 10)
