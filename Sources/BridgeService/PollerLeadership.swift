@@ -10,11 +10,11 @@ import Synchronization
 /// while ``current`` holds a term, and carries it on its writes, which the store refuses once another
 /// replica has taken over.
 ///
-/// Timing: the lease runs ``leaseDuration`` (2 × the poll interval + 8 s) from each renewal, renewals
+/// Timing: the lease runs ``leaseDuration`` (2 × the poll interval + 5 s) from each renewal, renewals
 /// come every ``renewEvery`` (the interval, at most 1 s), and a standby poller looks at ``current``
 /// as often. When the leader dies, its lease runs out within `leaseDuration`, a standby takes it at its
-/// next attempt and polls at its next look: within `2 × interval + 10 s`, inside the contract's
-/// `3 × interval + 10 s`. One SQLite file has one process in practice and holds the lease throughout.
+/// next attempt and polls at its next look: within `2 × interval + 7 s`, inside the contract's
+/// `3 × interval + 10 s` with 3 s to spare for a loaded machine. One SQLite file has one process in practice and holds the lease throughout.
 public final class PollerLeadership: Service, Sendable {
     public let holder: String
     public let leaseDuration: Duration
@@ -37,7 +37,7 @@ public final class PollerLeadership: Service, Sendable {
     ) {
         self.store = store
         self.holder = holder
-        self.leaseDuration = pollInterval * 2 + .seconds(8)
+        self.leaseDuration = pollInterval * 2 + .seconds(5)
         self.renewEvery = min(pollInterval, .seconds(1))
         self.clock = clock
         self.now = now

@@ -348,7 +348,7 @@ struct PollerTests {
             let second = harness.leadership("replica-b")
             let pollerA = harness.poller(leadership: first)
             let pollerB = harness.poller(leadership: second)
-            #expect(first.leaseDuration == .seconds(10) && first.renewEvery == .seconds(1))
+            #expect(first.leaseDuration == .seconds(7) && first.renewEvery == .seconds(1))
 
             await first.attempt()
             await second.attempt()
@@ -360,9 +360,9 @@ struct PollerTests {
             #expect(await pollerA.cycle().mode == .list)
             #expect(calls() == 1)
 
-            // A stops renewing (paused). Until its lease has run out (10 s after A's attempt) B stays
+            // A stops renewing (paused). Until its lease has run out (7 s after A's attempt) B stays
             // standby; then B takes over.
-            harness.clock.advance(seconds: 8)
+            harness.clock.advance(seconds: 5)
             await second.attempt()
             #expect(second.current == nil)
             harness.clock.advance(seconds: 1)
