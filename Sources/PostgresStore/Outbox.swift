@@ -180,14 +180,17 @@ extension PostgresBridgeStore {
                     disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
                 }
             }
-            // A delivery of a disabled subscription that just failed stays held, not pending.
-            try await sql.run(
-                """
-                UPDATE deliveries d SET state = 'held' FROM subscriptions s
-                WHERE s.id = d.subscription_id AND NOT s.enabled AND d.subscription_id = ANY(\(Set(attempts.map(\.subscriptionID)).sorted()))
-                  AND d.state = 'pending' AND d.lease_owner IS NULL
-                """
+            // A delivery of a disabled subscription that just failed stays held, not pending (looked up
+            // first: almost always none is disabled, and then nothing is written).
+            let stopped = try await sql.column(
+                "SELECT id FROM subscriptions WHERE id = ANY(\(Set(attempts.map(\.subscriptionID)).sorted())) AND NOT enabled ORDER BY id",
+                as: String.self
             )
+            if !stopped.isEmpty {
+                try await sql.run(
+                    "UPDATE deliveries SET state = 'held' WHERE subscription_id = ANY(\(stopped)) AND state = 'pending' AND lease_owner IS NULL"
+                )
+            }
             return disabled
         }
         return disabled

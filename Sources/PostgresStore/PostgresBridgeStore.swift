@@ -44,6 +44,7 @@ public final class PostgresBridgeStore: Sendable {
     let deliveriesEnqueued = WakeSignal()
     let eventsAppended = WakeSignal()
     let notifications: Notifications
+    let statistics: StatisticsRefresh
 
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=…`), migrates the schema
     /// under an advisory lock, and checks the encryption key against the one the database records.
@@ -66,6 +67,7 @@ public final class PostgresBridgeStore: Sendable {
         self.location = target.redacted
         self.running = Task { await client.run() }
         self.notifications = Notifications(client: client, logger: logger)
+        self.statistics = StatisticsRefresh(client: client, logger: logger)
         do {
             try await Schema.migrate(client, logger: logger)
             try await checkKey(box)
@@ -126,6 +128,7 @@ public final class PostgresBridgeStore: Sendable {
     /// Signals after a commit described by `report`: this process at once, other replicas by NOTIFY.
     func notifyCommitted(_ report: ObservationReport) {
         notifyCommitted(events: !report.events.isEmpty, deliveries: report.deliveriesCreated > 0)
+        statistics.noteInserted(report.deliveriesCreated)
     }
 
     func notifyCommitted(events: Bool, deliveries: Bool) {
