@@ -144,6 +144,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
+            // The operator console, compiled into the binary: no files to ship beside it.
+            resources: [
+                .embedInCode("Console/index.html"), .embedInCode("Console/app.js"), .embedInCode("Console/api.js"),
+                .embedInCode("Console/views.js"), .embedInCode("Console/console.css"),
+            ],
             swiftSettings: strict
         ),
         // A stand-in for the upstream API with fault knobs. Imports no bridge module on purpose.

@@ -23,6 +23,7 @@ enum HTTPServer {
         let router = Router()
         router.middlewares.add(LogRequestsMiddleware(.info))
         router.middlewares.add(FallbackErrorMiddleware(routes: RouteTable(openAPIYAML: OpenAPISpec.yaml)))
+        router.middlewares.add(ConsoleHeadersMiddleware())
         let handler = BridgeAPIHandler(dependencies: dependencies)
         guard let root = URL(string: "/") else { throw BridgeError.internalFailure }
         try handler.registerHandlers(

@@ -114,7 +114,10 @@ public final class Poller: Service {
         // Whole milliseconds: Date arithmetic carries float noise that would leak into the delay.
         let elapsed = Duration.milliseconds(Int64((min(max(now().timeIntervalSince(started), 0), 86_400) * 1000).rounded()))
         Timer(label: "bridge_poll_cycle_duration_seconds", dimensions: [], factory: metrics).record(duration: elapsed)
-        if report.failure == nil { report.delay = max(.zero, report.delay - elapsed) }
+        if report.failure == nil {
+            report.delay = max(.zero, report.delay - elapsed)
+            if report.mode != .standby { leadership?.noteCycle(at: now()) }
+        }
         return report
     }
 

@@ -25,6 +25,7 @@ public final class PollerLeadership: Service, Sendable {
     private let logger: Logger
     private let leaderGauge: Gauge
     private let state = Mutex<PollerTerm?>(nil)
+    private let lastCycle = Mutex<Date?>(nil)
 
     public init(
         store: any PollerLeaseStore,
@@ -75,11 +76,19 @@ public final class PollerLeadership: Service, Sendable {
     /// was lost meanwhile, the store refuses the old term's writes anyway.
     public func attempt() async {
         do {
-            let term = try await store.acquirePollerLease(holder: holder, now: now(), duration: leaseDuration)
+            let term = try await store.acquirePollerLease(
+                holder: holder, now: now(), duration: leaseDuration, lastCycle: lastCycle.withLock { $0 }
+            )
             update(term)
         } catch {
             logger.warning("could not renew the poller lease; retrying", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Called by the poller after each cycle it finished as leader; the next renewal records the time in
+    /// the lease row, where every replica's health read finds it (at most ``renewEvery`` old).
+    public func noteCycle(at time: Date) {
+        lastCycle.withLock { $0 = time }
     }
 
     /// Called by the poller when the store refused `term`: another replica took over.

@@ -11,13 +11,16 @@ public protocol EventLogStore: Sendable {
     func lastEventSequence() async throws(StoreError) -> Int64
     /// Yields after commits that appended events (the pull feed's long-polls wait on it).
     func eventWakeUps() -> AsyncStream<Void>
-    /// A key's deliveries in creation order after `cursor`, optionally for one subscription or state.
-    func deliveries(tenant: String, subscriptionID: String?, state: DeliveryState?, after cursor: Int64?, limit: Int)
+    /// A key's deliveries that `query` matches, in creation order (or newest first) past `cursor`,
+    /// each with its newest attempt.
+    func deliveries(tenant: String, matching query: DeliveryQuery, after cursor: Int64?, limit: Int)
         async throws(StoreError) -> [DeliveryRecord]
     /// One delivery and every attempt at it.
     func delivery(tenant: String, id: Int64) async throws(StoreError) -> (DeliveryRecord, [AttemptRecord])?
     /// Makes a finished or waiting delivery due now; nil: no such delivery, false: it is being sent.
     func retryDelivery(tenant: String, id: Int64, now: Date) async throws(StoreError) -> Bool?
+    /// A key's open deliveries, the last poll cycle, and each subscription's attempts since `since`.
+    func health(tenant: String, since: Date) async throws(StoreError) -> TenantHealth
 }
 
 extension EventLogStore {
@@ -32,6 +35,6 @@ extension EventLogStore {
     public func deliveries(tenant: String, subscriptionID: String? = nil, state: DeliveryState? = nil, limit: Int = 100)
         async throws(StoreError) -> [DeliveryRecord]
     {
-        try await deliveries(tenant: tenant, subscriptionID: subscriptionID, state: state, after: nil, limit: limit)
+        try await deliveries(tenant: tenant, matching: DeliveryQuery(subscriptionID: subscriptionID, state: state), after: nil, limit: limit)
     }
 }

@@ -128,6 +128,8 @@ public struct Subscription: Sendable, Equatable {
     public var description: String?
     public var isEnabled: Bool
     public var disabledReason: String?
+    /// When its receiver started failing (the first failed attempt since the last success); nil while healthy.
+    public var failingSince: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -140,6 +142,7 @@ public struct Subscription: Sendable, Equatable {
         description: String? = nil,
         isEnabled: Bool,
         disabledReason: String? = nil,
+        failingSince: Date? = nil,
         createdAt: Date,
         updatedAt: Date
     ) {
@@ -151,6 +154,7 @@ public struct Subscription: Sendable, Equatable {
         self.description = description
         self.isEnabled = isEnabled
         self.disabledReason = disabledReason
+        self.failingSince = failingSince
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -25,11 +25,14 @@ public struct PollerLeaseState: Sendable, Equatable {
     public var holder: String
     public var term: Int64
     public var expiresAt: Date
+    /// When the holder last finished a poll cycle (recorded with its renewals).
+    public var lastCycleAt: Date?
 
-    public init(holder: String, term: Int64, expiresAt: Date) {
+    public init(holder: String, term: Int64, expiresAt: Date, lastCycleAt: Date? = nil) {
         self.holder = holder
         self.term = term
         self.expiresAt = expiresAt
+        self.lastCycleAt = lastCycleAt
     }
 }
 
@@ -39,9 +42,16 @@ public protocol PollerLeaseStore: Sendable {
     /// until `now + duration`. Nil while another holder's lease is live. Times are the callers'
     /// clocks: replicas' clocks are assumed to agree within a second (NTP); a skew can only delay or
     /// hasten a takeover, never let two terms write.
-    func acquirePollerLease(holder: String, now: Date, duration: Duration) async throws(StoreError) -> PollerTerm?
+    /// `lastCycle`, when given, is recorded as the holder's last finished poll cycle (health reads show it).
+    func acquirePollerLease(holder: String, now: Date, duration: Duration, lastCycle: Date?) async throws(StoreError) -> PollerTerm?
     /// Gives the lease up (graceful shutdown) so another replica takes over at its next attempt.
     func releasePollerLease(_ term: PollerTerm) async throws(StoreError)
     /// The lease as stored; nil before anyone took it.
     func pollerLease() async throws(StoreError) -> PollerLeaseState?
+}
+
+extension PollerLeaseStore {
+    public func acquirePollerLease(holder: String, now: Date, duration: Duration) async throws(StoreError) -> PollerTerm? {
+        try await acquirePollerLease(holder: holder, now: now, duration: duration, lastCycle: nil)
+    }
 }

@@ -78,19 +78,57 @@ extension PostgresBridgeStore {
         try await read { sql in try await sql.one("SELECT MAX(seq) FROM events", as: Int64.self) ?? 0 }
     }
 
-    public func deliveries(tenant: String, subscriptionID: String?, state: DeliveryState?, after cursor: Int64?, limit: Int)
+    public func deliveries(tenant: String, matching query: DeliveryQuery, after cursor: Int64?, limit: Int)
         async throws(StoreError) -> [DeliveryRecord]
     {
         try await read { sql in
-            try await sql.rows(
+            let newest = query.newestFirst
+            return try await sql.rows(
                 """
-                SELECT \(unescaped: Self.deliveryColumns) FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                WHERE d.tenant = \(tenant) AND d.id > \(cursor ?? 0)
-                  AND (\(subscriptionID)::text IS NULL OR d.subscription_id = \(subscriptionID))
-                  AND (\(state?.rawValue)::text IS NULL OR d.state = \(state?.rawValue))
-                ORDER BY d.id LIMIT \(limit)
+                SELECT \(unescaped: Self.deliveryColumns) FROM \(unescaped: Self.deliverySource)
+                WHERE d.tenant = \(tenant) AND d.id \(unescaped: newest ? "<" : ">") \(cursor ?? (newest ? Int64.max : 0))
+                  AND (\(query.subscriptionID)::text IS NULL OR d.subscription_id = \(query.subscriptionID))
+                  AND (\(query.state?.rawValue)::text IS NULL OR d.state = \(query.state?.rawValue))
+                  AND (\(query.videoID)::text IS NULL
+                       OR d.event_seq IN (SELECT seq FROM events WHERE tenant = \(tenant) AND video_id = \(query.videoID)))
+                ORDER BY \(unescaped: newest ? "d.id DESC" : "d.id") LIMIT \(limit)
                 """
             ).map(Self.delivery(from:))
+        }
+    }
+
+    public func health(tenant: String, since: Date) async throws(StoreError) -> TenantHealth {
+        try await read { sql in
+            var health = TenantHealth()
+            for row in try await sql.rows(
+                """
+                SELECT d.state, COUNT(*), MIN(d.created_at) FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+                WHERE s.tenant = \(tenant) AND d.state IN ('pending', 'held') GROUP BY d.state
+                """
+            ) {
+                let (state, count, oldest) = try row.decode((String, Int, Double?).self)
+                if state == "pending" {
+                    health.pending = count
+                    health.oldestPendingAt = oldest.map(Date.init(unixSeconds:))
+                } else {
+                    health.held = count
+                }
+            }
+            health.lastPollCycleAt = try await sql.one("SELECT last_cycle_at FROM poller_lease WHERE name = 'poller'", as: Double.self)
+                .map(Date.init(unixSeconds:))
+            for row in try await sql.rows(
+                """
+                SELECT d.subscription_id, COUNT(*), COUNT(*) FILTER (WHERE a.status_code BETWEEN 200 AND 299), MAX(a.attempted_at)
+                FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+                WHERE a.attempted_at >= \(since.unixSeconds) AND d.tenant = \(tenant) GROUP BY d.subscription_id
+                """
+            ) {
+                let (id, attempts, succeeded, last) = try row.decode((String, Int, Int, Double?).self)
+                health.activity[id] = SubscriptionActivity(
+                    attempts: attempts, succeeded: succeeded, lastAttemptAt: last.map(Date.init(unixSeconds:))
+                )
+            }
+            return health
         }
     }
 
@@ -99,7 +137,7 @@ extension PostgresBridgeStore {
             guard
                 let row = try await sql.rows(
                     """
-                    SELECT \(unescaped: Self.deliveryColumns) FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                    SELECT \(unescaped: Self.deliveryColumns) FROM \(unescaped: Self.deliverySource)
                     WHERE d.id = \(id) AND d.tenant = \(tenant)
                     """
                 ).first
@@ -121,7 +159,14 @@ extension PostgresBridgeStore {
     }
 
     static let deliveryColumns = """
-        d.id, e.id, e.type, d.subscription_id, d.tenant, e.video_id, d.state, d.attempts, d.next_attempt_at, d.created_at
+        d.id, e.id, e.type, d.subscription_id, d.tenant, e.video_id, d.state, d.attempts, d.next_attempt_at, d.created_at,
+        a.attempted_at, a.status_code, a.error_kind, a.latency_ms, a.response_snippet
+        """
+
+    /// A delivery with its event and its newest attempt (`a`, absent before the first).
+    static let deliverySource = """
+        deliveries d JOIN events e ON e.seq = d.event_seq
+        LEFT JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE delivery_id = d.id)
         """
 
     static func event(from row: PostgresRow) throws -> StoredEvent {
@@ -136,15 +181,26 @@ extension PostgresBridgeStore {
     }
 
     static func delivery(from row: PostgresRow) throws -> DeliveryRecord {
-        let (id, eventID, type, subscriptionID, tenant, videoID, state, attempts, next, created) = try row.decode(
-            (Int64, String, String, String, String, String?, String, Int, Double, Double).self
+        let columns = row.makeRandomAccess()
+        let (id, eventID, type, subscriptionID, tenant, videoID, state, attempts, next, created) = try (
+            columns[0].decode(Int64.self), columns[1].decode(String.self), columns[2].decode(String.self),
+            columns[3].decode(String.self), columns[4].decode(String.self), columns[5].decode(String?.self),
+            columns[6].decode(String.self), columns[7].decode(Int.self), columns[8].decode(Double.self), columns[9].decode(Double.self)
         )
+        let last = try columns[10].decode(Double?.self).map { at in
+            AttemptRecord(
+                attemptedAt: Date(unixSeconds: at), statusCode: try columns[11].decode(Int?.self),
+                errorKind: try columns[12].decode(String?.self), latencyMilliseconds: try columns[13].decode(Double.self),
+                responseSnippet: try columns[14].decode(String?.self)
+            )
+        }
         guard let eventType = EventType(rawValue: type), let state = DeliveryState(rawValue: state) else {
             throw StoreError.invalidData("delivery row")
         }
         return DeliveryRecord(
             id: id, eventID: eventID, eventType: eventType, subscriptionID: subscriptionID, tenant: tenant, videoID: videoID,
-            state: state, attempts: attempts, nextAttemptAt: Date(unixSeconds: next), createdAt: Date(unixSeconds: created)
+            state: state, attempts: attempts, nextAttemptAt: Date(unixSeconds: next), createdAt: Date(unixSeconds: created),
+            lastAttempt: last
         )
     }
 }

@@ -7,15 +7,19 @@ import PostgresNIO
 /// a poll cycle's transaction in flight to commit, and every transaction after the takeover sees the
 /// new term and is refused: two terms never both write.
 extension PostgresBridgeStore: PollerLeaseStore {
-    public func acquirePollerLease(holder: String, now: Date, duration: Duration) async throws(StoreError) -> PollerTerm? {
+    public func acquirePollerLease(holder: String, now: Date, duration: Duration, lastCycle: Date?) async throws(StoreError)
+        -> PollerTerm?
+    {
         let expires = (now + duration.timeInterval).unixSeconds
         let term = try await transaction { sql in
             try await sql.one(
                 """
-                INSERT INTO poller_lease AS lease (name, holder, term, expires_at) VALUES ('poller', \(holder), 1, \(expires))
+                INSERT INTO poller_lease AS lease (name, holder, term, expires_at, last_cycle_at)
+                VALUES ('poller', \(holder), 1, \(expires), \(lastCycle?.unixSeconds))
                 ON CONFLICT (name) DO UPDATE SET
                     term = CASE WHEN lease.holder = excluded.holder THEN lease.term ELSE lease.term + 1 END,
-                    holder = excluded.holder, expires_at = excluded.expires_at
+                    holder = excluded.holder, expires_at = excluded.expires_at,
+                    last_cycle_at = COALESCE(excluded.last_cycle_at, lease.last_cycle_at)
                 WHERE lease.holder = excluded.holder OR lease.expires_at <= \(now.unixSeconds)
                 RETURNING lease.term
                 """,
@@ -35,11 +39,14 @@ extension PostgresBridgeStore: PollerLeaseStore {
 
     public func pollerLease() async throws(StoreError) -> PollerLeaseState? {
         try await read { sql in
-            guard let row = try await sql.rows("SELECT holder, term, expires_at FROM poller_lease WHERE name = 'poller'").first else {
-                return nil
-            }
-            let (holder, term, expires) = try row.decode((String, Int64, Double).self)
-            return PollerLeaseState(holder: holder, term: term, expiresAt: Date(timeIntervalSince1970: expires))
+            guard
+                let row = try await sql.rows("SELECT holder, term, expires_at, last_cycle_at FROM poller_lease WHERE name = 'poller'").first
+            else { return nil }
+            let (holder, term, expires, lastCycle) = try row.decode((String, Int64, Double, Double?).self)
+            return PollerLeaseState(
+                holder: holder, term: term, expiresAt: Date(timeIntervalSince1970: expires),
+                lastCycleAt: lastCycle.map(Date.init(timeIntervalSince1970:))
+            )
         }
     }
 }

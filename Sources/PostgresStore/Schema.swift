@@ -12,7 +12,7 @@ enum Schema {
     static let eventLock: Int64 = 0x7470_6200_0002
     static let claimLock: Int64 = 0x7470_6200_0003
 
-    static let migrations: [(id: String, sql: String)] = [("pg1-initial", v1)]
+    static let migrations: [(id: String, sql: String)] = [("pg1-initial", v1), ("pg2-health", v2)]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws(StoreError) {
         do {
@@ -169,5 +169,11 @@ enum Schema {
             term bigint NOT NULL,
             expires_at double precision NOT NULL
         )
+        """
+
+    /// Health reads: the poller's last cycle (recorded with its lease) and attempts by time.
+    static let v2 = """
+        ALTER TABLE poller_lease ADD COLUMN last_cycle_at double precision;
+        CREATE INDEX attempts_by_time ON attempts(attempted_at)
         """
 }

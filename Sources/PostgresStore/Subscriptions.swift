@@ -206,7 +206,8 @@ extension PostgresBridgeStore {
         return result
     }
 
-    static let subscriptionColumns = "id, tenant, url, event_types, video_id, description, enabled, disabled_reason, created_at, updated_at"
+    static let subscriptionColumns =
+        "id, tenant, url, event_types, video_id, description, enabled, disabled_reason, failing_since, created_at, updated_at"
 
     static func fetchSubscription(_ sql: SQL, tenant: String, id: String) async throws -> Subscription? {
         try await sql.rows(
@@ -215,8 +216,8 @@ extension PostgresBridgeStore {
     }
 
     static func subscription(from row: PostgresRow) throws -> Subscription {
-        let (id, tenant, url, types, videoID, description, enabled, reason, created, updated) = try row.decode(
-            (String, String, String, [String]?, String?, String?, Bool, String?, Double, Double).self
+        let (id, tenant, url, types, videoID, description, enabled, reason, failingSince, created, updated) = try row.decode(
+            (String, String, String, [String]?, String?, String?, Bool, String?, Double?, Double, Double).self
         )
         let eventTypes: [EventType]? = try types.map { raw in
             try raw.map { name in
@@ -226,7 +227,8 @@ extension PostgresBridgeStore {
         }
         return Subscription(
             id: id, tenant: tenant, url: url, eventTypes: eventTypes, videoID: videoID, description: description,
-            isEnabled: enabled, disabledReason: reason, createdAt: Date(unixSeconds: created), updatedAt: Date(unixSeconds: updated)
+            isEnabled: enabled, disabledReason: reason, failingSince: failingSince.map(Date.init(unixSeconds:)),
+            createdAt: Date(unixSeconds: created), updatedAt: Date(unixSeconds: updated)
         )
     }
 }

@@ -1,6 +1,6 @@
 public import BridgeCore
 public import BridgeStore
-import Foundation
+public import Foundation
 import GRDB
 
 /// The event log and the outbox as a key reads them.
@@ -65,28 +65,75 @@ extension SQLiteBridgeStore {
     /// A stream that yields after every commit that appended events (the long-poll feed's wake-up).
     public func eventWakeUps() -> AsyncStream<Void> { eventsAppended.stream() }
 
-    /// Deliveries of one tenant in creation order, optionally for one subscription or state.
+    /// Deliveries of one tenant that `query` matches, oldest or newest first, each with its newest attempt.
     public func deliveries(
         tenant: String,
-        subscriptionID: String?,
-        state: DeliveryState?,
+        matching query: DeliveryQuery,
         after cursor: Int64?,
         limit: Int
     ) async throws(StoreError) -> [DeliveryRecord] {
         try await read { db in
-            var sql = Self.deliverySelect + " WHERE d.tenant = ? AND d.id > ?"
-            var arguments: StatementArguments = [tenant, cursor ?? 0]
-            if let subscriptionID {
+            var sql = Self.deliverySelect + " WHERE d.tenant = ?"
+            var arguments: StatementArguments = [tenant]
+            if let cursor {
+                sql += query.newestFirst ? " AND d.id < ?" : " AND d.id > ?"
+                arguments += [cursor]
+            }
+            if let subscriptionID = query.subscriptionID {
                 sql += " AND d.subscription_id = ?"
                 arguments += [subscriptionID]
             }
-            if let state {
+            if let state = query.state {
                 sql += " AND d.state = ?"
                 arguments += [state.rawValue]
             }
-            sql += " ORDER BY d.id LIMIT ?"
+            if let videoID = query.videoID {
+                sql += " AND d.event_seq IN (SELECT seq FROM events WHERE tenant = ? AND video_id = ?)"
+                arguments += [tenant, videoID]
+            }
+            sql += query.newestFirst ? " ORDER BY d.id DESC LIMIT ?" : " ORDER BY d.id LIMIT ?"
             arguments += [limit]
             return try Row.fetchAll(cached: db, sql: sql, arguments: arguments).map(Self.delivery(from:))
+        }
+    }
+
+    /// A key's open deliveries, the last poll cycle and each subscription's attempts since `since`.
+    public func health(tenant: String, since: Date) async throws(StoreError) -> TenantHealth {
+        try await read { db in
+            var health = TenantHealth()
+            for row in try Row.fetchAll(
+                cached: db,
+                sql: """
+                    SELECT d.state, COUNT(*), MIN(d.created_at) FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+                    WHERE s.tenant = ? AND d.state IN ('pending', 'held') GROUP BY d.state
+                    """,
+                arguments: [tenant]
+            ) {
+                let state: String = row[0]
+                let count: Int = row[1]
+                if state == "pending" {
+                    health.pending = count
+                    health.oldestPendingAt = (row[2] as Double?).map(Date.init(unixSeconds:))
+                } else {
+                    health.held = count
+                }
+            }
+            health.lastPollCycleAt = try Double.fetchOne(cached: db, sql: "SELECT last_cycle_at FROM poller_lease WHERE name = 'poller'")
+                .map(Date.init(unixSeconds:))
+            for row in try Row.fetchAll(
+                cached: db,
+                sql: """
+                    SELECT d.subscription_id, COUNT(*), SUM(a.status_code BETWEEN 200 AND 299), MAX(a.attempted_at)
+                    FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+                    WHERE a.attempted_at >= ? AND d.tenant = ? GROUP BY d.subscription_id
+                    """,
+                arguments: [since.unixSeconds, tenant]
+            ) {
+                health.activity[row[0]] = SubscriptionActivity(
+                    attempts: row[1], succeeded: row[2] ?? 0, lastAttemptAt: (row[3] as Double?).map(Date.init(unixSeconds:))
+                )
+            }
+            return health
         }
     }
 
@@ -108,10 +155,13 @@ extension SQLiteBridgeStore {
         }
     }
 
+    /// A delivery with its event and its newest attempt (`a`, absent before the first).
     static let deliverySelect = """
         SELECT d.id, e.id AS event_id, e.type AS event_type, d.subscription_id, d.tenant, e.video_id, d.state,
-               d.attempts, d.next_attempt_at, d.created_at
+               d.attempts, d.next_attempt_at, d.created_at, a.attempted_at, a.status_code, a.error_kind, a.latency_ms,
+               a.response_snippet
         FROM deliveries d JOIN events e ON e.seq = d.event_seq
+        LEFT JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE delivery_id = d.id)
         """
 
     static func event(from row: Row) throws -> StoredEvent {
@@ -141,7 +191,13 @@ extension SQLiteBridgeStore {
             state: state,
             attempts: row["attempts"],
             nextAttemptAt: Date(unixSeconds: row["next_attempt_at"]),
-            createdAt: Date(unixSeconds: row["created_at"])
+            createdAt: Date(unixSeconds: row["created_at"]),
+            lastAttempt: (row["attempted_at"] as Double?).map { at in
+                AttemptRecord(
+                    attemptedAt: Date(unixSeconds: at), statusCode: row["status_code"], errorKind: row["error_kind"],
+                    latencyMilliseconds: row["latency_ms"], responseSnippet: row["response_snippet"]
+                )
+            }
         )
     }
 }

@@ -79,6 +79,11 @@ enum Schema {
                 sql: "CREATE TABLE poller_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, term INTEGER NOT NULL, expires_at REAL NOT NULL)"
             )
         }
+        // Health reads: the poller's last cycle (recorded with its lease) and attempts by time.
+        migrator.registerMigration("v10-health") { db in
+            try db.execute(sql: "ALTER TABLE poller_lease ADD COLUMN last_cycle_at REAL")
+            try db.execute(sql: "CREATE INDEX attempts_by_time ON attempts(attempted_at)")
+        }
         return migrator
     }
 

@@ -137,7 +137,7 @@ extension SQLiteBridgeStore {
 
     /// The columns of ``subscriptionSelect``, in its order.
     enum SubscriptionColumn: Int, SelectedColumns {
-        case id, tenant, url, eventTypes, videoID, description, enabled, disabledReason, createdAt, updatedAt
+        case id, tenant, url, eventTypes, videoID, description, enabled, disabledReason, failingSince, createdAt, updatedAt
     }
 
     static let subscriptionSelect = "SELECT \(SubscriptionColumn.list) FROM subscriptions"
@@ -164,6 +164,7 @@ extension SQLiteBridgeStore {
             description: row[Column.description],
             isEnabled: row[Column.enabled],
             disabledReason: row[Column.disabledReason],
+            failingSince: (row[Column.failingSince] as Double?).map(Date.init(unixSeconds:)),
             createdAt: Date(unixSeconds: row[Column.createdAt]),
             updatedAt: Date(unixSeconds: row[Column.updatedAt])
         )

@@ -92,6 +92,7 @@ final class DemoSession: Sendable {
             Talking Photo Bridge demo
               upstream simulator  \(simulator.baseURL)   (render time \(renderTime), 1 in 5 renders fails)
               bridge              \(baseURL)   (API key: \(Self.apiKey))
+              console             \(baseURL)/console   (open it in a browser; sign in with the API key)
               receiver            \(receiver.url)   (verifies every signature; fails its first answer on purpose)
 
             """)
@@ -147,6 +148,8 @@ final class DemoSession: Sendable {
               signatures verified  \(callbacks.filter(\.verified).count) of \(callbacks.count)
               commit → receipt     median \(Int(latencies.isEmpty ? 0 : latencies[latencies.count / 2])) ms
               upstream calls       video.generate \(calls.generate), video.list \(calls.list), video.get \(calls.get)
+
+            see it in the browser: \(baseURL)/console   (sign in with \(Self.apiKey))
 
             try it (API key \(Self.apiKey)):
               curl -s \(baseURL)/v1/videos -H 'Authorization: Bearer \(Self.apiKey)'

@@ -153,6 +153,37 @@ struct APITests {
         }
     }
 
+    @Test("the console: page, scripts and style from the binary, no key needed, a strict CSP, an ETag that answers 304")
+    func console() async throws {
+        try await RouterHarness.with { harness in
+            let page = try await harness.call("GET", "/console", as: nil)
+            #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true)
+            let policy = try #require(page.headers["content-security-policy"])
+            for directive in ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+                #expect(policy.contains(directive), "\(policy)")
+            }
+            #expect(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"))
+            #expect(page.headers["x-content-type-options"] == "nosniff" && page.headers["cache-control"] == "no-cache")
+            // Everything the page loads is the bridge's own: no scheme or host in any src or href.
+            let references = page.text.matches(of: /(?:src|href)="([^"]*)"/).map { String($0.1) }
+            #expect(references.contains("/console/app.js") && references.contains("/console/console.css"))
+            #expect(references.allSatisfy { $0.hasPrefix("/console/") || $0.hasPrefix("#") || $0 == "data:," }, "\(references)")
+            let tag = try #require(page.headers["etag"])
+            let again = try await harness.call("GET", "/console", as: nil, headers: ["If-None-Match": "\"other\", \(tag)"])
+            #expect(again.status == 304 && again.body.isEmpty && again.headers["etag"] == tag)
+
+            for (file, type) in [("app.js", "text/javascript"), ("api.js", "text/javascript"), ("views.js", "text/javascript"), ("console.css", "text/css")] {
+                let asset = try await harness.call("GET", "/console/\(file)", as: nil)
+                #expect(asset.status == 200 && asset.headers["content-type"]?.hasPrefix(type) == true, "\(file)")
+                #expect(asset.headers["content-security-policy"] == policy && asset.headers["etag"] != tag && !asset.body.isEmpty)
+                let cached = try await harness.call("GET", "/console/\(file)", as: nil, headers: ["If-None-Match": asset.headers["etag"] ?? ""])
+                #expect(cached.status == 304)
+            }
+            #expect(try await harness.call("GET", "/console/evil.js", as: nil).status == 400)
+            #expect(try await harness.call("GET", "/console/../openapi.yaml", as: nil).status != 200)
+        }
+    }
+
     /// Hummingbird's own answers (no route, wrong method) carry the contract's JSON error like any other.
     @Test("unknown paths are a JSON 404; a known path with the wrong method is a JSON 405 with Allow")
     func fallbackErrors() async throws {
@@ -350,11 +381,31 @@ struct APITests {
             let failed = try await harness.call("GET", "/v1/deliveries?status=failed&subscription_id=\(sub)")
             let entry = try #require((failed.json["data"] as? [[String: Any]])?.first)
             let id = try #require(entry["id"] as? String)
+            #expect((entry["last_attempt"] as? [String: Any])?["status_code"] as? Int == 500, "a list entry carries its newest attempt")
             let detail = try await harness.call("GET", "/v1/deliveries/\(id)")
             #expect((detail.json["attempt_log"] as? [[String: Any]])?.compactMap { $0["status_code"] as? Int } == [500, 500, 500])
             let retried = try await harness.call("POST", "/v1/deliveries/\(id)/retry")
             #expect(retried.status == 202)
             #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 1 })
+
+            // Newest first, and the key's health: 4 attempts in the last hour, 1 answered 2xx.
+            _ = try await harness.call("POST", "/v1/subscriptions/\(sub)/test")
+            #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 2 })
+            let newest = try await harness.call("GET", "/v1/deliveries?order=newest&limit=1")
+            let top = try #require((newest.json["data"] as? [[String: Any]])?.first)
+            #expect(top["id"] as? String != id && top["status"] as? String == "succeeded")
+            let older = try await harness.call("GET", "/v1/deliveries?order=newest&cursor=\(try #require(newest.json["next_cursor"] as? String))")
+            #expect((older.json["data"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
+            #expect(try await harness.call("GET", "/v1/deliveries?order=sideways").status == 400)
+            let health = try await harness.call("GET", "/v1/health")
+            #expect(health.status == 200)
+            let queue = try #require(health.json["queue"] as? [String: Any])
+            #expect(queue["pending"] as? Int == 0 && queue["held"] as? Int == 0 && queue["oldest_pending_age_seconds"] == nil)
+            #expect(health.json["window_seconds"] as? Int == 3600 && health.json["poller"] is [String: Any])
+            let row = try #require((health.json["subscriptions"] as? [[String: Any]])?.first)
+            #expect(row["id"] as? String == sub && row["attempts"] as? Int == 5 && row["succeeded"] as? Int == 2, "\(row)")
+            #expect(row["success_rate"] as? Double == 0.4)
+            #expect(try await harness.call("GET", "/v1/health", as: nil).status == 401)
             #expect(try await harness.call("GET", "/v1/deliveries/dlv_999999").status == 404)
             #expect(try await harness.call("GET", "/v1/deliveries/nonsense").status == 404)
         }

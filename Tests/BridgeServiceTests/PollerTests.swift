@@ -540,8 +540,8 @@ final class CountingTrackingStore: TrackingStore {
     func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int, fence: PollerTerm?) async throws(StoreError) -> ObservationReport {
         try await inner.expireTracking(startedBefore: cutoff, now: now, limit: limit, fence: fence)
     }
-    func acquirePollerLease(holder: String, now: Date, duration: Duration) async throws(StoreError) -> PollerTerm? {
-        try await inner.acquirePollerLease(holder: holder, now: now, duration: duration)
+    func acquirePollerLease(holder: String, now: Date, duration: Duration, lastCycle: Date?) async throws(StoreError) -> PollerTerm? {
+        try await inner.acquirePollerLease(holder: holder, now: now, duration: duration, lastCycle: lastCycle)
     }
     func releasePollerLease(_ term: PollerTerm) async throws(StoreError) { try await inner.releasePollerLease(term) }
     func pollerLease() async throws(StoreError) -> PollerLeaseState? { try await inner.pollerLease() }

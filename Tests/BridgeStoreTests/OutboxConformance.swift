@@ -129,8 +129,10 @@ struct OutboxConformance {
             for index in 0..<5 { try await fixture.watch("v\(index)", "pending") }
             var claimed = try await fixture.claimAll(now: at(1), limit: 1)
             #expect(try await fixture.complete(claimed, .retry(at: at(5000)), status: 500, now: at(10), disableAfter: window).isEmpty)
+            #expect(try await fixture.store.subscription(tenant: "acme", id: subscription.id)?.failingSince == at(10))
             claimed = try await fixture.claimAll(now: at(20), limit: 1)
             #expect(try await fixture.complete(claimed, .succeeded, now: at(20), disableAfter: window).isEmpty)
+            #expect(try await fixture.store.subscription(tenant: "acme", id: subscription.id)?.failingSince == nil, "a success clears it")
             // The failing clock restarted at the success: 3,000 s later is inside the window again.
             claimed = try await fixture.claimAll(now: at(30), limit: 1)
             #expect(try await fixture.complete(claimed, .failed, status: 500, now: at(30), disableAfter: window).isEmpty)

@@ -6,8 +6,8 @@ import OpenAPIRuntime
 /// Bearer API keys from `BRIDGE_API_KEYS`. Every key is compared (in constant time) on every request,
 /// so neither the comparison nor the number of keys tried leaks which prefix matched.
 struct AuthMiddleware: ServerMiddleware {
-    /// Operations that need no key: liveness, readiness, metrics, the spec.
-    static let open: Set<String> = ["getHealth", "getReadiness", "getMetrics", "getOpenAPIDocument"]
+    /// Operations that need no key: liveness, readiness, metrics, the spec, the console page (which asks for a key itself).
+    static let open: Set<String> = ["getHealth", "getReadiness", "getMetrics", "getOpenAPIDocument", "getConsole", "getConsoleAsset"]
 
     private let keys: [(name: String, digest: [UInt8])]
 

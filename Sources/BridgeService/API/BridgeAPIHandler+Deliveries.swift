@@ -12,9 +12,10 @@ extension BridgeAPIHandler {
             throw BridgeError.badRequest("invalid subscription_id")
         }
         let state = input.query.status.flatMap { DeliveryState(rawValue: $0.rawValue) }
-        let page = try await store.deliveries(
-            tenant: tenant, subscriptionID: input.query.subscriptionId, state: state, after: cursor, limit: limit
+        let query = DeliveryQuery(
+            subscriptionID: input.query.subscriptionId, state: state, videoID: input.query.videoId, newestFirst: input.query.order == .newest
         )
+        let page = try await store.deliveries(tenant: tenant, matching: query, after: cursor, limit: limit)
         return .ok(
             .init(body: .json(.init(data: page.map(Self.api), nextCursor: page.count == limit ? page.last.map { String($0.id) } : nil)))
         )
@@ -26,13 +27,7 @@ extension BridgeAPIHandler {
         guard let (delivery, attempts) = try await store.delivery(tenant: tenant, id: id) else {
             throw BridgeError.notFound("no such delivery")
         }
-        let log = attempts.map {
-            Components.Schemas.Attempt(
-                attemptedAt: $0.attemptedAt, statusCode: $0.statusCode, error: $0.errorKind,
-                latencyMs: ($0.latencyMilliseconds * 10).rounded() / 10, response: $0.responseSnippet
-            )
-        }
-        return .ok(.init(body: .json(.init(value1: Self.api(delivery), value2: .init(attemptLog: log)))))
+        return .ok(.init(body: .json(.init(value1: Self.api(delivery), value2: .init(attemptLog: attempts.map(Self.api))))))
     }
 
     func retryDelivery(_ input: Operations.RetryDelivery.Input) async throws -> Operations.RetryDelivery.Output {
@@ -60,7 +55,48 @@ extension BridgeAPIHandler {
             id: "dlv_\(delivery.id)", eventId: delivery.eventID, eventType: delivery.eventType.api,
             subscriptionId: delivery.subscriptionID, videoId: delivery.videoID,
             status: Components.Schemas.DeliveryStatus(rawValue: delivery.state.rawValue) ?? .pending,
-            attempts: delivery.attempts, nextAttemptAt: delivery.nextAttemptAt, createdAt: delivery.createdAt
+            attempts: delivery.attempts, nextAttemptAt: delivery.nextAttemptAt, createdAt: delivery.createdAt,
+            lastAttempt: delivery.lastAttempt.map(Self.api)
+        )
+    }
+
+    static func api(_ attempt: AttemptRecord) -> Components.Schemas.Attempt {
+        .init(
+            attemptedAt: attempt.attemptedAt, statusCode: attempt.statusCode, error: attempt.errorKind,
+            latencyMs: (attempt.latencyMilliseconds * 10).rounded() / 10, response: attempt.responseSnippet
+        )
+    }
+
+    /// The window of the per-subscription attempt counts in `GET /v1/health`.
+    static let healthWindow: TimeInterval = 3600
+
+    func getKeyHealth(_ input: Operations.GetKeyHealth.Input) async throws -> Operations.GetKeyHealth.Output {
+        let tenant = try Caller.required()
+        let at = now
+        let health = try await store.health(tenant: tenant, since: at - Self.healthWindow)
+        let subscriptions = try await store.subscriptions(tenant: tenant, after: nil, limit: 1000)
+        func seconds(since date: Date?) -> Double? { date.map { (max(0, at.timeIntervalSince($0)) * 10).rounded() / 10 } }
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        queue: .init(pending: health.pending, held: health.held, oldestPendingAgeSeconds: seconds(since: health.oldestPendingAt)),
+                        poller: .init(lastCycleAt: health.lastPollCycleAt, secondsSinceLastCycle: seconds(since: health.lastPollCycleAt)),
+                        windowSeconds: Int(Self.healthWindow),
+                        subscriptions: subscriptions.map { subscription in
+                            let activity = health.activity[subscription.id]
+                            let attempts = activity?.attempts ?? 0
+                            let succeeded = activity?.succeeded ?? 0
+                            return .init(
+                                id: subscription.id, url: subscription.url, enabled: subscription.isEnabled,
+                                disabledReason: subscription.disabledReason, failingSince: subscription.failingSince, attempts: attempts,
+                                succeeded: succeeded, successRate: attempts > 0 ? Double(succeeded) / Double(attempts) : nil,
+                                lastAttemptAt: activity?.lastAttemptAt
+                            )
+                        }
+                    )
+                )
+            )
         )
     }
 }

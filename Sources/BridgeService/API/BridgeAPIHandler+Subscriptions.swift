@@ -116,7 +116,8 @@ extension BridgeAPIHandler {
         .init(
             id: subscription.id, url: subscription.url, events: subscription.eventTypes?.map(\.api),
             videoId: subscription.videoID, description: subscription.description, enabled: subscription.isEnabled,
-            disabledReason: subscription.disabledReason, createdAt: subscription.createdAt, updatedAt: subscription.updatedAt
+            disabledReason: subscription.disabledReason, failingSince: subscription.failingSince, createdAt: subscription.createdAt,
+            updatedAt: subscription.updatedAt
         )
     }
 

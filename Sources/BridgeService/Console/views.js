@@ -1,0 +1,499 @@
+// The console's views. Everything the API returns is shown with textContent, never as HTML: a
+// receiver's answer or an event payload is somebody else's text.
+
+import { ApiError, deliveryStatuses, eventTypes } from './api.js';
+
+/// h('tag.class#id', {attributes, on: {event: handler}}, ...children): one element.
+export function h(spec, attributes, ...children) {
+  const [, tag, rest] = /^([a-z0-9]+)(.*)$/.exec(spec);
+  const element = document.createElement(tag);
+  for (const part of rest.match(/[.#][^.#]+/g) || []) {
+    if (part[0] === '.') element.classList.add(part.slice(1));
+    else element.id = part.slice(1);
+  }
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (name === 'on') {
+      for (const [event, handler] of Object.entries(value)) element.addEventListener(event, handler);
+    } else if (value === true) {
+      element.setAttribute(name, '');
+    } else if (value !== false && value !== undefined && value !== null) {
+      element.setAttribute(name, String(value));
+    }
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function when(date) {
+  if (!date) return '—';
+  const at = new Date(date);
+  return at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
+export function ago(seconds) {
+  if (seconds === undefined || seconds === null) return '—';
+  if (seconds < 1) return 'just now';
+  if (seconds < 90) return `${Math.round(seconds)} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 129600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} d ago`;
+}
+
+export function age(seconds) {
+  if (seconds === undefined || seconds === null) return '—';
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function percent(rate) {
+  return rate === undefined || rate === null ? '—' : `${Math.round(rate * 1000) / 10} %`;
+}
+
+/// What one attempt came to, in a few words: the status code or the error kind, and how long it took.
+export function outcome(attempt) {
+  if (!attempt) return 'not attempted yet';
+  const what = attempt.status_code ? `HTTP ${attempt.status_code}` : attempt.error || 'no answer';
+  return `${what} · ${Math.round(attempt.latency_ms)} ms`;
+}
+
+function badge(text, kind) {
+  return h(`span.badge.${kind}`, {}, text);
+}
+
+function stateBadge(subscription) {
+  if (!subscription.enabled) return badge('disabled', 'bad');
+  if (subscription.failing_since) return badge('failing', 'warn');
+  return badge('enabled', 'good');
+}
+
+function statusBadge(status) {
+  const kind = { succeeded: 'good', failed: 'bad', held: 'warn', pending: 'neutral', cancelled: 'neutral' }[status] || 'neutral';
+  return badge(status, kind);
+}
+
+function table(caption, headings, rows, empty) {
+  if (rows.length === 0) return h('p.empty', {}, empty);
+  return h(
+    'div.table-wrap',
+    { tabindex: 0, role: 'region', 'aria-label': caption },
+    h('table', {}, h('caption.visually-hidden', {}, caption), h('thead', {}, h('tr', {}, headings.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)),
+  );
+}
+
+function field(label, input, hint) {
+  const id = input.id || `f-${Math.random().toString(36).slice(2)}`;
+  input.id = id;
+  return h('div.field', {}, h('label', { for: id }, label), input, hint ? h('small', {}, hint) : null);
+}
+
+function eventCheckboxes(selected) {
+  return h(
+    'fieldset.events',
+    {},
+    h('legend', {}, 'Events (none ticked: every event)'),
+    eventTypes.map((type) =>
+      h('label.check', {}, h('input', { type: 'checkbox', name: 'events', value: type, checked: (selected || []).includes(type) }), type),
+    ),
+  );
+}
+
+function checkedEvents(form) {
+  return Array.from(form.querySelectorAll('input[name=events]:checked'), (box) => box.value);
+}
+
+/// The views share one context: the API client, navigation, the notice line and the dialogs.
+export class Views {
+  constructor(context) {
+    this.api = context.api;
+    this.go = context.go;
+    this.notify = context.notify;
+    this.fail = context.fail;
+    this.confirm = context.confirm;
+    this.showSecret = context.showSecret;
+  }
+
+  // MARK: - Subscriptions
+
+  async subscriptions() {
+    const [page, health] = await Promise.all([this.api.get('/v1/subscriptions', { limit: 500 }), this.api.get('/v1/health')]);
+    const rates = new Map(health.subscriptions.map((s) => [s.id, s]));
+    const rows = page.data.map((subscription) => {
+      const activity = rates.get(subscription.id) || {};
+      return h(
+        'tr',
+        { 'data-subscription': subscription.id },
+        h('td', {}, h('a', { href: `#/subscriptions/${subscription.id}` }, subscription.url), subscription.description ? h('div.muted', {}, subscription.description) : null),
+        h('td', {}, stateBadge(subscription), subscription.disabled_reason ? h('div.muted', {}, subscription.disabled_reason) : null),
+        h('td', {}, subscription.failing_since ? when(subscription.failing_since) : '—'),
+        h('td', {}, percent(activity.success_rate), activity.attempts ? h('div.muted', {}, `${activity.succeeded} of ${activity.attempts}`) : null),
+        h('td', {}, subscription.events ? subscription.events.join(', ') : 'every event'),
+      );
+    });
+    return [
+      h('h2', {}, 'Subscriptions'),
+      table('Subscriptions', ['Callback URL', 'State', 'Failing since', 'Success (last hour)', 'Events'], rows, 'No subscriptions yet. Create one below.'),
+      this.createForm(),
+    ];
+  }
+
+  createForm() {
+    const url = h('input', { type: 'url', name: 'url', required: true, placeholder: 'https://hooks.example.com/talking-photo', autocomplete: 'off' });
+    const video = h('input', { type: 'text', name: 'video_id', placeholder: 'optional: only this video', autocomplete: 'off' });
+    const description = h('input', { type: 'text', name: 'description', maxlength: 500, autocomplete: 'off' });
+    const form = h(
+      'form.card#create-subscription',
+      {
+        'aria-label': 'New subscription',
+        on: {
+          submit: async (event) => {
+            event.preventDefault();
+            const body = { url: url.value.trim() };
+            const events = checkedEvents(form);
+            if (events.length) body.events = events;
+            if (video.value.trim()) body.video_id = video.value.trim();
+            if (description.value.trim()) body.description = description.value.trim();
+            try {
+              const created = await this.api.post('/v1/subscriptions', body);
+              await this.showSecret('Subscription created', created.secret);
+              this.go(`#/subscriptions/${created.id}`);
+            } catch (error) {
+              this.fail(error);
+            }
+          },
+        },
+      },
+      h('h3', {}, 'New subscription'),
+      field('Callback URL', url),
+      field('Video id', video),
+      field('Description', description),
+      eventCheckboxes([]),
+      h('button.primary', { type: 'submit' }, 'Create subscription'),
+    );
+    return form;
+  }
+
+  async subscription(id, query) {
+    const subscription = await this.api.get(`/v1/subscriptions/${encodeURIComponent(id)}`);
+    const path = `/v1/subscriptions/${encodeURIComponent(id)}`;
+    const act = (label, work, options = {}) =>
+      h(`button${options.danger ? '.danger' : ''}`, {
+        type: 'button',
+        id: options.id,
+        on: {
+          click: async () => {
+            try {
+              if (options.confirm && !(await this.confirm(options.confirm))) return;
+              const message = await work();
+              if (message) this.notify(message);
+            } catch (error) {
+              this.fail(error);
+            }
+          },
+        },
+      }, label);
+
+    const since = h('input', { type: 'datetime-local', step: 1, id: 'replay-since' });
+    const replay = h(
+      'form.inline#replay',
+      {
+        'aria-label': 'Replay',
+        on: {
+          submit: async (event) => {
+            event.preventDefault();
+            if (!since.value) return this.fail(new ApiError(0, 'input', 'Choose the time to replay from.'));
+            try {
+              const result = await this.api.post(`${path}/replay`, { since: new Date(since.value).toISOString() });
+              this.notify(`Replay queued ${result.queued} deliver${result.queued === 1 ? 'y' : 'ies'}${result.more ? '; more are left, replay again' : ''}.`);
+              this.go(location.hash, { quiet: true });
+            } catch (error) {
+              this.fail(error);
+            }
+          },
+        },
+      },
+      field('Replay events since', since),
+      h('button', { type: 'submit' }, 'Replay'),
+    );
+
+    const header = h(
+      'section.card#subscription',
+      { 'aria-label': 'Subscription' },
+      h('h2', {}, 'Subscription ', h('code', {}, subscription.id)),
+      h(
+        'dl.facts',
+        {},
+        h('dt', {}, 'Callback URL'), h('dd#subscription-url', {}, subscription.url),
+        h('dt', {}, 'State'), h('dd#subscription-state', {}, stateBadge(subscription), subscription.disabled_reason ? ` ${subscription.disabled_reason}` : ''),
+        h('dt', {}, 'Failing since'), h('dd', {}, subscription.failing_since ? when(subscription.failing_since) : '—'),
+        h('dt', {}, 'Events'), h('dd', {}, subscription.events ? subscription.events.join(', ') : 'every event'),
+        h('dt', {}, 'Video'), h('dd', {}, subscription.video_id || 'every video'),
+        h('dt', {}, 'Description'), h('dd', {}, subscription.description || '—'),
+        h('dt', {}, 'Created'), h('dd', {}, when(subscription.created_at)),
+      ),
+      h(
+        'div.actions',
+        {},
+        act('Send test ping', async () => {
+          await this.api.post(`${path}/test`);
+          this.go(location.hash, { quiet: true });
+          return 'Ping queued: watch its delivery below.';
+        }, { id: 'send-ping' }),
+        subscription.enabled
+          ? act('Disable', async () => {
+              await this.api.patch(path, { enabled: false });
+              this.go(location.hash, { quiet: true });
+              return 'Disabled: new deliveries are held until you enable it.';
+            }, { id: 'toggle-enabled' })
+          : act('Enable', async () => {
+              await this.api.patch(path, { enabled: true });
+              this.go(location.hash, { quiet: true });
+              return 'Enabled: held deliveries are being sent.';
+            }, { id: 'toggle-enabled' }),
+        act('Rotate secret', async () => {
+          const rotated = await this.api.post(`${path}/rotate-secret`);
+          await this.showSecret('New signing secret', rotated.secret, 'The previous secret keeps signing beside it for the grace period.');
+          return null;
+        }, { id: 'rotate-secret', confirm: 'Rotate the signing secret? Receivers need the new one before the grace period ends.' }),
+        act('Delete', async () => {
+          await this.api.delete(path);
+          this.go('#/subscriptions');
+          return 'Subscription deleted.';
+        }, { id: 'delete-subscription', danger: true, confirm: `Delete this subscription and its queued deliveries? This cannot be undone.` }),
+      ),
+      replay,
+    );
+
+    return [header, this.editForm(subscription, path), await this.deliveries({ ...query, subscription_id: subscription.id }, { embedded: true })];
+  }
+
+  editForm(subscription, path) {
+    const url = h('input', { type: 'url', name: 'url', required: true, value: subscription.url, autocomplete: 'off' });
+    const description = h('input', { type: 'text', name: 'description', maxlength: 500, value: subscription.description || '', autocomplete: 'off' });
+    const form = h(
+      'form.card#edit-subscription',
+      {
+        'aria-label': 'Edit subscription',
+        on: {
+          submit: async (event) => {
+            event.preventDefault();
+            try {
+              await this.api.patch(path, { url: url.value.trim(), events: checkedEvents(form), description: description.value.trim() });
+              this.notify('Saved.');
+              this.go(location.hash, { quiet: true });
+            } catch (error) {
+              this.fail(error);
+            }
+          },
+        },
+      },
+      h('h3', {}, 'Edit'),
+      field('Callback URL', url),
+      field('Description', description),
+      eventCheckboxes(subscription.events || []),
+      h('button.primary', { type: 'submit' }, 'Save changes'),
+    );
+    return h('details.edit', {}, h('summary', {}, 'Edit URL, events, description'), form);
+  }
+
+  // MARK: - Deliveries
+
+  /// A key's deliveries, newest first, live: `refresh` re-reads the page and swaps the rows in place.
+  async deliveries(query, options = {}) {
+    const status = h('select#filter-status', {}, h('option', { value: '' }, 'any status'), deliveryStatuses.map((s) => h('option', { value: s, selected: query.status === s }, s)));
+    const video = h('input#filter-video', { type: 'text', value: query.video_id || '', placeholder: 'video id', autocomplete: 'off' });
+    const filters = h(
+      'form.inline.filters',
+      {
+        'aria-label': 'Filter deliveries',
+        on: {
+          submit: (event) => {
+            event.preventDefault();
+            const next = new URLSearchParams();
+            if (status.value) next.set('status', status.value);
+            if (video.value.trim()) next.set('video_id', video.value.trim());
+            if (!options.embedded && query.subscription_id) next.set('subscription_id', query.subscription_id);
+            const base = location.hash.split('?')[0];
+            this.go(next.toString() ? `${base}?${next}` : base);
+          },
+        },
+      },
+      field('Status', status),
+      field('Video', video),
+      h('button', { type: 'submit' }, 'Filter'),
+    );
+    const body = h('div#deliveries-body', { 'aria-live': 'polite' });
+    const section = h('section#deliveries', { 'aria-label': 'Deliveries' }, h('h2', {}, options.embedded ? 'Deliveries of this subscription' : 'Deliveries'), filters, h('p.muted', {}, 'Newest first; updates every 2 seconds.'), body);
+    const fill = async () => {
+      const page = await this.api.get('/v1/deliveries', {
+        order: 'newest',
+        limit: 50,
+        subscription_id: query.subscription_id,
+        status: query.status,
+        video_id: query.video_id,
+      });
+      // Attempt logs the operator opened stay open across refreshes (and are read again).
+      const open = new Set(Array.from(body.querySelectorAll('tr[data-delivery] details[open]'), (d) => d.closest('tr').dataset.delivery));
+      body.replaceChildren(this.deliveryTable(page.data, !options.embedded));
+      for (const id of open) {
+        const details = body.querySelector(`tr[data-delivery="${id}"] details`);
+        if (details) details.open = true;
+      }
+    };
+    await fill();
+    section.refresh = fill;
+    return section;
+  }
+
+  deliveryTable(deliveries, showSubscription) {
+    const rows = deliveries.map((delivery) => {
+      const attempt = delivery.last_attempt;
+      const details = h('details.attempts', {
+        on: {
+          toggle: async (event) => {
+            const open = event.target.open;
+            if (!open || event.target.dataset.loaded) return;
+            event.target.dataset.loaded = '1';
+            try {
+              const full = await this.api.get(`/v1/deliveries/${delivery.id}`);
+              event.target.append(this.attemptLog(full.attempt_log));
+            } catch (error) {
+              this.fail(error);
+            }
+          },
+        },
+      }, h('summary', {}, `${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}`));
+      return h(
+        'tr',
+        { 'data-delivery': delivery.id, 'data-status': delivery.status },
+        h('td', {}, h('code', {}, delivery.id), h('div.muted', {}, when(delivery.created_at))),
+        h('td', {}, delivery.event_type, delivery.video_id ? h('div.muted', {}, delivery.video_id) : null),
+        showSubscription ? h('td', {}, h('a', { href: `#/subscriptions/${delivery.subscription_id}` }, h('code', {}, delivery.subscription_id))) : null,
+        h('td.status', {}, statusBadge(delivery.status)),
+        h('td.outcome', {}, outcome(attempt), attempt && attempt.response ? h('pre.excerpt', {}, attempt.response) : null, details),
+        h(
+          'td',
+          {},
+          delivery.status === 'pending' && delivery.attempts > 0 ? h('div.muted', {}, `next try ${when(delivery.next_attempt_at)}`) : null,
+          h('button.retry', {
+            type: 'button',
+            'aria-label': `Retry delivery ${delivery.id}`,
+            on: {
+              click: async () => {
+                try {
+                  await this.api.post(`/v1/deliveries/${delivery.id}/retry`);
+                  this.notify(`Delivery ${delivery.id} queued again.`);
+                  this.go(location.hash, { quiet: true });
+                } catch (error) {
+                  this.fail(error);
+                }
+              },
+            },
+          }, 'Retry'),
+        ),
+      );
+    });
+    const headings = ['Delivery', 'Event', ...(showSubscription ? ['Subscription'] : []), 'Status', 'Last attempt', ''];
+    return table('Deliveries', headings, rows, 'No deliveries match.');
+  }
+
+  attemptLog(attempts) {
+    if (attempts.length === 0) return h('p.muted', {}, 'No attempt yet.');
+    return h(
+      'ol.attempt-log',
+      {},
+      attempts.map((attempt) => h('li', {}, h('span', {}, `${when(attempt.attempted_at)}: ${outcome(attempt)}`), attempt.response ? h('pre.excerpt', {}, attempt.response) : null)),
+    );
+  }
+
+  // MARK: - Events
+
+  async events(query) {
+    const video = h('input#events-video', { type: 'text', value: query.video_id || '', placeholder: 'video id', autocomplete: 'off' });
+    const type = h('select#events-type', {}, h('option', { value: '' }, 'any type'), eventTypes.map((t) => h('option', { value: t, selected: query.type === t }, t)));
+    const filters = h(
+      'form.inline.filters',
+      {
+        'aria-label': 'Filter events',
+        on: {
+          submit: (event) => {
+            event.preventDefault();
+            const next = new URLSearchParams();
+            if (type.value) next.set('type', type.value);
+            if (video.value.trim()) next.set('video_id', video.value.trim());
+            this.go(next.toString() ? `#/events?${next}` : '#/events');
+          },
+        },
+      },
+      field('Type', type),
+      field('Video', video),
+      h('button', { type: 'submit' }, 'Filter'),
+    );
+    const list = h('div#events-list');
+    const more = h('button#events-more', { type: 'button', hidden: true }, 'Older entries: next page');
+    let cursor = query.after;
+    const load = async () => {
+      const page = await this.api.get('/v1/events', { after: cursor, video_id: query.video_id, type: query.type, limit: 100 });
+      for (const event of page.data) list.append(this.eventEntry(event));
+      if (list.childElementCount === 0) list.append(h('p.empty', {}, 'No events match.'));
+      cursor = page.next_cursor;
+      more.hidden = page.data.length < 100;
+    };
+    more.addEventListener('click', () => load().catch((error) => this.fail(error)));
+    await load();
+    return [h('h2', {}, 'Event log'), filters, h('p.muted', {}, 'Oldest first, as callbacks were sent.'), list, more];
+  }
+
+  eventEntry(event) {
+    let payload = event.payload;
+    try {
+      payload = JSON.stringify(JSON.parse(event.payload), null, 2);
+    } catch {
+      // shown as stored
+    }
+    return h(
+      'details.event',
+      { 'data-event': event.id },
+      h('summary', {}, h('code', {}, event.id), ' ', event.type, event.video_id ? ` · ${event.video_id}` : '', h('span.muted', {}, ` · ${when(event.created_at)}`)),
+      h('pre.payload', {}, payload),
+    );
+  }
+
+  // MARK: - Health
+
+  async health() {
+    const health = await this.api.get('/v1/health');
+    const rows = health.subscriptions.map((s) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, h('a', { href: `#/subscriptions/${s.id}` }, s.url)),
+        h('td', {}, stateBadge(s)),
+        h('td', {}, percent(s.success_rate)),
+        h('td', {}, `${s.succeeded} / ${s.attempts}`),
+        h('td', {}, s.last_attempt_at ? when(s.last_attempt_at) : '—'),
+      ),
+    );
+    const poller = health.poller.seconds_since_last_cycle;
+    return [
+      h('h2', {}, 'Health'),
+      h(
+        'div.tiles',
+        {},
+        h('div.tile#health-pending', {}, h('span.figure', {}, String(health.queue.pending)), h('span.label', {}, 'pending deliveries')),
+        h('div.tile#health-held', {}, h('span.figure', {}, String(health.queue.held)), h('span.label', {}, 'held (subscription disabled)')),
+        h('div.tile#health-oldest', {}, h('span.figure', {}, age(health.queue.oldest_pending_age_seconds)), h('span.label', {}, 'oldest pending delivery')),
+        h('div.tile#health-poller', {}, h('span.figure', {}, ago(poller)), h('span.label', {}, 'last poll cycle')),
+      ),
+      h('h3', {}, `Subscriptions, last ${Math.round(health.window_seconds / 60)} minutes`),
+      table('Subscription health', ['Callback URL', 'State', 'Success rate', 'Succeeded / attempts', 'Last attempt'], rows, 'No subscriptions yet.'),
+    ];
+  }
+}
