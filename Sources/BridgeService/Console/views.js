@@ -105,6 +105,14 @@ function eventCheckboxes(selected) {
   );
 }
 
+function choice(id, anyLabel, values, selected) {
+  return h(`select#${id}`, {}, h('option', { value: '' }, anyLabel), values.map((v) => h('option', { value: v, selected: selected === v }, v)));
+}
+
+function text(id, placeholder, value) {
+  return h(`input#${id}`, { type: 'text', value: value || '', placeholder, autocomplete: 'off' });
+}
+
 function checkedEvents(form) {
   return Array.from(form.querySelectorAll('input[name=events]:checked'), (box) => box.value);
 }
@@ -303,32 +311,37 @@ export class Views {
     return h('details.edit', {}, h('summary', {}, 'Edit URL, events, description'), form);
   }
 
-  // MARK: - Deliveries
-
-  /// A key's deliveries, newest first, live: `refresh` re-reads the page and swaps the rows in place.
-  async deliveries(query, options = {}) {
-    const status = h('select#filter-status', {}, h('option', { value: '' }, 'any status'), deliveryStatuses.map((s) => h('option', { value: s, selected: query.status === s }, s)));
-    const video = h('input#filter-video', { type: 'text', value: query.video_id || '', placeholder: 'video id', autocomplete: 'off' });
-    const filters = h(
+  /// A row of filters that navigates to this view with them in the URL (so a reload or a link keeps them).
+  /// `fields`: [label, query name, control]; `kept`: query values carried along unchanged.
+  filterForm(label, query, fields, kept = {}) {
+    return h(
       'form.inline.filters',
       {
-        'aria-label': 'Filter deliveries',
+        'aria-label': label,
         on: {
           submit: (event) => {
             event.preventDefault();
             const next = new URLSearchParams();
-            if (status.value) next.set('status', status.value);
-            if (video.value.trim()) next.set('video_id', video.value.trim());
-            if (!options.embedded && query.subscription_id) next.set('subscription_id', query.subscription_id);
+            for (const [, name, control] of fields) if (control.value.trim()) next.set(name, control.value.trim());
+            for (const [name, value] of Object.entries(kept)) if (value) next.set(name, value);
             const base = location.hash.split('?')[0];
             this.go(next.toString() ? `${base}?${next}` : base);
           },
         },
       },
-      field('Status', status),
-      field('Video', video),
+      fields.map(([text, , control]) => field(text, control)),
       h('button', { type: 'submit' }, 'Filter'),
     );
+  }
+
+  // MARK: - Deliveries
+
+  /// A key's deliveries, newest first, live: `refresh` re-reads the page and swaps the rows in place.
+  async deliveries(query, options = {}) {
+    const filters = this.filterForm('Filter deliveries', query, [
+      ['Status', 'status', choice('filter-status', 'any status', deliveryStatuses, query.status)],
+      ['Video', 'video_id', text('filter-video', 'video id', query.video_id)],
+    ], options.embedded ? {} : { subscription_id: query.subscription_id });
     const body = h('div#deliveries-body', { 'aria-live': 'polite' });
     const section = h('section#deliveries', { 'aria-label': 'Deliveries' }, h('h2', {}, options.embedded ? 'Deliveries of this subscription' : 'Deliveries'), filters, h('p.muted', {}, 'Newest first; updates every 2 seconds.'), body);
     const fill = async () => {
@@ -416,26 +429,10 @@ export class Views {
   // MARK: - Events
 
   async events(query) {
-    const video = h('input#events-video', { type: 'text', value: query.video_id || '', placeholder: 'video id', autocomplete: 'off' });
-    const type = h('select#events-type', {}, h('option', { value: '' }, 'any type'), eventTypes.map((t) => h('option', { value: t, selected: query.type === t }, t)));
-    const filters = h(
-      'form.inline.filters',
-      {
-        'aria-label': 'Filter events',
-        on: {
-          submit: (event) => {
-            event.preventDefault();
-            const next = new URLSearchParams();
-            if (type.value) next.set('type', type.value);
-            if (video.value.trim()) next.set('video_id', video.value.trim());
-            this.go(next.toString() ? `#/events?${next}` : '#/events');
-          },
-        },
-      },
-      field('Type', type),
-      field('Video', video),
-      h('button', { type: 'submit' }, 'Filter'),
-    );
+    const filters = this.filterForm('Filter events', query, [
+      ['Type', 'type', choice('events-type', 'any type', eventTypes, query.type)],
+      ['Video', 'video_id', text('events-video', 'video id', query.video_id)],
+    ]);
     const list = h('div#events-list');
     const more = h('button#events-more', { type: 'button', hidden: true }, 'Older entries: next page');
     let cursor = query.after;
