@@ -99,6 +99,7 @@ public final class PollerLeadership: Service, Sendable {
             return true
         }
         if dropped {
+            lastCycle.withLock { $0 = nil }
             leaderGauge.record(0)
             logger.notice("another replica took over the poller lease; polling stopped here", metadata: ["term": "\(term.term)"])
         }
@@ -119,6 +120,9 @@ public final class PollerLeadership: Service, Sendable {
     private func update(_ term: PollerTerm?) {
         let previous = state.withLock { current -> PollerTerm? in defer { current = term }; return current }
         guard previous != term else { return }
+        // A cycle noted under an earlier term is not this term's: never write it over the newer
+        // leader's time in the lease row.
+        if previous != nil { lastCycle.withLock { $0 = nil } }
         leaderGauge.record(term == nil ? 0 : 1)
         if let term {
             logger.notice("this replica polls the upstream now", metadata: ["term": "\(term.term)", "holder": "\(holder)"])

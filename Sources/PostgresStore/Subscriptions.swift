@@ -169,7 +169,10 @@ extension PostgresBridgeStore {
             ) ?? false
             return (queued, more)
         }
-        if (result?.queued ?? 0) > 0 { notifyCommitted(events: false, deliveries: true) }
+        if let queued = result?.queued, queued > 0 {
+            notifyCommitted(events: false, deliveries: true)
+            statistics.noteInserted(queued)
+        }
         return result
     }
 

@@ -388,7 +388,7 @@ struct APITests {
             #expect(retried.status == 202)
             #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 1 })
 
-            // Newest first, and the key's health: 4 attempts in the last hour, 1 answered 2xx.
+            // Newest first, and the key's health: 5 attempts in the last hour (3 failed, the retry, a second ping), 2 answered 2xx.
             _ = try await harness.call("POST", "/v1/subscriptions/\(sub)/test")
             #expect(await eventually { (try? await harness.store.deliveries(tenant: "acme", state: .succeeded).count) == 2 })
             let newest = try await harness.call("GET", "/v1/deliveries?order=newest&limit=1")
@@ -397,6 +397,7 @@ struct APITests {
             let older = try await harness.call("GET", "/v1/deliveries?order=newest&cursor=\(try #require(newest.json["next_cursor"] as? String))")
             #expect((older.json["data"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
             #expect(try await harness.call("GET", "/v1/deliveries?order=sideways").status == 400)
+            #expect(try await harness.call("GET", "/v1/deliveries?video_id=").status == 400, "an empty video id is refused, not an empty page")
             let health = try await harness.call("GET", "/v1/health")
             #expect(health.status == 200)
             let queue = try #require(health.json["queue"] as? [String: Any])

@@ -184,7 +184,8 @@ def run(driver, receiver):
     wait_for("the subscriptions view", lambda: "No subscriptions yet" in console.text("#view"))
     check(driver.execute_script("return sessionStorage.length") == 1 and driver.execute_script("return localStorage.length") == 0, "the key is kept in sessionStorage only")
 
-    # Create a subscription: the secret is shown once, with a copy button.
+    # Create a subscription: the secret is shown once, with a copy button, and the key is not left in the page.
+    check(console.find("#api-key").get_attribute("value") == "", "the key field is emptied after sign-in")
     form = console.find("#create-subscription")
     form.find_element(By.CSS_SELECTOR, "input[name=url]").send_keys(receiver.url)
     form.find_element(By.CSS_SELECTOR, "input[name=description]").send_keys("console test receiver")
@@ -193,6 +194,8 @@ def run(driver, receiver):
     check(secret.startswith("whsec_"), "the new secret is shown once")
     console.find("#secret-copy").click()
     wait_for("the copy answer", lambda: console.text("#secret-copied"))
+    console.find("#secret-value").send_keys(Keys.ESCAPE)
+    check(console.visible("dialog[open] #secret-value") is not None, "Escape does not dismiss the one-time secret")
     console.shot("secret")
     console.find("#secret-done").click()
     wait_for("the subscription view", lambda: console.visible("#subscription"))
@@ -301,6 +304,7 @@ def run(driver, receiver):
     wait_for("the list without it", lambda: console.driver.execute_script("return location.hash") == "#/subscriptions" and console.visible("#view table"))
     wait_for("the list to show one subscription", lambda: len(console.all("#view tr[data-subscription]")) == 1)
     check(second not in console.text("#view"), "deleted after confirming")
+    check(wait_for("the deleted notice", lambda: "Subscription deleted" in console.text("#notice")), "the list says it was deleted")
 
     # Narrow screens: nothing wider than 360 px.
     driver.set_window_size(360, 800)
@@ -330,13 +334,18 @@ def run(driver, receiver):
 def network_and_console_checks(driver):
     """No request left the bridge's origin; no CSP violation or script error was logged."""
     urls = []
+    deletes = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message.get("method") == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
+            request = message["params"]["request"]
+            urls.append(request["url"])
+            if request["method"] == "DELETE":
+                deletes.append(request["url"])
     foreign = [u for u in urls if not (u.startswith(BASE + "/") or u.startswith("data:"))]
     check(len(urls) > 20, f"the network log holds the page's {len(urls)} requests")
     check(not foreign, f"no request leaves the bridge's origin (foreign: {foreign[:5]})")
+    check(len(deletes) == 1, f"one DELETE in the whole session, the confirmed one; cancel sent none ({deletes})")
     problems = []
     for entry in driver.get_log("browser"):
         text = entry.get("message", "")

@@ -11,6 +11,7 @@ extension BridgeAPIHandler {
         if let subscription = input.query.subscriptionId, !Identifier.isValid(subscription, prefix: "sub") {
             throw BridgeError.badRequest("invalid subscription_id")
         }
+        if let videoID = input.query.videoId { try Self.checkVideoID(videoID) }
         let state = input.query.status.flatMap { DeliveryState(rawValue: $0.rawValue) }
         let query = DeliveryQuery(
             subscriptionID: input.query.subscriptionId, state: state, videoID: input.query.videoId, newestFirst: input.query.order == .newest

@@ -18,6 +18,7 @@ const dialog = document.getElementById('dialog');
 let views = null;
 let timer = null;
 let generation = 0;
+let pendingNotice = null;
 
 function notify(message) {
   problem.hidden = true;
@@ -44,7 +45,7 @@ function confirm(question) {
   return new Promise((resolve) => {
     const yes = h('button.danger#confirm-yes', { type: 'button' }, 'Yes, go ahead');
     const no = h('button#confirm-no', { type: 'button' }, 'Cancel');
-    dialog.replaceChildren(h('h2', {}, 'Please confirm'), h('p', {}, question), h('div.actions', {}, yes, no));
+    dialog.replaceChildren(h('h2#dialog-title', {}, 'Please confirm'), h('p', {}, question), h('div.actions', {}, yes, no));
     const finish = (answer) => {
       dialog.close();
       resolve(answer);
@@ -74,26 +75,31 @@ function showSecret(title, secret, note) {
       }
     });
     dialog.replaceChildren(
-      h('h2', {}, title),
+      h('h2#dialog-title', {}, title),
       h('p', {}, 'This signing secret is shown only now. Store it where your receiver verifies callbacks.'),
       note ? h('p.muted', {}, note) : null,
       h('div.secret', {}, value, copy),
       copied,
       h('div.actions', {}, done),
     );
+    // Escape does not close it: the secret is never shown again, so only the button does.
+    const keep = (event) => event.preventDefault();
     const finish = () => {
+      dialog.removeEventListener('cancel', keep);
       dialog.close();
       resolve();
     };
     done.addEventListener('click', finish);
-    dialog.addEventListener('cancel', () => resolve(), { once: true });
+    dialog.addEventListener('cancel', keep);
     dialog.showModal();
     value.select();
   });
 }
 
+/// Navigates (or renders again); `options.notice` is shown once the new view is there.
 function go(hash, options = {}) {
   if (location.hash !== hash) {
+    pendingNotice = options.notice || null;
     location.hash = hash; // hashchange renders
   } else {
     render(options);
@@ -136,11 +142,20 @@ async function render(options = {}) {
     if (mine !== generation) return; // a newer navigation won
     const nodes = [content].flat();
     main.replaceChildren(...nodes);
+    if (pendingNotice) {
+      notify(pendingNotice);
+      pendingNotice = null;
+    }
     const live = main.querySelector('#deliveries');
     if (live && live.refresh) {
+      // One refresh at a time: a slow answer is never overtaken by the next one.
+      let busy = false;
       timer = setInterval(() => {
-        if (document.hidden || mine !== generation) return;
-        live.refresh().catch(fail);
+        if (busy || document.hidden || mine !== generation) return;
+        busy = true;
+        live.refresh().catch(fail).finally(() => {
+          busy = false;
+        });
       }, refreshEvery);
     } else if (section === 'health') {
       timer = setInterval(() => {
@@ -205,6 +220,7 @@ document.getElementById('sign-in-form').addEventListener('submit', async (event)
     return fail(error);
   }
   sessionStorage.setItem(keyName, key);
+  document.getElementById('api-key').value = ''; // kept in sessionStorage only, not in the page
   problem.hidden = true;
   enter(key);
 });

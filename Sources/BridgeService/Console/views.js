@@ -272,8 +272,8 @@ export class Views {
         }, { id: 'rotate-secret', confirm: 'Rotate the signing secret? Receivers need the new one before the grace period ends.' }),
         act('Delete', async () => {
           await this.api.delete(path);
-          this.go('#/subscriptions');
-          return 'Subscription deleted.';
+          this.go('#/subscriptions', { notice: 'Subscription deleted.' });
+          return null;
         }, { id: 'delete-subscription', danger: true, confirm: `Delete this subscription and its queued deliveries? This cannot be undone.` }),
       ),
       replay,
@@ -342,8 +342,9 @@ export class Views {
       ['Status', 'status', choice('filter-status', 'any status', deliveryStatuses, query.status)],
       ['Video', 'video_id', text('filter-video', 'video id', query.video_id)],
     ], options.embedded ? {} : { subscription_id: query.subscription_id });
-    const body = h('div#deliveries-body', { 'aria-live': 'polite' });
+    const body = h('div#deliveries-body');
     const section = h('section#deliveries', { 'aria-label': 'Deliveries' }, h('h2', {}, options.embedded ? 'Deliveries of this subscription' : 'Deliveries'), filters, h('p.muted', {}, 'Newest first; updates every 2 seconds.'), body);
+    let shown = null;
     const fill = async () => {
       const page = await this.api.get('/v1/deliveries', {
         order: 'newest',
@@ -352,13 +353,23 @@ export class Views {
         status: query.status,
         video_id: query.video_id,
       });
-      // Attempt logs the operator opened stay open across refreshes (and are read again).
+      // Nothing changed: keep the rows as they are (focus, selection and open attempt logs stay).
+      const signature = JSON.stringify(page.data);
+      if (signature === shown) return;
+      shown = signature;
+      // Attempt logs the operator opened stay open across refreshes (and are read again), and the
+      // control that had the focus gets it back.
       const open = new Set(Array.from(body.querySelectorAll('tr[data-delivery] details[open]'), (d) => d.closest('tr').dataset.delivery));
+      const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement : null;
+      const focusRow = focused ? focused.closest('tr[data-delivery]')?.dataset.delivery : null;
+      const focusKind = focused ? (focused.matches('button.retry') ? 'button.retry' : 'summary') : null;
       body.replaceChildren(this.deliveryTable(page.data, !options.embedded));
+      const row = (id) => body.querySelector(`tr[data-delivery="${CSS.escape(id)}"]`);
       for (const id of open) {
-        const details = body.querySelector(`tr[data-delivery="${id}"] details`);
+        const details = row(id)?.querySelector('details');
         if (details) details.open = true;
       }
+      if (focusRow) row(focusRow)?.querySelector(focusKind)?.focus({ preventScroll: true });
     };
     await fill();
     section.refresh = fill;
@@ -378,6 +389,7 @@ export class Views {
               const full = await this.api.get(`/v1/deliveries/${delivery.id}`);
               event.target.append(this.attemptLog(full.attempt_log));
             } catch (error) {
+              delete event.target.dataset.loaded; // opening it again tries again
               this.fail(error);
             }
           },
