@@ -81,7 +81,7 @@ struct CrashRecoveryTests {
                 await process.kill9()
                 kills += 1
                 process = try launch(round * 2 + 1)
-                let caughtUp = await eventually(within: .seconds(30)) { await notified(step.status) == videoCount }
+                let caughtUp = await eventually(within: .seconds(60)) { await notified(step.status) == videoCount }
                 let notifiedCount = await notified(step.status)
                 #expect(caughtUp, "round \(round): \(notifiedCount) of \(videoCount) caught up\n\(process.output)")
                 await process.kill9()
@@ -146,13 +146,15 @@ struct DeliveryCrashTests {
                 "BRIDGE_ALLOW_PRIVATE_DESTINATIONS": "true",
                 "BRIDGE_DELIVERY_CONCURRENCY": "1000",
                 "BRIDGE_DELIVERY_TIMEOUT": "5s",
+                // Retries soon after a timeout on a loaded machine, so recovery waits on the lease, not on backoff.
+                "BRIDGE_RETRY_SCHEDULE": "0s,100ms,500ms,1s,2s,5s,10s,30s",
                 "BRIDGE_LISTEN": "127.0.0.1:0",
                 "BRIDGE_LOG_LEVEL": "error",
             ]
             let binary = try bridgeBinaryPath()
             let first = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("1.log"))
             // Wait until the receiver holds (nearly) all 1,000 requests open, then kill.
-            let inFlight = await eventually(within: .seconds(20)) { receiver.received.count >= 950 }
+            let inFlight = await eventually(within: .seconds(60)) { receiver.received.count >= 950 }
             #expect(inFlight, "only \(receiver.received.count) requests reached the receiver\n\(first.output)")
             await first.kill9()
             try await Task.sleep(for: .milliseconds(300))  // requests already on the wire still land
@@ -160,7 +162,9 @@ struct DeliveryCrashTests {
 
             let second = try ChildProcess(executable: binary, arguments: ["serve"], environment: environment, outputPath: directory.path("2.log"))
             let reader = try SQLiteBridgeStore(path: databasePath)
-            let done = await eventually(within: .seconds(60)) {
+            // The attempts in flight at the kill are re-sent once their lease (3 × timeout + 5 s = 20 s)
+            // has run out; on a loaded machine that and the re-sends take a while: wait generously.
+            let done = await eventually(within: .seconds(240)) {
                 ((try? await reader.counts().deliveries[.succeeded]) ?? 0) == 1000
             }
             let counts = String(describing: try? await reader.counts().deliveries)
