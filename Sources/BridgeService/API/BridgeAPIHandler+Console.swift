@@ -33,10 +33,11 @@ enum ConsoleAssets {
     }
 
     static let page = File(PackageResources.index_html)
-    static let scripts: [String: File] = [
+    /// `/console/<name>`: the scripts and the style sheet (the spec's `asset` enum).
+    static let assets: [String: File] = [
         "app.js": File(PackageResources.app_js), "api.js": File(PackageResources.api_js), "views.js": File(PackageResources.views_js),
+        "console.css": File(PackageResources.console_css),
     ]
-    static let styleSheet = File(PackageResources.console_css)
 
     /// Only this origin: no inline script or style, no frames, no form posts, fetches to the bridge alone.
     static let contentSecurityPolicy =
@@ -52,8 +53,7 @@ extension ConsoleAssets {
     static func file(forPath path: String) -> File? {
         if path == "/console" { return page }
         guard path.hasPrefix("/console/") else { return nil }
-        let name = String(path.dropFirst("/console/".count))
-        return name == "console.css" ? styleSheet : scripts[name]
+        return assets[String(path.dropFirst("/console/".count))]
     }
 }
 
@@ -89,8 +89,8 @@ extension BridgeAPIHandler {
 
     func getConsoleAsset(_ input: Operations.GetConsoleAsset.Input) async throws -> Operations.GetConsoleAsset.Output {
         let name = input.path.asset.rawValue
-        if let script = ConsoleAssets.scripts[name] { return .ok(.init(body: .textJavascript(HTTPBody(script.bytes)))) }
-        if name == "console.css" { return .ok(.init(body: .textCss(HTTPBody(ConsoleAssets.styleSheet.bytes)))) }
-        throw BridgeError.notFound("no such console file")
+        guard let file = ConsoleAssets.assets[name] else { throw BridgeError.notFound("no such console file") }
+        let body = HTTPBody(file.bytes)
+        return .ok(.init(body: name.hasSuffix(".css") ? .textCss(body) : .textJavascript(body)))
     }
 }

@@ -156,27 +156,18 @@ export class Views {
     const url = h('input', { type: 'url', name: 'url', required: true, placeholder: 'https://hooks.example.com/talking-photo', autocomplete: 'off' });
     const video = h('input', { type: 'text', name: 'video_id', placeholder: 'optional: only this video', autocomplete: 'off' });
     const description = h('input', { type: 'text', name: 'description', maxlength: 500, autocomplete: 'off' });
-    const form = h(
+    return this.form(
       'form.card#create-subscription',
-      {
-        'aria-label': 'New subscription',
-        on: {
-          submit: async (event) => {
-            event.preventDefault();
-            const body = { url: url.value.trim() };
-            const events = checkedEvents(form);
-            if (events.length) body.events = events;
-            if (video.value.trim()) body.video_id = video.value.trim();
-            if (description.value.trim()) body.description = description.value.trim();
-            try {
-              const created = await this.api.post('/v1/subscriptions', body);
-              await this.showSecret('Subscription created', created.secret);
-              this.go(`#/subscriptions/${created.id}`);
-            } catch (error) {
-              this.fail(error);
-            }
-          },
-        },
+      'New subscription',
+      async (form) => {
+        const body = { url: url.value.trim() };
+        const events = checkedEvents(form);
+        if (events.length) body.events = events;
+        if (video.value.trim()) body.video_id = video.value.trim();
+        if (description.value.trim()) body.description = description.value.trim();
+        const created = await this.api.post('/v1/subscriptions', body);
+        await this.showSecret('Subscription created', created.secret);
+        this.go(`#/subscriptions/${created.id}`);
       },
       h('h3', {}, 'New subscription'),
       field('Callback URL', url),
@@ -185,7 +176,19 @@ export class Views {
       eventCheckboxes([]),
       h('button.primary', { type: 'submit' }, 'Create subscription'),
     );
-    return form;
+  }
+
+  /// A form whose submit runs `work(form)` (the page never posts itself); a failure is shown in words.
+  form(spec, label, work, ...children) {
+    const submit = async (event) => {
+      event.preventDefault();
+      try {
+        await work(event.target);
+      } catch (error) {
+        this.fail(error);
+      }
+    };
+    return h(spec, { 'aria-label': label, on: { submit } }, ...children);
   }
 
   async subscription(id, query) {
@@ -209,23 +212,14 @@ export class Views {
       }, label);
 
     const since = h('input', { type: 'datetime-local', step: 1, id: 'replay-since' });
-    const replay = h(
+    const replay = this.form(
       'form.inline#replay',
-      {
-        'aria-label': 'Replay',
-        on: {
-          submit: async (event) => {
-            event.preventDefault();
-            if (!since.value) return this.fail(new ApiError(0, 'input', 'Choose the time to replay from.'));
-            try {
-              const result = await this.api.post(`${path}/replay`, { since: new Date(since.value).toISOString() });
-              this.notify(`Replay queued ${result.queued} deliver${result.queued === 1 ? 'y' : 'ies'}${result.more ? '; more are left, replay again' : ''}.`);
-              this.go(location.hash, { quiet: true });
-            } catch (error) {
-              this.fail(error);
-            }
-          },
-        },
+      'Replay',
+      async () => {
+        if (!since.value) throw new ApiError(0, 'input', 'Choose the time to replay from.');
+        const result = await this.api.post(`${path}/replay`, { since: new Date(since.value).toISOString() });
+        this.notify(`Replay queued ${result.queued} deliver${result.queued === 1 ? 'y' : 'ies'}${result.more ? '; more are left, replay again' : ''}.`);
+        this.go(location.hash, { quiet: true });
       },
       field('Replay events since', since),
       h('button', { type: 'submit' }, 'Replay'),
@@ -285,22 +279,13 @@ export class Views {
   editForm(subscription, path) {
     const url = h('input', { type: 'url', name: 'url', required: true, value: subscription.url, autocomplete: 'off' });
     const description = h('input', { type: 'text', name: 'description', maxlength: 500, value: subscription.description || '', autocomplete: 'off' });
-    const form = h(
+    const form = this.form(
       'form.card#edit-subscription',
-      {
-        'aria-label': 'Edit subscription',
-        on: {
-          submit: async (event) => {
-            event.preventDefault();
-            try {
-              await this.api.patch(path, { url: url.value.trim(), events: checkedEvents(form), description: description.value.trim() });
-              this.notify('Saved.');
-              this.go(location.hash, { quiet: true });
-            } catch (error) {
-              this.fail(error);
-            }
-          },
-        },
+      'Edit subscription',
+      async (form) => {
+        await this.api.patch(path, { url: url.value.trim(), events: checkedEvents(form), description: description.value.trim() });
+        this.notify('Saved.');
+        this.go(location.hash, { quiet: true });
       },
       h('h3', {}, 'Edit'),
       field('Callback URL', url),
@@ -314,20 +299,15 @@ export class Views {
   /// A row of filters that navigates to this view with them in the URL (so a reload or a link keeps them).
   /// `fields`: [label, query name, control]; `kept`: query values carried along unchanged.
   filterForm(label, query, fields, kept = {}) {
-    return h(
+    return this.form(
       'form.inline.filters',
-      {
-        'aria-label': label,
-        on: {
-          submit: (event) => {
-            event.preventDefault();
-            const next = new URLSearchParams();
-            for (const [, name, control] of fields) if (control.value.trim()) next.set(name, control.value.trim());
-            for (const [name, value] of Object.entries(kept)) if (value) next.set(name, value);
-            const base = location.hash.split('?')[0];
-            this.go(next.toString() ? `${base}?${next}` : base);
-          },
-        },
+      label,
+      async () => {
+        const next = new URLSearchParams();
+        for (const [, name, control] of fields) if (control.value.trim()) next.set(name, control.value.trim());
+        for (const [name, value] of Object.entries(kept)) if (value) next.set(name, value);
+        const base = location.hash.split('?')[0];
+        this.go(next.toString() ? `${base}?${next}` : base);
       },
       fields.map(([text, , control]) => field(text, control)),
       h('button', { type: 'submit' }, 'Filter'),
