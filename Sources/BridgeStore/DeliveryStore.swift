@@ -13,11 +13,48 @@ public protocol DeliveryStore: Sendable {
     @discardableResult
     func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
         -> [DisabledSubscription]
+    /// Records `attempts` as ``completeAttempts(_:now:disableAfter:)`` does, then claims as
+    /// ``claimDueDeliveries(now:limit:leaseOwner:leaseDuration:cap:)`` does, in one transaction: the
+    /// dispatcher's turn under load (the slots the outcomes free are refilled without a second trip to
+    /// the writer). `claim.cap` is the caller's count with these attempts already taken out; either
+    /// half may be empty.
+    func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
+        async throws(StoreError) -> OutboxTurn
     /// When the next pending delivery falls due (nil: none), ignoring subscriptions `cap` has no room
     /// for (a finishing attempt wakes the dispatcher for those), or the earliest lease to run out.
     func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date?
     /// Yields after commits that queued deliveries.
     func deliveryWakeUps() -> AsyncStream<Void>
+}
+
+/// What a dispatcher asks to claim: up to `limit` deliveries leased to `leaseOwner` for
+/// `leaseDuration`, none for a subscription `cap` has no room for.
+public struct ClaimRequest: Sendable {
+    public var limit: Int
+    public var leaseOwner: String
+    public var leaseDuration: Duration
+    public var cap: InFlightCap
+
+    public init(limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap) {
+        self.limit = limit
+        self.leaseOwner = leaseOwner
+        self.leaseDuration = leaseDuration
+        self.cap = cap
+    }
+
+    /// Records outcomes and claims nothing.
+    public static let none = ClaimRequest(limit: 0, leaseOwner: "", leaseDuration: .zero, cap: .unlimited)
+}
+
+/// One turn of the outbox: the subscriptions the recorded outcomes disabled, and the new claims.
+public struct OutboxTurn: Sendable {
+    public var disabled: [DisabledSubscription]
+    public var claimed: [ClaimedDelivery]
+
+    public init(disabled: [DisabledSubscription] = [], claimed: [ClaimedDelivery] = []) {
+        self.disabled = disabled
+        self.claimed = claimed
+    }
 }
 
 /// Attempts in flight per subscription against the per-subscription cap: the one place "at its cap"

@@ -12,8 +12,8 @@ import Synchronization
 ///
 /// It sleeps while nothing is due: a commit that queues deliveries wakes it at once, a timer wakes
 /// it for the next scheduled retry, and finished attempts wake it to record them and refill their
-/// slots: at once when lightly loaded, once per claim batch under load (one transaction for the
-/// outcomes, one for the claim). On graceful shutdown it stops claiming and
+/// slots: at once when lightly loaded, once per claim batch under load (one transaction records the
+/// outcomes and claims their slots' next deliveries). On graceful shutdown it stops claiming and
 /// lets attempts in flight finish (each is bounded by the delivery timeout).
 public final class Dispatcher: Service {
     private struct State {
@@ -100,44 +100,53 @@ public final class Dispatcher: Service {
             /// Since when free slots have waited for a full refill batch.
             var slotsWaitingSince: Duration?
             while !Task.isCancelled {
-                let (stopping, due) = state.withLock { ($0.stopping, self.outcomesDue($0)) }
-                let flushed = due ? await flush() : true
-                if stopping {
-                    if state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
-                } else {
-                    do {
-                        let waited = slotsWaitingSince.map { uptime() - $0 >= Self.batchWindow } ?? false
-                        let refill = try await claimAndStart(in: &group, anySlot: waited)
-                        failures = 0
-                        timer?.cancel()
-                        timer = nil
-                        slotsWaitingSince = refill == .waitingForBatch ? (slotsWaitingSince ?? uptime()) : nil
-                        if refill == .waitingForBatch {
-                            // Hanging attempts may hold the other slots for a whole timeout: use these soon anyway.
-                            armBatchTimer()
-                        } else if refill == .idle {
-                            let cap = state.withLock { $0.inFlight }
-                            timer = startTimer(until: try await store.nextDeliveryWakeTime(now: now(), cap: cap))
-                        }
-                    } catch {
-                        failures += 1
-                        let delay = Duration.milliseconds(min(30_000, 100 << min(failures, 8)))
-                        logger.error("could not claim deliveries", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
-                        timer?.cancel()
-                        timer = startTimer(after: delay)
-                    }
-                }
-                if !flushed {
-                    // Outcomes could not be written: keep them and try again shortly.
+                let waited = slotsWaitingSince.map { uptime() - $0 >= Self.batchWindow } ?? false
+                // After a failed turn, outcomes are written on their own first: a claim that keeps
+                // failing must not keep finished attempts from being recorded.
+                let turn = state.withLock { self.plan(&$0, anySlot: waited, claiming: failures == 0) }
+                do {
+                    let (refill, claimed) = try await take(turn)
+                    start(claimed, in: &group)
+                    failures = 0
                     timer?.cancel()
-                    timer = startTimer(after: .milliseconds(500))
+                    timer = nil
+                    slotsWaitingSince = refill == .waitingForBatch ? (slotsWaitingSince ?? uptime()) : nil
+                    if refill == .waitingForBatch {
+                        // Hanging attempts may hold the other slots for a whole timeout: use these soon anyway.
+                        armBatchTimer()
+                    } else if refill == .idle {
+                        timer = await idleTimer()
+                    }
+                } catch {
+                    failures += 1
+                    let delay = Duration.milliseconds(min(30_000, 100 << min(failures, 8)))
+                    logger.error(
+                        "could not record attempts or claim deliveries; will retry",
+                        metadata: ["error": "\(error)", "outcomes": "\(turn.outcomes.count)", "retry_in": "\(delay)"]
+                    )
+                    timer?.cancel()
+                    timer = startTimer(after: delay)
                 }
+                if turn.stopping, state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
                 guard await wakeIterator.next() != nil else { break }
             }
             timer?.cancel()
             group.cancelAll()
         }
-        _ = await flush()
+        // Whatever finished after the loop stopped.
+        let left = state.withLock { self.plan(&$0, anySlot: false, claiming: false) }
+        _ = try? await take(left)
+    }
+
+    /// With slots free and nothing more due: a timer for the next due row (or lease running out).
+    private func idleTimer() async -> Task<Void, Never>? {
+        let cap = state.withLock { $0.inFlight }
+        do {
+            return startTimer(until: try await store.nextDeliveryWakeTime(now: now(), cap: cap))
+        } catch {
+            logger.error("could not read when the next delivery is due; looking again shortly", metadata: ["error": "\(error)"])
+            return startTimer(after: .seconds(1))
+        }
     }
 
     /// How long outcomes and free slots may wait for a full batch under load. Bounds the extra latency
@@ -148,31 +157,85 @@ public final class Dispatcher: Service {
 
     enum Refill { case full, idle, waitingForBatch }
 
-    /// Claims as many due deliveries as there are free slots and starts them: `.idle` when slots stayed
-    /// free (nothing more is due right now, so the caller arms the timer), `.waitingForBatch` when
-    /// free slots wait for a full refill batch.
-    private func claimAndStart(in group: inout DiscardingTaskGroup, anySlot: Bool) async throws -> Refill {
-        let (free, inFlight, busy) = state.withLock {
-            ($0.stopping ? 0 : configuration.concurrency - $0.total, $0.inFlight, $0.total > 0)
+    /// One turn of the loop: the outcomes to record and how many deliveries to claim, written in one
+    /// store transaction.
+    struct Turn {
+        var outcomes: [CompletedAttempt]
+        var claim: Int
+        var cap: InFlightCap
+        var stopping: Bool
+        var refillWithoutClaim: Refill
+    }
+
+    /// Decides a turn and takes its outcomes out of `finished` (``take(_:in:)`` puts them back if the
+    /// store refuses them). Under load, outcomes wait for a claim batch (one transaction for many
+    /// attempts) and free slots are refilled in batches: one claim for many slots instead of one per
+    /// finished attempt. With nothing in flight, any free slot claims at once (no added latency when
+    /// idle), and so does one that has waited `batchWindow`.
+    private func plan(_ state: inout State, anySlot: Bool, claiming: Bool) -> Turn {
+        var outcomes: [CompletedAttempt] = []
+        if outcomesDue(state) {
+            outcomes = state.finished
+            state.finished.removeAll(keepingCapacity: true)
+            state.oldestUnrecorded = nil
         }
-        // Under load, refill in batches: one claim query for many slots instead of one per finished
-        // attempt. With nothing in flight, any free slot claims at once (no added latency when idle),
-        // and so does one that has waited `batchWindow`.
-        guard free > 0 else { return .full }
-        guard !busy || anySlot || free >= configuration.claimBatch else { return .waitingForBatch }
+        var cap = state.inFlight
+        for attempt in outcomes { cap.remove(attempt.subscriptionID) }
+        // In flight once these outcomes are recorded (finished ones still waiting count as busy).
+        let busy = state.total - outcomes.count
+        let free = state.stopping ? 0 : configuration.concurrency - busy
+        let refill: Refill = free <= 0 ? .full : .waitingForBatch
+        let claimNow = claiming && free > 0 && (busy == 0 || anySlot || free >= configuration.claimBatch)
+        return Turn(outcomes: outcomes, claim: claimNow ? free : 0, cap: cap, stopping: state.stopping, refillWithoutClaim: refill)
+    }
+
+    /// Records the turn's outcomes and claims in one transaction; returns the claims to start (their
+    /// slots are already counted). On failure the outcomes go back to `finished` (they are retried;
+    /// nothing was claimed).
+    private func take(_ turn: Turn) async throws -> (Refill, [ClaimedDelivery]) {
+        guard !turn.outcomes.isEmpty || turn.claim > 0 else { return (turn.refillWithoutClaim, []) }
         // Every claim has an id of its own (this dispatcher's, plus a count): an attempt is recorded only
         // while its own claim holds the lease, never over a later claim of the same row.
-        let claimID = state.withLock { state -> String in
+        let claimID = turn.claim == 0 ? "" : state.withLock { state -> String in
             state.claims += 1
             return "\(leaseOwner).\(state.claims)"
         }
-        let claimed = try await store.claimDueDeliveries(
-            now: now(), limit: free, leaseOwner: claimID, leaseDuration: configuration.leaseDuration, cap: inFlight
-        )
-        state.withLock { state in
-            for delivery in claimed { state.inFlight.add(delivery.subscriptionID) }
-            state.total += claimed.count
+        let request = ClaimRequest(limit: turn.claim, leaseOwner: claimID, leaseDuration: configuration.leaseDuration, cap: turn.cap)
+        let result: OutboxTurn
+        do {
+            result = try await store.completeAttempts(turn.outcomes, thenClaim: request, now: now(), disableAfter: configuration.disableAfter)
+        } catch {
+            if !turn.outcomes.isEmpty {
+                state.withLock { state in
+                    state.finished.insert(contentsOf: turn.outcomes, at: 0)
+                    state.oldestUnrecorded = state.oldestUnrecorded ?? uptime()
+                }
+            }
+            throw error
         }
+        for subscription in result.disabled {
+            metrics.subscriptionDisabled(reason: subscription.reason.label)
+            logger.warning(
+                "subscription disabled; its deliveries are held until it is enabled again",
+                metadata: ["subscription_id": "\(subscription.id)", "reason": "\(subscription.reason.text)"]
+            )
+        }
+        state.withLock { state in
+            for attempt in turn.outcomes {
+                state.total -= 1
+                state.inFlight.remove(attempt.subscriptionID)
+            }
+            for delivery in result.claimed { state.inFlight.add(delivery.subscriptionID) }
+            state.total += result.claimed.count
+        }
+        guard turn.claim > 0 else { return (turn.refillWithoutClaim, []) }
+        return (result.claimed.count < turn.claim ? .idle : .full, result.claimed)
+    }
+
+    /// Starts one task per claimed delivery; each files its outcome in `finished` and wakes the loop
+    /// when a batch is due.
+    private func start(_ claimed: [ClaimedDelivery], in group: inout DiscardingTaskGroup) {
+        guard !claimed.isEmpty else { return }
         let keys = signingKeys(for: claimed)
         for (delivery, keys) in zip(claimed, keys) {
             group.addTask { [self] in
@@ -192,7 +255,6 @@ public final class Dispatcher: Service {
                 }
             }
         }
-        return claimed.count < free ? .idle : .full
     }
 
     /// Each delivery's signing keys (valid secrets only), from the cache of prepared keys.
@@ -220,42 +282,6 @@ public final class Dispatcher: Service {
         let stillRunning = state.total - state.finished.count
         return state.stopping || stillRunning == 0 || configuration.concurrency - stillRunning >= configuration.claimBatch
             || state.oldestUnrecorded.map { uptime() - $0 >= Self.batchWindow } ?? false
-    }
-
-    /// Writes finished attempts in one transaction; false (keeping them) when the store refuses.
-    private func flush() async -> Bool {
-        let batch = state.withLock { state -> [CompletedAttempt] in
-            defer {
-                state.finished.removeAll(keepingCapacity: true)
-                state.oldestUnrecorded = nil
-            }
-            return state.finished
-        }
-        guard !batch.isEmpty else { return true }
-        do {
-            let disabled = try await store.completeAttempts(batch, now: now(), disableAfter: configuration.disableAfter)
-            for subscription in disabled {
-                metrics.subscriptionDisabled(reason: subscription.reason.label)
-                logger.warning(
-                    "subscription disabled; its deliveries are held until it is enabled again",
-                    metadata: ["subscription_id": "\(subscription.id)", "reason": "\(subscription.reason.text)"]
-                )
-            }
-        } catch {
-            logger.error("could not record delivery attempts; will retry", metadata: ["error": "\(error)", "count": "\(batch.count)"])
-            state.withLock { state in
-                state.finished.insert(contentsOf: batch, at: 0)
-                state.oldestUnrecorded = state.oldestUnrecorded ?? uptime()
-            }
-            return false
-        }
-        state.withLock { state in
-            for attempt in batch {
-                state.total -= 1
-                state.inFlight.remove(attempt.subscriptionID)
-            }
-        }
-        return true
     }
 
     /// Wakes the loop once the batch window has passed, unless such a wake-up is already pending.

@@ -16,96 +16,113 @@ extension PostgresBridgeStore {
     public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
         async throws(StoreError) -> [ClaimedDelivery]
     {
-        guard limit > 0 else { return [] }
+        let claim = ClaimRequest(limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, cap: cap)
+        return try await completeAttempts([], thenClaim: claim, now: now, disableAfter: .zero).claimed
+    }
+
+    /// Records attempts, then claims, in one transaction (see ``DeliveryStore``). The claim's advisory
+    /// lock is taken after the outcomes are written, so it is held only for the claim and the commit.
+    public func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
+        async throws(StoreError) -> OutboxTurn
+    {
+        guard !attempts.isEmpty || claim.limit > 0 else { return OutboxTurn() }
         let box = secrets
         return try await transaction { sql in
-            let at = now.unixSeconds
-            try await sql.run("SELECT pg_advisory_xact_lock(\(Schema.claimLock))")
-            var room = cap
-            var leases: [String: Int] = [:]
-            for row in try await sql.rows(
-                """
-                SELECT subscription_id, COUNT(*) FROM deliveries
-                WHERE lease_owner IS NOT NULL AND state = 'pending' AND lease_expires_at > \(at) GROUP BY subscription_id
-                """
-            ) {
-                let (id, leased) = try row.decode((String, Int).self)
-                leases[id] = leased
-            }
-            room.include(leases: leases)
-            var chosen: [Int64] = []
-            for _ in 0..<4 where chosen.count < limit {
-                let candidates = try await sql.rows(
-                    """
-                    SELECT d.id, d.subscription_id FROM deliveries d
-                    WHERE d.state = 'pending' AND d.next_attempt_at <= \(at)
-                      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= \(at))
-                      AND NOT EXISTS (
-                          SELECT 1 FROM deliveries p
-                          WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
-                            AND p.state IN ('pending', 'held') AND p.id < d.id)
-                      AND d.subscription_id <> ALL(\(room.full))
-                      AND d.id <> ALL(\(chosen))
-                    ORDER BY d.next_attempt_at, d.id
-                    LIMIT \((limit - chosen.count) * 2)
-                    FOR UPDATE OF d SKIP LOCKED
-                    """
-                )
-                guard !candidates.isEmpty else { break }
-                var skipped = false
-                for row in candidates where chosen.count < limit {
-                    let (id, subscription) = try row.decode((Int64, String).self)
-                    guard room.hasRoom(for: subscription) else {
-                        skipped = true
-                        continue
-                    }
-                    room.add(subscription)
-                    chosen.append(id)
-                }
-                if !skipped { break }
-            }
-            guard !chosen.isEmpty else { return [] }
-            try await sql.run(
-                """
-                UPDATE deliveries SET lease_owner = \(leaseOwner), lease_expires_at = \((now + leaseDuration).unixSeconds),
-                    updated_at = \(at)
-                WHERE id = ANY(\(chosen))
-                """
-            )
-            let rows = try await sql.rows(
-                """
-                SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id, e.type, e.payload, e.video_id, s.url
-                FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
-                WHERE d.id = ANY(\(chosen))
-                ORDER BY d.next_attempt_at, d.id
-                """
-            )
-            var signing: [String: [String]] = [:]
-            var claimed: [ClaimedDelivery] = []
-            for row in rows {
-                let (id, subscription, tenant, attempts, eventID, type, payload, videoID, url) = try row.decode(
-                    (Int64, String, String, Int, String, String, String, String?, String).self
-                )
-                guard let eventType = EventType(rawValue: type) else { throw StoreError.invalidData("event type") }
-                if signing[subscription] == nil {
-                    signing[subscription] = try await sql.column(
-                        """
-                        SELECT secret FROM subscription_secrets
-                        WHERE subscription_id = \(subscription) AND (expires_at IS NULL OR expires_at > \(at)) ORDER BY id DESC
-                        """,
-                        as: String.self
-                    ).map { try box.openText($0, context: SecretBox.secretContext(subscriptionID: subscription)) }
-                }
-                claimed.append(
-                    ClaimedDelivery(
-                        id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscription, tenant: tenant,
-                        videoID: videoID, url: url, secrets: signing[subscription] ?? [], attemptNumber: attempts + 1,
-                        claimID: leaseOwner
-                    )
-                )
-            }
-            return claimed
+            let disabled = try await Self.record(sql, attempts, now: now, disableAfter: disableAfter)
+            return OutboxTurn(disabled: disabled, claimed: try await Self.claim(sql, claim, now: now, secrets: box))
         }
+    }
+
+    /// The claim half of a turn, inside the caller's transaction.
+    static func claim(_ sql: SQL, _ request: ClaimRequest, now: Date, secrets box: SecretBox) async throws -> [ClaimedDelivery] {
+        let (limit, leaseOwner) = (request.limit, request.leaseOwner)
+        guard limit > 0 else { return [] }
+        let at = now.unixSeconds
+        try await sql.run("SELECT pg_advisory_xact_lock(\(Schema.claimLock))")
+        var room = request.cap
+        var leases: [String: Int] = [:]
+        for row in try await sql.rows(
+            """
+            SELECT subscription_id, COUNT(*) FROM deliveries
+            WHERE lease_owner IS NOT NULL AND state = 'pending' AND lease_expires_at > \(at) GROUP BY subscription_id
+            """
+        ) {
+            let (id, leased) = try row.decode((String, Int).self)
+            leases[id] = leased
+        }
+        room.include(leases: leases)
+        var chosen: [Int64] = []
+        for _ in 0..<4 where chosen.count < limit {
+            let candidates = try await sql.rows(
+                """
+                SELECT d.id, d.subscription_id FROM deliveries d
+                WHERE d.state = 'pending' AND d.next_attempt_at <= \(at)
+                  AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= \(at))
+                  AND NOT EXISTS (
+                      SELECT 1 FROM deliveries p
+                      WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                        AND p.state IN ('pending', 'held') AND p.id < d.id)
+                  AND d.subscription_id <> ALL(\(room.full))
+                  AND d.id <> ALL(\(chosen))
+                ORDER BY d.next_attempt_at, d.id
+                LIMIT \((limit - chosen.count) * 2)
+                FOR UPDATE OF d SKIP LOCKED
+                """
+            )
+            guard !candidates.isEmpty else { break }
+            var skipped = false
+            for row in candidates where chosen.count < limit {
+                let (id, subscription) = try row.decode((Int64, String).self)
+                guard room.hasRoom(for: subscription) else {
+                    skipped = true
+                    continue
+                }
+                room.add(subscription)
+                chosen.append(id)
+            }
+            if !skipped { break }
+        }
+        guard !chosen.isEmpty else { return [] }
+        try await sql.run(
+            """
+            UPDATE deliveries SET lease_owner = \(leaseOwner), lease_expires_at = \((now + request.leaseDuration).unixSeconds),
+                updated_at = \(at)
+            WHERE id = ANY(\(chosen))
+            """
+        )
+        let rows = try await sql.rows(
+            """
+            SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id, e.type, e.payload, e.video_id, s.url
+            FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
+            WHERE d.id = ANY(\(chosen))
+            ORDER BY d.next_attempt_at, d.id
+            """
+        )
+        var signing: [String: [String]] = [:]
+        var claimed: [ClaimedDelivery] = []
+        for row in rows {
+            let (id, subscription, tenant, attempts, eventID, type, payload, videoID, url) = try row.decode(
+                (Int64, String, String, Int, String, String, String, String?, String).self
+            )
+            guard let eventType = EventType(rawValue: type) else { throw StoreError.invalidData("event type") }
+            if signing[subscription] == nil {
+                signing[subscription] = try await sql.column(
+                    """
+                    SELECT secret FROM subscription_secrets
+                    WHERE subscription_id = \(subscription) AND (expires_at IS NULL OR expires_at > \(at)) ORDER BY id DESC
+                    """,
+                    as: String.self
+                ).map { try box.openText($0, context: SecretBox.secretContext(subscriptionID: subscription)) }
+            }
+            claimed.append(
+                ClaimedDelivery(
+                    id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscription, tenant: tenant,
+                    videoID: videoID, url: url, secrets: signing[subscription] ?? [], attemptNumber: attempts + 1,
+                    claimID: leaseOwner
+                )
+            )
+        }
+        return claimed
     }
 
     /// Records attempts and moves each delivery on, in one transaction for the batch; every change
@@ -114,84 +131,87 @@ extension PostgresBridgeStore {
     public func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
         -> [DisabledSubscription]
     {
+        try await completeAttempts(attempts, thenClaim: .none, now: now, disableAfter: disableAfter).disabled
+    }
+
+    /// The recording half of a turn, inside the caller's transaction: every change compares the lease
+    /// owner, so a replica whose lease ran out changes nothing.
+    static func record(_ sql: SQL, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws -> [DisabledSubscription] {
         guard !attempts.isEmpty else { return [] }
-        let disabled = try await transaction { sql -> [DisabledSubscription] in
-            let at = now.unixSeconds
-            let recorded = attempts.filter { $0.disposition != .released }.enumerated().map { index, attempt in
-                AttemptRow(
-                    n: index, delivery: attempt.deliveryID, at: attempt.attemptedAt.unixSeconds, status: attempt.statusCode,
-                    kind: attempt.errorKind, latency: attempt.latency.timeInterval * 1000,
-                    snippet: attempt.responseSnippet
-                )
-            }
-            if !recorded.isEmpty {
-                try await sql.run(
-                    """
-                    INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet)
-                    SELECT x.delivery, x.at, x.status, x.kind, x.latency, x.snippet
-                    FROM jsonb_to_recordset(\(try SQL.document(recorded))::jsonb)
-                        AS x(n integer, delivery bigint, at double precision, status integer, kind text, latency double precision, snippet text)
-                    WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = x.delivery)
-                    ORDER BY x.n
-                    """
-                )
-            }
-            var successes: [String: [Int64]] = [:]
-            var succeeded: [String] = []
-            for attempt in attempts where attempt.disposition == .succeeded {
-                successes[attempt.leaseOwner, default: []].append(attempt.deliveryID)
-                if !succeeded.contains(attempt.subscriptionID) { succeeded.append(attempt.subscriptionID) }
-            }
-            for (owner, ids) in successes.sorted(by: { $0.key < $1.key }) {
-                try await sql.run(
-                    """
-                    UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = \(at), updated_at = \(at),
-                        last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = ANY(\(ids)) AND lease_owner = \(owner)
-                    """
-                )
-            }
-            if !succeeded.isEmpty {
-                try await sql.run(
-                    "UPDATE subscriptions SET failing_since = NULL WHERE id = ANY(\(succeeded.sorted())) AND failing_since IS NOT NULL"
-                )
-            }
-            var failing = Set<String>()
-            var toDisable: [String: DisableReason] = [:]
-            for attempt in attempts {
-                switch try await Self.settle(sql, attempt, now: now) {
-                case .recovered: failing.remove(attempt.subscriptionID)
-                case .failing: failing.insert(attempt.subscriptionID)
-                case .gone: toDisable[attempt.subscriptionID] = .gone
-                case .released: break
-                }
-            }
-            for id in failing.sorted() {
-                try await sql.run("UPDATE subscriptions SET failing_since = COALESCE(failing_since, \(at)) WHERE id = \(id)")
-                if let started = try await sql.one("SELECT failing_since FROM subscriptions WHERE id = \(id) AND enabled", as: Double.self),
-                    at - started >= disableAfter.timeInterval
-                {
-                    toDisable[id] = toDisable[id] ?? .failing(since: Date(unixSeconds: started))
-                }
-            }
-            var disabled: [DisabledSubscription] = []
-            for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
-                if let tenant = try await Self.disable(sql, subscriptionID: id, reason: reason, now: now) {
-                    disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
-                }
-            }
-            // A delivery of a disabled subscription that just failed stays held, not pending (looked up
-            // first: almost always none is disabled, and then nothing is written).
-            let stopped = try await sql.column(
-                "SELECT id FROM subscriptions WHERE id = ANY(\(Set(attempts.map(\.subscriptionID)).sorted())) AND NOT enabled ORDER BY id",
-                as: String.self
+        let at = now.unixSeconds
+        let recorded = attempts.filter { $0.disposition != .released }.enumerated().map { index, attempt in
+            AttemptRow(
+                n: index, delivery: attempt.deliveryID, at: attempt.attemptedAt.unixSeconds, status: attempt.statusCode,
+                kind: attempt.errorKind, latency: attempt.latency.timeInterval * 1000,
+                snippet: attempt.responseSnippet
             )
-            if !stopped.isEmpty {
-                try await sql.run(
-                    "UPDATE deliveries SET state = 'held' WHERE subscription_id = ANY(\(stopped)) AND state = 'pending' AND lease_owner IS NULL"
-                )
+        }
+        if !recorded.isEmpty {
+            try await sql.run(
+                """
+                INSERT INTO attempts (delivery_id, attempted_at, status_code, error_kind, latency_ms, response_snippet)
+                SELECT x.delivery, x.at, x.status, x.kind, x.latency, x.snippet
+                FROM jsonb_to_recordset(\(try SQL.document(recorded))::jsonb)
+                    AS x(n integer, delivery bigint, at double precision, status integer, kind text, latency double precision, snippet text)
+                WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = x.delivery)
+                ORDER BY x.n
+                """
+            )
+        }
+        var successes: [String: [Int64]] = [:]
+        var succeeded: [String] = []
+        for attempt in attempts where attempt.disposition == .succeeded {
+            successes[attempt.leaseOwner, default: []].append(attempt.deliveryID)
+            if !succeeded.contains(attempt.subscriptionID) { succeeded.append(attempt.subscriptionID) }
+        }
+        for (owner, ids) in successes.sorted(by: { $0.key < $1.key }) {
+            try await sql.run(
+                """
+                UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1, completed_at = \(at), updated_at = \(at),
+                    last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = ANY(\(ids)) AND lease_owner = \(owner)
+                """
+            )
+        }
+        if !succeeded.isEmpty {
+            try await sql.run(
+                "UPDATE subscriptions SET failing_since = NULL WHERE id = ANY(\(succeeded.sorted())) AND failing_since IS NOT NULL"
+            )
+        }
+        var failing = Set<String>()
+        var toDisable: [String: DisableReason] = [:]
+        for attempt in attempts {
+            switch try await Self.settle(sql, attempt, now: now) {
+            case .recovered: failing.remove(attempt.subscriptionID)
+            case .failing: failing.insert(attempt.subscriptionID)
+            case .gone: toDisable[attempt.subscriptionID] = .gone
+            case .released: break
             }
-            return disabled
+        }
+        for id in failing.sorted() {
+            try await sql.run("UPDATE subscriptions SET failing_since = COALESCE(failing_since, \(at)) WHERE id = \(id)")
+            if let started = try await sql.one("SELECT failing_since FROM subscriptions WHERE id = \(id) AND enabled", as: Double.self),
+                at - started >= disableAfter.timeInterval
+            {
+                toDisable[id] = toDisable[id] ?? .failing(since: Date(unixSeconds: started))
+            }
+        }
+        var disabled: [DisabledSubscription] = []
+        for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
+            if let tenant = try await Self.disable(sql, subscriptionID: id, reason: reason, now: now) {
+                disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
+            }
+        }
+        // A delivery of a disabled subscription that just failed stays held, not pending (looked up
+        // first: almost always none is disabled, and then nothing is written).
+        let stopped = try await sql.column(
+            "SELECT id FROM subscriptions WHERE id = ANY(\(Set(attempts.map(\.subscriptionID)).sorted())) AND NOT enabled ORDER BY id",
+            as: String.self
+        )
+        if !stopped.isEmpty {
+            try await sql.run(
+                "UPDATE deliveries SET state = 'held' WHERE subscription_id = ANY(\(stopped)) AND state = 'pending' AND lease_owner IS NULL"
+            )
         }
         return disabled
     }

@@ -15,51 +15,68 @@ extension SQLiteBridgeStore {
     public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
         async throws(StoreError) -> [ClaimedDelivery]
     {
-        guard limit > 0 else { return [] }
+        let claim = ClaimRequest(limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, cap: cap)
+        return try await completeAttempts([], thenClaim: claim, now: now, disableAfter: .zero).claimed
+    }
+
+    /// Records attempts, then claims, in one write transaction (see ``DeliveryStore``).
+    public func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
+        async throws(StoreError) -> OutboxTurn
+    {
+        guard !attempts.isEmpty || claim.limit > 0 else { return OutboxTurn() }
+        // No wake-up after it: the dispatcher that wrote these claims again right after.
         return try await write { db in
-            var cap = cap
-            cap.include(leases: try Self.liveLeases(db, now: now))
-            var claimed: [ClaimedDelivery] = []
-            var secrets: [String: [String]] = [:]
-            let due = try db.cachedStatement(sql: Self.dueDeliveryDetailsSQL)
-            let lease = try db.cachedStatement(
-                sql: """
-                    UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?, updated_at = ?
-                    WHERE id = ? AND state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-                    """
-            )
-            let secretsOf = try db.cachedStatement(sql: Self.activeSecretsSQL)
-            let nowSeconds = now.unixSeconds
-            let expiry = (now + leaseDuration).unixSeconds
-            // Subscriptions at their cap are left out of the query itself, so a backlog for one busy
-            // receiver can never fill the candidate window and starve the others.
-            for _ in 0..<4 where claimed.count < limit {
-                let rows = try DueDelivery.fetchAll(
-                    due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(cap.full), (limit - claimed.count) * 2]
-                )
-                guard !rows.isEmpty else { break }
-                var skipped = false
-                for row in rows where claimed.count < limit {
-                    guard cap.hasRoom(for: row.subscriptionID) else {
-                        skipped = true
-                        continue
-                    }
-                    try lease.execute(arguments: [leaseOwner, expiry, nowSeconds, row.id, nowSeconds])
-                    guard db.changesCount == 1 else { continue }
-                    cap.add(row.subscriptionID)
-                    let signing = try secrets[row.subscriptionID] ?? {
-                        let active = try String.fetchAll(secretsOf, arguments: [row.subscriptionID, nowSeconds]).map {
-                            try self.openSecret($0, subscriptionID: row.subscriptionID)
-                        }
-                        secrets[row.subscriptionID] = active
-                        return active
-                    }()
-                    claimed.append(row.claimed(secrets: signing, claimID: leaseOwner))
-                }
-                if !skipped { break }
-            }
-            return claimed
+            let disabled = try Self.record(db, attempts, now: now, disableAfter: disableAfter)
+            return OutboxTurn(disabled: disabled, claimed: try self.claim(db, claim, now: now))
         }
+    }
+
+    /// The claim half of a turn, inside the caller's transaction.
+    private func claim(_ db: Database, _ request: ClaimRequest, now: Date) throws -> [ClaimedDelivery] {
+        let limit = request.limit
+        guard limit > 0 else { return [] }
+        var cap = request.cap
+        cap.include(leases: try Self.liveLeases(db, now: now))
+        var claimed: [ClaimedDelivery] = []
+        var secrets: [String: [String]] = [:]
+        let due = try db.cachedStatement(sql: Self.dueDeliveryDetailsSQL)
+        let lease = try db.cachedStatement(
+            sql: """
+                UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?, updated_at = ?
+                WHERE id = ? AND state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                """
+        )
+        let secretsOf = try db.cachedStatement(sql: Self.activeSecretsSQL)
+        let nowSeconds = now.unixSeconds
+        let expiry = (now + request.leaseDuration).unixSeconds
+        // Subscriptions at their cap are left out of the query itself, so a backlog for one busy
+        // receiver can never fill the candidate window and starve the others.
+        for _ in 0..<4 where claimed.count < limit {
+            let rows = try DueDelivery.fetchAll(
+                due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(cap.full), (limit - claimed.count) * 2]
+            )
+            guard !rows.isEmpty else { break }
+            var skipped = false
+            for row in rows where claimed.count < limit {
+                guard cap.hasRoom(for: row.subscriptionID) else {
+                    skipped = true
+                    continue
+                }
+                try lease.execute(arguments: [request.leaseOwner, expiry, nowSeconds, row.id, nowSeconds])
+                guard db.changesCount == 1 else { continue }
+                cap.add(row.subscriptionID)
+                let signing = try secrets[row.subscriptionID] ?? {
+                    let active = try String.fetchAll(secretsOf, arguments: [row.subscriptionID, nowSeconds]).map {
+                        try self.openSecret($0, subscriptionID: row.subscriptionID)
+                    }
+                    secrets[row.subscriptionID] = active
+                    return active
+                }()
+                claimed.append(row.claimed(secrets: signing, claimID: request.leaseOwner))
+            }
+            if !skipped { break }
+        }
+        return claimed
     }
 
     /// Live leases by subscription (attempts in flight, whoever holds them), from a partial index.
@@ -90,33 +107,35 @@ extension SQLiteBridgeStore {
     public func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
         -> [DisabledSubscription]
     {
+        try await completeAttempts(attempts, thenClaim: .none, now: now, disableAfter: disableAfter).disabled
+    }
+
+    /// The recording half of a turn, inside the caller's transaction.
+    static func record(_ db: Database, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) throws -> [DisabledSubscription] {
         guard !attempts.isEmpty else { return [] }
-        // No wake-up after it: the dispatcher that wrote these claims again right after.
-        return try await write { db -> [DisabledSubscription] in
-            try Self.insertAttempts(db, attempts.filter { $0.disposition != .released })
-            try Self.settleSuccesses(db, attempts.filter { $0.disposition == .succeeded }, now: now)
-            var failing = Set<String>()
-            var toDisable: [String: DisableReason] = [:]
-            for attempt in attempts {
-                switch try Self.settle(db, attempt, now: now) {
-                case .recovered: failing.remove(attempt.subscriptionID)
-                case .failing: failing.insert(attempt.subscriptionID)
-                case .gone: toDisable[attempt.subscriptionID] = .gone
-                case .released: break
-                }
+        try insertAttempts(db, attempts.filter { $0.disposition != .released })
+        try settleSuccesses(db, attempts.filter { $0.disposition == .succeeded }, now: now)
+        var failing = Set<String>()
+        var toDisable: [String: DisableReason] = [:]
+        for attempt in attempts {
+            switch try settle(db, attempt, now: now) {
+            case .recovered: failing.remove(attempt.subscriptionID)
+            case .failing: failing.insert(attempt.subscriptionID)
+            case .gone: toDisable[attempt.subscriptionID] = .gone
+            case .released: break
             }
-            for (id, since) in try Self.markFailing(db, failing, now: now) where now.unixSeconds - since.unixSeconds >= disableAfter.timeInterval {
-                toDisable[id] = toDisable[id] ?? .failing(since: since)
-            }
-            var disabled: [DisabledSubscription] = []
-            for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
-                if let tenant = try Self.disable(db, subscriptionID: id, reason: reason, now: now) {
-                    disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
-                }
-            }
-            try Self.holdPendingOfDisabled(db, among: Set(attempts.map(\.subscriptionID)))
-            return disabled
         }
+        for (id, since) in try markFailing(db, failing, now: now) where now.unixSeconds - since.unixSeconds >= disableAfter.timeInterval {
+            toDisable[id] = toDisable[id] ?? .failing(since: since)
+        }
+        var disabled: [DisabledSubscription] = []
+        for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
+            if let tenant = try disable(db, subscriptionID: id, reason: reason, now: now) {
+                disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
+            }
+        }
+        try holdPendingOfDisabled(db, among: Set(attempts.map(\.subscriptionID)))
+        return disabled
     }
 
     /// Attempt rows in batch order, several per INSERT.

@@ -58,6 +58,46 @@ struct OutboxConformance {
         }
     }
 
+    @Test("one turn records outcomes, then claims: a finished head's successor and the slots it freed go out in the same turn", arguments: StoreEngine.all)
+    func recordThenClaimInOneTurn(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let subscription = try await fixture.subscribe()
+            try await fixture.watch("v1", "pending")
+            try await fixture.store.recordObservations([observe("v1", "in_progressing")], now: at(0.5), nextPollAt: at(1))
+            try await fixture.watch("v2", "pending")
+            try await fixture.watch("v3", "pending")
+            let cap = InFlightCap(limit: 2)
+            let first = try await fixture.store.claimDueDeliveries(now: at(1), limit: 10, leaseOwner: "turn-1", leaseDuration: .seconds(60), cap: cap)
+            #expect(first.map(\.videoID) == ["v1", "v2"], "two heads, then the subscription is at its cap")
+            // v1's head succeeded, v2's failed: both slots are free once recorded, and v1's second event
+            // is its stream's head from then on, so the same turn claims it (and v3, the other slot).
+            let outcomes = [
+                attempt(first[0], .succeeded, owner: "turn-1", now: at(2)),
+                attempt(first[1], .retry(at: at(30)), status: 500, owner: "turn-1", now: at(2)),
+            ]
+            let request = ClaimRequest(limit: 10, leaseOwner: "turn-2", leaseDuration: .seconds(60), cap: cap)
+            let turn = try await fixture.store.completeAttempts(outcomes, thenClaim: request, now: at(2), disableAfter: .seconds(86_400))
+            #expect(turn.disabled.isEmpty)
+            #expect(turn.claimed.compactMap(\.videoID).sorted() == ["v1", "v3"])
+            #expect(turn.claimed.first { $0.videoID == "v1" }?.eventType == .inProgressing)
+            #expect(turn.claimed.allSatisfy { $0.claimID == "turn-2" && $0.subscriptionID == subscription.id })
+            let (head, headAttempts) = try #require(try await fixture.store.delivery(tenant: "acme", id: first[0].id))
+            #expect(head.state == .succeeded && headAttempts.count == 1)
+            let (retrying, _) = try #require(try await fixture.store.delivery(tenant: "acme", id: first[1].id))
+            #expect(retrying.state == .pending && retrying.attempts == 1)
+            // Recording alone, and claiming alone, are the two halves of the same call.
+            let nothing = try await fixture.store.completeAttempts([], thenClaim: .none, now: at(3), disableAfter: .seconds(86_400))
+            #expect(nothing.claimed.isEmpty && nothing.disabled.isEmpty)
+            let recordOnly = try await fixture.store.completeAttempts(
+                turn.claimed.map { attempt($0, .succeeded, owner: "turn-2", now: at(3)) }, thenClaim: .none, now: at(3),
+                disableAfter: .seconds(86_400)
+            )
+            #expect(recordOnly.claimed.isEmpty)
+            #expect(try await fixture.claimAll(now: at(4)).isEmpty, "v2 waits for its retry; nothing else is open")
+            #expect(try await fixture.claimAll(now: at(30)).map(\.id) == [first[1].id])
+        }
+    }
+
     @Test("at most the cap per subscription is in flight, counting what is already sending; a capped receiver starves no one", arguments: StoreEngine.all)
     func perSubscriptionCap(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in
