@@ -103,11 +103,13 @@ public final class Dispatcher: Service {
                 let waited = slotsWaitingSince.map { uptime() - $0 >= Self.batchWindow } ?? false
                 // After a failed turn, outcomes are written on their own first: a claim that keeps
                 // failing must not keep finished attempts from being recorded.
-                let turn = state.withLock { self.plan(&$0, anySlot: waited, claiming: failures == 0) }
+                let turn = state.withLock { self.plan(&$0, anySlot: waited, recordFirst: failures > 0) }
                 do {
                     let (refill, claimed) = try await take(turn)
                     start(claimed, in: &group)
-                    failures = 0
+                    // Only a claim that went through ends the backoff (a record-only turn proves nothing
+                    // about the claim that failed).
+                    if turn.claim > 0 { failures = 0 }
                     timer?.cancel()
                     timer = nil
                     slotsWaitingSince = refill == .waitingForBatch ? (slotsWaitingSince ?? uptime()) : nil
@@ -134,7 +136,7 @@ public final class Dispatcher: Service {
             group.cancelAll()
         }
         // Whatever finished after the loop stopped.
-        let left = state.withLock { self.plan(&$0, anySlot: false, claiming: false) }
+        let left = state.withLock { self.plan(&$0, anySlot: false, recordFirst: true) }
         _ = try? await take(left)
     }
 
@@ -167,12 +169,13 @@ public final class Dispatcher: Service {
         var refillWithoutClaim: Refill
     }
 
-    /// Decides a turn and takes its outcomes out of `finished` (``take(_:in:)`` puts them back if the
+    /// Decides a turn and takes its outcomes out of `finished` (``take(_:)`` puts them back if the
     /// store refuses them). Under load, outcomes wait for a claim batch (one transaction for many
     /// attempts) and free slots are refilled in batches: one claim for many slots instead of one per
     /// finished attempt. With nothing in flight, any free slot claims at once (no added latency when
-    /// idle), and so does one that has waited `batchWindow`.
-    private func plan(_ state: inout State, anySlot: Bool, claiming: Bool) -> Turn {
+    /// idle), and so does one that has waited `batchWindow`. `recordFirst`: outcomes to record are
+    /// recorded without a claim (after a failed turn, and once the loop has stopped).
+    private func plan(_ state: inout State, anySlot: Bool, recordFirst: Bool) -> Turn {
         var outcomes: [CompletedAttempt] = []
         if outcomesDue(state) {
             outcomes = state.finished
@@ -185,6 +188,7 @@ public final class Dispatcher: Service {
         let busy = state.total - outcomes.count
         let free = state.stopping ? 0 : configuration.concurrency - busy
         let refill: Refill = free <= 0 ? .full : .waitingForBatch
+        let claiming = !(recordFirst && !outcomes.isEmpty)
         let claimNow = claiming && free > 0 && (busy == 0 || anySlot || free >= configuration.claimBatch)
         return Turn(outcomes: outcomes, claim: claimNow ? free : 0, cap: cap, stopping: state.stopping, refillWithoutClaim: refill)
     }

@@ -8,6 +8,7 @@ import MetricsTestKit
 import SQLiteStore
 import TestSupport
 import Testing
+import Synchronization
 import Webhooks
 
 /// The dispatcher against a real loopback receiver, through real curl, on a real SQLite file.
@@ -30,6 +31,7 @@ final class DeliveryHarness: TestResource {
         allowPrivate: Bool = true,
         disableAfter: Duration = .seconds(3600),
         clock: ManualClock? = nil,
+        wrap: (SQLiteBridgeStore) -> any DeliveryStore = { $0 },
         script: @escaping WebhookReceiver.Script = { _, _ in .status(200) }
     ) async throws {
         self.clock = clock
@@ -46,13 +48,13 @@ final class DeliveryHarness: TestResource {
         let dispatcher =
             if let clock {
                 Dispatcher(
-                    store: store, transport: transport, configuration: configuration,
+                    store: wrap(store), transport: transport, configuration: configuration,
                     clock: clock, now: clock.read, random: { 0.5 },
                     logger: logger, metrics: DeliveryMetrics(factory: metrics)
                 )
             } else {
                 Dispatcher(
-                    store: store, transport: transport, configuration: configuration,
+                    store: wrap(store), transport: transport, configuration: configuration,
                     logger: logger, metrics: DeliveryMetrics(factory: metrics)
                 )
             }
@@ -105,12 +107,13 @@ final class DeliveryHarness: TestResource {
         allowPrivate: Bool = true,
         disableAfter: Duration = .seconds(3600),
         clock: ManualClock? = nil,
+        wrap: (SQLiteBridgeStore) -> any DeliveryStore = { $0 },
         script: @escaping WebhookReceiver.Script = { _, _ in .status(200) },
         _ body: (DeliveryHarness) async throws -> T
     ) async throws -> T {
         let harness = try await DeliveryHarness(
             schedule: schedule, timeout: timeout, concurrency: concurrency, allowPrivate: allowPrivate,
-            disableAfter: disableAfter, clock: clock, script: script
+            disableAfter: disableAfter, clock: clock, wrap: wrap, script: script
         )
         return try await withResource(harness, body)
     }
@@ -122,6 +125,41 @@ final class DeliveryHarness: TestResource {
         await receiver.stop()
         directory.remove()
     }
+}
+
+/// The real store, except that claims fail while `failing` is set (a database that refuses the
+/// claim's statements); recording outcomes still works.
+final class FlakyClaims: DeliveryStore {
+    let store: SQLiteBridgeStore
+    let failing = Mutex(false)
+
+    init(_ store: SQLiteBridgeStore) { self.store = store }
+
+    func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
+        async throws(StoreError) -> [ClaimedDelivery]
+    {
+        if failing.withLock({ $0 }) { throw StoreError.busy }
+        return try await store.claimDueDeliveries(now: now, limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, cap: cap)
+    }
+
+    func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
+        -> [DisabledSubscription]
+    {
+        try await store.completeAttempts(attempts, now: now, disableAfter: disableAfter)
+    }
+
+    func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
+        async throws(StoreError) -> OutboxTurn
+    {
+        if claim.limit > 0, failing.withLock({ $0 }) { throw StoreError.busy }
+        return try await store.completeAttempts(attempts, thenClaim: claim, now: now, disableAfter: disableAfter)
+    }
+
+    func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
+        try await store.nextDeliveryWakeTime(now: now, cap: cap)
+    }
+
+    func deliveryWakeUps() -> AsyncStream<Void> { store.deliveryWakeUps() }
 }
 
 @Suite("Dispatcher")
@@ -165,6 +203,35 @@ struct DispatcherTests {
             #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "retry")]).totalValue == 2)
             #expect(try harness.metrics.expectCounter("bridge_delivery_attempts_total", [("outcome", "succeeded")]).totalValue == 1)
             #expect(attempts.first?.responseSnippet == "oops")
+        }
+    }
+
+    /// On a manual clock: a claim that keeps failing is retried after 200 ms, 400 ms, 800 ms (the
+    /// backoff grows; no turn in between resets it), and delivery resumes once claims work again.
+    @Test("claims that keep failing back off, doubling each time; delivery resumes when the store recovers")
+    func claimFailuresBackOff() async throws {
+        let clock = ManualClock()
+        var flaky: FlakyClaims?
+        try await DeliveryHarness.with(clock: clock, wrap: { store in
+            let wrapped = FlakyClaims(store)
+            flaky = wrapped
+            return wrapped
+        }) { harness in
+            let store = try #require(flaky)
+            try await harness.subscribe("hook")
+            try await harness.observe("v1", ["pending"])
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 1 })
+            store.failing.withLock { $0 = true }
+            try await harness.observe("v2", ["pending"])
+            for delay in [200, 400, 800] as [Int64] {
+                #expect(await clock.waitForSleeper(remaining: .milliseconds(delay)), "backoff \(delay) ms: \(clock.pendingSleeps)")
+                if delay < 800 { clock.advance(by: .milliseconds(delay)) }
+            }
+            #expect(harness.receiver.received.count == 1, "nothing claimed while claims fail")
+            store.failing.withLock { $0 = false }
+            clock.advance(by: .milliseconds(800))
+            #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 2 })
+            #expect(harness.receiver.received.count == 2)
         }
     }
 
