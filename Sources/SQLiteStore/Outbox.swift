@@ -24,7 +24,8 @@ extension SQLiteBridgeStore {
         async throws(StoreError) -> OutboxTurn
     {
         guard !attempts.isEmpty || claim.limit > 0 else { return OutboxTurn() }
-        // No wake-up after it: the dispatcher that wrote these claims again right after.
+        // No wake-up after it: outcomes only free slots of the dispatcher that wrote them, which
+        // claims in this same transaction.
         return try await write { db in
             let disabled = try Self.record(db, attempts, now: now, disableAfter: disableAfter)
             return OutboxTurn(disabled: disabled, claimed: try self.claim(db, claim, now: now))
@@ -40,10 +41,14 @@ extension SQLiteBridgeStore {
         var claimed: [ClaimedDelivery] = []
         var secrets: [String: [String]] = [:]
         let due = try db.cachedStatement(sql: Self.dueDeliveryDetailsSQL)
+        // One statement leases a whole window's choice (the rows were just read in this transaction,
+        // so all of them are leased; the condition is the claim's rule all the same).
         let lease = try db.cachedStatement(
             sql: """
                 UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?, updated_at = ?
-                WHERE id = ? AND state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'
+                  AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                RETURNING id
                 """
         )
         let secretsOf = try db.cachedStatement(sql: Self.activeSecretsSQL)
@@ -57,14 +62,23 @@ extension SQLiteBridgeStore {
             )
             guard !rows.isEmpty else { break }
             var skipped = false
-            for row in rows where claimed.count < limit {
+            var chosen: [DueDelivery] = []
+            for row in rows where claimed.count + chosen.count < limit {
                 guard cap.hasRoom(for: row.subscriptionID) else {
                     skipped = true
                     continue
                 }
-                try lease.execute(arguments: [request.leaseOwner, expiry, nowSeconds, row.id, nowSeconds])
-                guard db.changesCount == 1 else { continue }
                 cap.add(row.subscriptionID)
+                chosen.append(row)
+            }
+            let ids = "[" + chosen.map { String($0.id) }.joined(separator: ",") + "]"
+            let leased = chosen.isEmpty
+                ? [] : Set(try Int64.fetchAll(lease, arguments: [request.leaseOwner, expiry, nowSeconds, ids, nowSeconds]))
+            for row in chosen {
+                guard leased.contains(row.id) else {
+                    cap.remove(row.subscriptionID)
+                    continue
+                }
                 let signing = try secrets[row.subscriptionID] ?? {
                     let active = try String.fetchAll(secretsOf, arguments: [row.subscriptionID, nowSeconds]).map {
                         try self.openSecret($0, subscriptionID: row.subscriptionID)
@@ -74,7 +88,7 @@ extension SQLiteBridgeStore {
                 }()
                 claimed.append(row.claimed(secrets: signing, claimID: request.leaseOwner))
             }
-            if !skipped { break }
+            if !skipped && leased.count == chosen.count { break }
         }
         return claimed
     }
