@@ -31,6 +31,7 @@ struct Serve: AsyncParsableCommand {
     var settings: [String] = []
 
     func run() async throws {
+        MemoryTuning.limitMallocArenas(environment: ProcessInfo.processInfo.environment)
         let flags: [String: String]
         switch ConfigurationLoader.flagValues(settings) {
         case .success(let values): flags = values
