@@ -39,6 +39,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // glibc's mallopt, which Swift's Glibc module does not import (<malloc.h>).
+        .target(name: "CMallocTuning"),
         // Every outbound HTTP call of the product: one curl multi handle on its own thread.
         .target(
             name: "CurlHTTP",
@@ -132,6 +134,7 @@ let package = Package(
             name: "BridgeService",
             dependencies: [
                 "BridgeCore", "BridgeStore", "SQLiteStore", "PostgresStore", "TalkingPhoto", "CurlHTTP", "Webhooks", "Delivery", "BridgeAPI",
+                "CMallocTuning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),

@@ -3,10 +3,20 @@ import Testing
 
 @Suite("Memory tuning")
 struct MemoryTuningTests {
-    @Test("serve caps glibc's malloc arenas, unless the operator set MALLOC_ARENA_MAX")
-    func arenaCap() {
-        #expect(!MemoryTuning.limitMallocArenas(environment: ["MALLOC_ARENA_MAX": "8"]), "the operator's setting wins")
-        #expect(MemoryTuning.limitMallocArenas(environment: [:]), "mallopt accepted the cap")
+    @Test("serve leaves the malloc arenas alone when the operator chose, by variable or glibc tunable")
+    func operatorsChoiceWins() {
+        #expect(MemoryTuning.operatorChoseArenas(["MALLOC_ARENA_MAX": "8"]))
+        #expect(MemoryTuning.operatorChoseArenas(["GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=4"]))
+        #expect(!MemoryTuning.operatorChoseArenas(["GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"]))
+        #expect(!MemoryTuning.operatorChoseArenas([:]))
+        #expect(!MemoryTuning.limitMallocArenas(environment: ["MALLOC_ARENA_MAX": "8"]), "nothing asked of glibc")
+    }
+
+    #if canImport(Glibc)
+    @Test("on glibc, the cap is taken (mallopt with M_ARENA_MAX from <malloc.h>)")
+    func capTaken() {
+        #expect(MemoryTuning.limitMallocArenas(environment: [:]))
         #expect(MemoryTuning.arenas == 2)
     }
+    #endif
 }
