@@ -3,21 +3,14 @@ public import Foundation
 /// What the dispatcher needs from storage: the outbox. Claims carry a lease so a crashed sender's
 /// rows come back; completion compares the lease owner so a stale sender cannot overwrite a newer claim.
 public protocol DeliveryStore: Sendable {
-    /// Claims due deliveries in per-(subscription, video) order, none for a subscription `cap` has no
-    /// room for (counting the ones this call claims), and leases them to `leaseOwner`. `cap` holds the
-    /// caller's own attempts in flight; an engine that several processes share counts every live lease
-    /// in the store as well (the larger of the two), so the cap holds across replicas.
-    func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
-        async throws(StoreError) -> [ClaimedDelivery]
-    /// Records attempts and their outcomes in one transaction; returns subscriptions this disabled.
-    @discardableResult
-    func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
-        -> [DisabledSubscription]
-    /// Records `attempts` as ``completeAttempts(_:now:disableAfter:)`` does, then claims as
-    /// ``claimDueDeliveries(now:limit:leaseOwner:leaseDuration:cap:)`` does, in one transaction: the
-    /// dispatcher's turn under load (the slots the outcomes free are refilled without a second trip to
-    /// the writer). `claim.cap` is the caller's count with these attempts already taken out; either
-    /// half may be empty.
+    /// One turn of the outbox, in one transaction: records `attempts` and their outcomes (returning
+    /// the subscriptions this disabled), then claims due deliveries in per-(subscription, video) order,
+    /// none for a subscription `claim.cap` has no room for (counting the ones this call claims), leased
+    /// to `claim.leaseOwner`. `claim.cap` holds the caller's own attempts in flight with these attempts
+    /// already taken out; an engine that several processes share counts every live lease in the store
+    /// as well (the larger of the two), so the cap holds across replicas. This is the dispatcher's turn
+    /// under load: the slots the outcomes free are refilled without a second trip to the writer.
+    /// Either half may be empty.
     func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
         async throws(StoreError) -> OutboxTurn
     /// When the next pending delivery falls due (nil: none), ignoring subscriptions `cap` has no room
@@ -25,6 +18,24 @@ public protocol DeliveryStore: Sendable {
     func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date?
     /// Yields after commits that queued deliveries.
     func deliveryWakeUps() -> AsyncStream<Void>
+}
+
+extension DeliveryStore {
+    /// Claims only: the claim half of a turn.
+    public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
+        async throws(StoreError) -> [ClaimedDelivery]
+    {
+        let claim = ClaimRequest(limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, cap: cap)
+        return try await completeAttempts([], thenClaim: claim, now: now, disableAfter: .zero).claimed
+    }
+
+    /// Records only: the recording half of a turn; returns the subscriptions it disabled.
+    @discardableResult
+    public func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
+        -> [DisabledSubscription]
+    {
+        try await completeAttempts(attempts, thenClaim: .none, now: now, disableAfter: disableAfter).disabled
+    }
 }
 
 /// What a dispatcher asks to claim: up to `limit` deliveries leased to `leaseOwner` for

@@ -7,19 +7,6 @@ import PostgresNIO
 /// auto-disable. The rules are SQLite's (see `SQLiteStore/Outbox.swift`); what differs is how
 /// several writers share the rows.
 extension PostgresBridgeStore {
-    /// Leases up to `limit` due deliveries to `leaseOwner`. Candidates are read `FOR UPDATE SKIP LOCKED`
-    /// (rows another transaction is completing are passed over, never waited for) and leased in the same
-    /// transaction. Claims take an advisory lock for their short transaction, so the per-subscription
-    /// cap counts the live leases of every replica (read from the table) and two claims never both
-    /// take a subscription's last slot. Per-video order needs nothing more: a leased delivery is still
-    /// open, so the next one of its stream is not a candidate until it is settled.
-    public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
-        async throws(StoreError) -> [ClaimedDelivery]
-    {
-        let claim = ClaimRequest(limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, cap: cap)
-        return try await completeAttempts([], thenClaim: claim, now: now, disableAfter: .zero).claimed
-    }
-
     /// Records attempts, then claims, in one transaction (see ``DeliveryStore``). The claim's advisory
     /// lock is taken after the outcomes are written, so it is held only for the claim and the commit.
     public func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
@@ -33,7 +20,13 @@ extension PostgresBridgeStore {
         }
     }
 
-    /// The claim half of a turn, inside the caller's transaction.
+    /// The claim half of a turn, inside the caller's transaction: leases up to `limit` due deliveries
+    /// to `leaseOwner`. Candidates are read `FOR UPDATE SKIP LOCKED`
+    /// (rows another transaction is completing are passed over, never waited for) and leased in the same
+    /// transaction. Claims take an advisory lock for their short transaction, so the per-subscription
+    /// cap counts the live leases of every replica (read from the table) and two claims never both
+    /// take a subscription's last slot. Per-video order needs nothing more: a leased delivery is still
+    /// open, so the next one of its stream is not a candidate until it is settled.
     static func claim(_ sql: SQL, _ request: ClaimRequest, now: Date, secrets box: SecretBox) async throws -> [ClaimedDelivery] {
         let (limit, leaseOwner) = (request.limit, request.leaseOwner)
         guard limit > 0 else { return [] }
@@ -127,13 +120,6 @@ extension PostgresBridgeStore {
 
     /// Records attempts and moves each delivery on, in one transaction for the batch; every change
     /// compares the lease owner, so a replica whose lease ran out changes nothing.
-    @discardableResult
-    public func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
-        -> [DisabledSubscription]
-    {
-        try await completeAttempts(attempts, thenClaim: .none, now: now, disableAfter: disableAfter).disabled
-    }
-
     /// The recording half of a turn, inside the caller's transaction: every change compares the lease
     /// owner, so a replica whose lease ran out changes nothing.
     static func record(_ sql: SQL, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws -> [DisabledSubscription] {

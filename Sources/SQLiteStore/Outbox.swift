@@ -5,20 +5,6 @@ import GRDB
 
 /// The outbox as the dispatcher works it: claims with leases, attempt outcomes, auto-disable.
 extension SQLiteBridgeStore {
-    /// Leases up to `limit` due deliveries to `leaseOwner` until `now + leaseDuration`.
-    ///
-    /// A delivery is due when pending, its time has come, no live lease holds it, and no earlier
-    /// delivery for the same subscription and video is still open (callbacks keep observation order).
-    /// None is claimed for a subscription `cap` has no room for, counting this call's claims, so one
-    /// slow receiver cannot take every slot. Leases make a crash mid-attempt safe: the row becomes due
-    /// again when the lease runs out, and no second process can claim it before.
-    public func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
-        async throws(StoreError) -> [ClaimedDelivery]
-    {
-        let claim = ClaimRequest(limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, cap: cap)
-        return try await completeAttempts([], thenClaim: claim, now: now, disableAfter: .zero).claimed
-    }
-
     /// Records attempts, then claims, in one write transaction (see ``DeliveryStore``).
     public func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
         async throws(StoreError) -> OutboxTurn
@@ -32,7 +18,14 @@ extension SQLiteBridgeStore {
         }
     }
 
-    /// The claim half of a turn, inside the caller's transaction.
+    /// The claim half of a turn, inside the caller's transaction: leases up to `limit` due deliveries
+    /// to `leaseOwner` until `now + leaseDuration`.
+    ///
+    /// A delivery is due when pending, its time has come, no live lease holds it, and no earlier
+    /// delivery for the same subscription and video is still open (callbacks keep observation order).
+    /// None is claimed for a subscription `cap` has no room for, counting this call's claims, so one
+    /// slow receiver cannot take every slot. Leases make a crash mid-attempt safe: the row becomes due
+    /// again when the lease runs out, and no second process can claim it before.
     private func claim(_ db: Database, _ request: ClaimRequest, now: Date) throws -> [ClaimedDelivery] {
         let limit = request.limit
         guard limit > 0 else { return [] }
@@ -114,17 +107,10 @@ extension SQLiteBridgeStore {
         "[" + values.map(JSONString.quote).joined(separator: ",") + "]"
     }
 
-    /// Records attempts and moves each delivery on, in one transaction for the whole batch.
+    /// The recording half of a turn, inside the caller's transaction: records attempts and moves each
+    /// delivery on.
     /// A subscription that answered 410, or has failed without a success for `disableAfter`, is
     /// disabled and its open deliveries held. Returns the subscriptions disabled by this batch.
-    @discardableResult
-    public func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
-        -> [DisabledSubscription]
-    {
-        try await completeAttempts(attempts, thenClaim: .none, now: now, disableAfter: disableAfter).disabled
-    }
-
-    /// The recording half of a turn, inside the caller's transaction.
     static func record(_ db: Database, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) throws -> [DisabledSubscription] {
         guard !attempts.isEmpty else { return [] }
         try insertAttempts(db, attempts.filter { $0.disposition != .released })

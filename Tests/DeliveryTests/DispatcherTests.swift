@@ -135,19 +135,6 @@ final class FlakyClaims: DeliveryStore {
 
     init(_ store: SQLiteBridgeStore) { self.store = store }
 
-    func claimDueDeliveries(now: Date, limit: Int, leaseOwner: String, leaseDuration: Duration, cap: InFlightCap)
-        async throws(StoreError) -> [ClaimedDelivery]
-    {
-        if failing.withLock({ $0 }) { throw StoreError.busy }
-        return try await store.claimDueDeliveries(now: now, limit: limit, leaseOwner: leaseOwner, leaseDuration: leaseDuration, cap: cap)
-    }
-
-    func completeAttempts(_ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws(StoreError)
-        -> [DisabledSubscription]
-    {
-        try await store.completeAttempts(attempts, now: now, disableAfter: disableAfter)
-    }
-
     func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
         async throws(StoreError) -> OutboxTurn
     {
