@@ -13,6 +13,8 @@ public struct ClaimedDelivery: Sendable, Equatable {
     public var url: String
     /// Secrets that sign this attempt, newest first (two during a rotation grace period).
     public var secrets: [String]
+    /// The subscription's custom headers, in clear (sent before the bridge's own).
+    public var headers: [CustomHeader]
     /// 1 for the first attempt.
     public var attemptNumber: Int
     /// The claim that leased it (the `leaseOwner` the claim was made with, unique per claim): its
@@ -29,6 +31,7 @@ public struct ClaimedDelivery: Sendable, Equatable {
         videoID: String? = nil,
         url: String,
         secrets: [String],
+        headers: [CustomHeader] = [],
         attemptNumber: Int,
         claimID: String = ""
     ) {
@@ -41,6 +44,7 @@ public struct ClaimedDelivery: Sendable, Equatable {
         self.videoID = videoID
         self.url = url
         self.secrets = secrets
+        self.headers = headers
         self.attemptNumber = attemptNumber
         self.claimID = claimID
     }

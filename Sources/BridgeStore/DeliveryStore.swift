@@ -8,13 +8,16 @@ public protocol DeliveryStore: Sendable {
     /// none for a subscription `claim.cap` has no room for (counting the ones this call claims), leased
     /// to `claim.leaseOwner`. `claim.cap` holds the caller's own attempts in flight with these attempts
     /// already taken out; an engine that several processes share counts every live lease in the store
-    /// as well (the larger of the two), so the cap holds across replicas. This is the dispatcher's turn
+    /// as well (the larger of the two), so the cap holds across replicas. A subscription with a
+    /// `rate_limit` gets no more than its bucket allows (``RateLimit``), the bucket advanced in the
+    /// same transaction, so every store on the database shares it. This is the dispatcher's turn
     /// under load: the slots the outcomes free are refilled without a second trip to the writer.
     /// Either half may be empty.
     func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
         async throws(StoreError) -> OutboxTurn
     /// When the next pending delivery falls due (nil: none), ignoring subscriptions `cap` has no room
-    /// for (a finishing attempt wakes the dispatcher for those), or the earliest lease to run out.
+    /// for (a finishing attempt wakes the dispatcher for those) and rate-limited ones until their
+    /// bucket allows the next callback (that time counts instead), or the earliest lease to run out.
     func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date?
     /// Yields after commits that queued deliveries.
     func deliveryWakeUps() -> AsyncStream<Void>

@@ -82,6 +82,9 @@ public struct SecretBox: Sendable {
     /// Authenticated data for a subscription's signing secret.
     public static func secretContext(subscriptionID: String) -> String { "subscription-secret\u{0}" + subscriptionID }
 
+    /// Authenticated data for a subscription's custom headers.
+    public static func headersContext(subscriptionID: String) -> String { "subscription-headers\u{0}" + subscriptionID }
+
     /// Authenticated data for a stored idempotent response.
     public static func responseContext(tenant: String, key: String) -> String { "idempotent-response\u{0}" + tenant + "\u{0}" + key }
 
@@ -95,5 +98,19 @@ public struct SecretBox: Sendable {
             index = next
         }
         return bytes
+    }
+}
+
+extension SecretBox {
+    /// A subscription's custom headers as stored: the sealed JSON of all of them, and the masked JSON
+    /// shown back (nil, nil without any).
+    public func sealHeaders(_ headers: [CustomHeader], subscriptionID: String) throws(StoreError) -> (sealed: String?, masks: String?) {
+        guard let clear = CustomHeader.encode(headers) else { return (nil, nil) }
+        return (try seal(clear, context: Self.headersContext(subscriptionID: subscriptionID)), CustomHeader.encode(headers.map(\.masked)))
+    }
+
+    public func openHeaders(_ sealed: String?, subscriptionID: String) throws(StoreError) -> [CustomHeader] {
+        guard let sealed else { return [] }
+        return try CustomHeader.decode(openText(sealed, context: Self.headersContext(subscriptionID: subscriptionID)))
     }
 }

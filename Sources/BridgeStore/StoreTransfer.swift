@@ -34,7 +34,8 @@ public struct TransferTable: Sendable, Equatable {
             columns: [
                 ("id", .text), ("tenant", .text), ("url", .text), ("event_types", .texts), ("video_id", .text),
                 ("description", .text), ("enabled", .boolean), ("disabled_reason", .text), ("failing_since", .real),
-                ("paused_until", .real), ("created_at", .real), ("updated_at", .real),
+                ("paused_until", .real), ("created_at", .real), ("updated_at", .real), ("headers", .text), ("header_masks", .text),
+                ("rate_limit", .integer), ("rate_ready_at", .real),
             ],
             key: nil
         ),

@@ -9,10 +9,8 @@ public protocol SubscriptionStore: Sendable {
     func subscription(tenant: String, id: String) async throws(StoreError) -> Subscription?
     /// In id order after `cursor`.
     func subscriptions(tenant: String, after cursor: String?, limit: Int) async throws(StoreError) -> [Subscription]
-    /// Changes the given fields (nil: unchanged); nil when there is no such subscription.
-    func updateSubscription(
-        tenant: String, id: String, url: String?, eventTypes: [EventType]?, description: String?, now: Date
-    ) async throws(StoreError) -> Subscription?
+    /// Changes what `change` gives; nil when there is no such subscription.
+    func updateSubscription(tenant: String, id: String, change: SubscriptionChange, now: Date) async throws(StoreError) -> Subscription?
     @discardableResult
     func deleteSubscription(tenant: String, id: String) async throws(StoreError) -> Bool
     /// Disabling holds its pending deliveries; enabling releases them, due now, in their order.

@@ -328,11 +328,15 @@ public final class Dispatcher: Service {
         let body = Data(delivery.payload.utf8)
         let started = now()
         let timestamp = Int64(started.timeIntervalSince1970)
-        var headers: HeaderFields = [
-            "Content-Type": "application/json",
-            "webhook-id": delivery.eventID,
-            "webhook-timestamp": String(timestamp),
-        ]
+        // The subscription's own headers first; the bridge's cannot be overridden (the API refuses
+        // their names, and a stored one is skipped all the same).
+        var headers = HeaderFields()
+        for header in delivery.headers where !CustomHeader.isReserved(header.name) {
+            headers.add(name: header.name, value: header.value)
+        }
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "webhook-id", value: delivery.eventID)
+        headers.add(name: "webhook-timestamp", value: String(timestamp))
         headers.add(name: "webhook-signature", value: WebhookSigner.header(id: delivery.eventID, timestamp: timestamp, body: body, keys: keys))
         let request = OutboundRequest(
             method: "POST",

@@ -44,18 +44,23 @@ extension PostgresBridgeStore {
             leases[id] = leased
         }
         room.include(leases: leases)
+        // Under the claim lock, so every replica's claims share each subscription's rate bucket.
+        let waiting = try await Self.rateLimitedUntil(sql, now: now).map(\.subscriptionID)
+        var budgets = RateBudgets(now: now)
         var chosen: [Int64] = []
         for _ in 0..<4 where chosen.count < limit {
+            let excluded = room.full + budgets.exhausted + waiting
             let candidates = try await sql.rows(
                 """
-                SELECT d.id, d.subscription_id FROM deliveries d
+                SELECT d.id, d.subscription_id, s.rate_limit, s.rate_ready_at
+                FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
                 WHERE d.state = 'pending' AND d.next_attempt_at <= \(at)
                   AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= \(at))
                   AND NOT EXISTS (
                       SELECT 1 FROM deliveries p
                       WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
                         AND p.state IN ('pending', 'held') AND p.id < d.id)
-                  AND d.subscription_id <> ALL(\(room.full))
+                  AND d.subscription_id <> ALL(\(excluded))
                   AND d.id <> ALL(\(chosen))
                 ORDER BY d.next_attempt_at, d.id
                 LIMIT \((limit - chosen.count) * 2)
@@ -65,8 +70,10 @@ extension PostgresBridgeStore {
             guard !candidates.isEmpty else { break }
             var skipped = false
             for row in candidates where chosen.count < limit {
-                let (id, subscription) = try row.decode((Int64, String).self)
-                guard room.hasRoom(for: subscription) else {
+                let (id, subscription, rateLimit, readyAt) = try row.decode((Int64, String, Int?, Double?).self)
+                guard room.hasRoom(for: subscription),
+                    budgets.take(subscription, perSecond: rateLimit, readyAt: readyAt.map(Date.init(unixSeconds:)))
+                else {
                     skipped = true
                     continue
                 }
@@ -76,6 +83,9 @@ extension PostgresBridgeStore {
             if !skipped { break }
         }
         guard !chosen.isEmpty else { return [] }
+        for (subscription, readyAt) in budgets.updates {
+            try await sql.run("UPDATE subscriptions SET rate_ready_at = \(readyAt.unixSeconds) WHERE id = \(subscription)")
+        }
         try await sql.run(
             """
             UPDATE deliveries SET lease_owner = \(leaseOwner), lease_expires_at = \((now + request.leaseDuration).unixSeconds),
@@ -85,17 +95,18 @@ extension PostgresBridgeStore {
         )
         let rows = try await sql.rows(
             """
-            SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id, e.type, e.payload, e.video_id, s.url
+            SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id, e.type, e.payload, e.video_id, s.url, s.headers
             FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
             WHERE d.id = ANY(\(chosen))
             ORDER BY d.next_attempt_at, d.id
             """
         )
         var signing: [String: [String]] = [:]
+        var headers: [String: [CustomHeader]] = [:]
         var claimed: [ClaimedDelivery] = []
         for row in rows {
-            let (id, subscription, tenant, attempts, eventID, type, payload, videoID, url) = try row.decode(
-                (Int64, String, String, Int, String, String, String, String?, String).self
+            let (id, subscription, tenant, attempts, eventID, type, payload, videoID, url, sealedHeaders) = try row.decode(
+                (Int64, String, String, Int, String, String, String, String?, String, String?).self
             )
             guard let eventType = EventType(rawValue: type) else { throw StoreError.invalidData("event type") }
             if signing[subscription] == nil {
@@ -106,11 +117,12 @@ extension PostgresBridgeStore {
                     """,
                     as: String.self
                 ).map { try box.openText($0, context: SecretBox.secretContext(subscriptionID: subscription)) }
+                headers[subscription] = try box.openHeaders(sealedHeaders, subscriptionID: subscription)
             }
             claimed.append(
                 ClaimedDelivery(
                     id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscription, tenant: tenant,
-                    videoID: videoID, url: url, secrets: signing[subscription] ?? [], attemptNumber: attempts + 1,
+                    videoID: videoID, url: url, secrets: signing[subscription] ?? [], headers: headers[subscription] ?? [], attemptNumber: attempts + 1,
                     claimID: leaseOwner
                 )
             )
@@ -288,8 +300,25 @@ extension PostgresBridgeStore {
         return tenant
     }
 
+    /// Rate-limited subscriptions with a pending delivery whose next callback may not leave before
+    /// `readyAt` (after `now`).
+    static func rateLimitedUntil(_ sql: SQL, now: Date) async throws -> [(subscriptionID: String, readyAt: Date)] {
+        try await sql.rows(
+            """
+            SELECT s.id, s.rate_ready_at FROM subscriptions s
+            WHERE s.rate_limit IS NOT NULL AND s.rate_ready_at > \(now.unixSeconds)
+              AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending')
+            """
+        ).map { row in
+            let (id, readyAt) = try row.decode((String, Double).self)
+            return (id, Date(unixSeconds: readyAt))
+        }
+    }
+
     public func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
         try await read { sql in
+            let waiting = try await Self.rateLimitedUntil(sql, now: now)
+            let excluded = cap.full + waiting.map(\.subscriptionID)
             let head = try await sql.one(
                 """
                 SELECT d.next_attempt_at FROM deliveries d
@@ -298,7 +327,7 @@ extension PostgresBridgeStore {
                       SELECT 1 FROM deliveries p
                       WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
                         AND p.state IN ('pending', 'held') AND p.id < d.id)
-                  AND d.subscription_id <> ALL(\(cap.full))
+                  AND d.subscription_id <> ALL(\(excluded))
                 ORDER BY d.next_attempt_at LIMIT 1
                 """,
                 as: Double.self
@@ -306,7 +335,8 @@ extension PostgresBridgeStore {
             let lease = try await sql.one(
                 "SELECT MIN(lease_expires_at) FROM deliveries WHERE state = 'pending' AND lease_owner IS NOT NULL", as: Double.self
             )
-            return [head, lease].compactMap { $0 }.min().map(Date.init(unixSeconds:))
+            let ready = waiting.map(\.readyAt.unixSeconds).min()
+            return [head, lease, ready].compactMap { $0 }.min().map(Date.init(unixSeconds:))
         }
     }
 

@@ -12,7 +12,10 @@ enum Schema {
     static let eventLock: Int64 = 0x7470_6200_0002
     static let claimLock: Int64 = 0x7470_6200_0003
 
-    static let migrations: [(id: String, sql: String)] = [("pg1-initial", v1), ("pg2-health", v2)]
+    static let migrations: [(id: String, sql: String)] = [
+        ("pg1-initial", v1), ("pg2-health", v2), ("pg3-subscription-headers", v3),
+        ("pg4-subscription-rate-limit", v4),
+    ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws(StoreError) {
         do {
@@ -175,5 +178,18 @@ enum Schema {
     static let v2 = """
         ALTER TABLE poller_lease ADD COLUMN last_cycle_at double precision;
         CREATE INDEX attempts_by_time ON attempts(attempted_at)
+        """
+
+    /// Custom headers per subscription: sealed like the secrets, and masked for reading back (JSON text).
+    static let v3 = """
+        ALTER TABLE subscriptions ADD COLUMN headers text;
+        ALTER TABLE subscriptions ADD COLUMN header_masks text
+        """
+
+    /// A rate limit per subscription: callbacks per second, and when its next callback may leave.
+    static let v4 = """
+        ALTER TABLE subscriptions ADD COLUMN rate_limit integer CHECK (rate_limit IS NULL OR rate_limit > 0);
+        ALTER TABLE subscriptions ADD COLUMN rate_ready_at double precision;
+        CREATE INDEX subscriptions_rate_limited ON subscriptions(rate_ready_at) WHERE rate_limit IS NOT NULL
         """
 }

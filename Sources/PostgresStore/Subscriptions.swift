@@ -21,11 +21,13 @@ extension PostgresBridgeStore {
 
     static func insertSubscription(_ sql: SQL, _ new: NewSubscription, now: Date, secrets: SecretBox) async throws {
         let at = now.unixSeconds
+        let headers = try secrets.sealHeaders(new.headers, subscriptionID: new.id)
         try await sql.run(
             """
-            INSERT INTO subscriptions (id, tenant, url, event_types, video_id, description, enabled, created_at, updated_at)
+            INSERT INTO subscriptions (id, tenant, url, event_types, video_id, description, enabled, headers, header_masks,
+                                       rate_limit, created_at, updated_at)
             VALUES (\(new.id), \(new.tenant), \(new.url), \(new.eventTypes?.map(\.rawValue)), \(new.videoID), \(new.description),
-                    true, \(at), \(at))
+                    true, \(headers.sealed), \(headers.masks), \(new.rateLimit), \(at), \(at))
             """
         )
         let sealed = try secrets.seal(new.secret, context: SecretBox.secretContext(subscriptionID: new.id))
@@ -49,19 +51,28 @@ extension PostgresBridgeStore {
         }
     }
 
-    public func updateSubscription(
-        tenant: String, id: String, url: String?, eventTypes: [EventType]?, description: String?, now: Date
-    ) async throws(StoreError) -> Subscription? {
-        try await transaction { sql in
+    public func updateSubscription(tenant: String, id: String, change: SubscriptionChange, now: Date) async throws(StoreError)
+        -> Subscription?
+    {
+        let box = secrets
+        return try await transaction { sql in
             guard try await Self.fetchSubscription(sql, tenant: tenant, id: id) != nil else { return nil }
-            if let url { try await sql.run("UPDATE subscriptions SET url = \(url) WHERE id = \(id)") }
-            if let eventTypes {
+            if let url = change.url { try await sql.run("UPDATE subscriptions SET url = \(url) WHERE id = \(id)") }
+            if let eventTypes = change.eventTypes {
                 let types: [String]? = eventTypes.isEmpty ? nil : eventTypes.map(\.rawValue)
                 try await sql.run("UPDATE subscriptions SET event_types = \(types) WHERE id = \(id)")
             }
-            if let description {
+            if let description = change.description {
                 let text: String? = description.isEmpty ? nil : description
                 try await sql.run("UPDATE subscriptions SET description = \(text) WHERE id = \(id)")
+            }
+            if let headers = change.headers {
+                let stored = try box.sealHeaders(headers, subscriptionID: id)
+                try await sql.run("UPDATE subscriptions SET headers = \(stored.sealed), header_masks = \(stored.masks) WHERE id = \(id)")
+            }
+            if let rateLimit = change.rateLimit {
+                let limit: Int? = rateLimit > 0 ? rateLimit : nil
+                try await sql.run("UPDATE subscriptions SET rate_limit = \(limit), rate_ready_at = NULL WHERE id = \(id)")
             }
             try await sql.run("UPDATE subscriptions SET updated_at = \(now.unixSeconds) WHERE id = \(id)")
             return try await Self.fetchSubscription(sql, tenant: tenant, id: id)
@@ -210,7 +221,7 @@ extension PostgresBridgeStore {
     }
 
     static let subscriptionColumns =
-        "id, tenant, url, event_types, video_id, description, enabled, disabled_reason, failing_since, created_at, updated_at"
+        "id, tenant, url, event_types, video_id, description, enabled, disabled_reason, failing_since, header_masks, rate_limit, created_at, updated_at"
 
     static func fetchSubscription(_ sql: SQL, tenant: String, id: String) async throws -> Subscription? {
         try await sql.rows(
@@ -219,9 +230,8 @@ extension PostgresBridgeStore {
     }
 
     static func subscription(from row: PostgresRow) throws -> Subscription {
-        let (id, tenant, url, types, videoID, description, enabled, reason, failingSince, created, updated) = try row.decode(
-            (String, String, String, [String]?, String?, String?, Bool, String?, Double?, Double, Double).self
-        )
+        let (id, tenant, url, types, videoID, description, enabled, reason, failingSince, masks, rateLimit, created, updated) =
+            try row.decode((String, String, String, [String]?, String?, String?, Bool, String?, Double?, String?, Int?, Double, Double).self)
         let eventTypes: [EventType]? = try types.map { raw in
             try raw.map { name in
                 guard let type = EventType(rawValue: name) else { throw StoreError.invalidData("event type \(name)") }
@@ -231,7 +241,7 @@ extension PostgresBridgeStore {
         return Subscription(
             id: id, tenant: tenant, url: url, eventTypes: eventTypes, videoID: videoID, description: description,
             isEnabled: enabled, disabledReason: reason, failingSince: failingSince.map(Date.init(unixSeconds:)),
-            createdAt: Date(unixSeconds: created), updatedAt: Date(unixSeconds: updated)
+            headers: try CustomHeader.decode(masks), rateLimit: rateLimit, createdAt: Date(unixSeconds: created), updatedAt: Date(unixSeconds: updated)
         )
     }
 }

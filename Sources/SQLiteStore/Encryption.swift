@@ -116,13 +116,18 @@ extension SQLiteBridgeStore {
         // The clear values' bytes are zeroed where they lay, not left in the pages' free space.
         try db.execute(sql: "PRAGMA secure_delete = ON")
         defer { try? db.execute(sql: "PRAGMA secure_delete = OFF") }
-        _ = try reseal(db, with: box) { stored, _ in stored.starts(with: sealedPrefix) ? nil : stored }
+        // Custom headers came after encryption (v11): they were never stored in clear, and v7 must not
+        // read a column that does not exist yet.
+        _ = try reseal(db, with: box, headers: false) { stored, _ in stored.starts(with: sealedPrefix) ? nil : stored }
     }
 
-    /// Rewrites every stored secret and response as `box` seals it. `clear` gives a stored value's
+    /// Rewrites every stored secret (signing secrets and custom headers) and response as `box` seals it. `clear` gives a stored value's
     /// clear bytes (given its authenticated context), or nil to leave that row as it is; `box` may
-    /// be nil only when no row needs it. Returns how many secrets and responses were rewritten.
-    static func reseal(_ db: Database, with box: SecretBox?, clear: (Data, String) throws -> Data?) throws -> (secrets: Int, responses: Int) {
+    /// be nil only when no row needs it; `headers`: custom headers too. Returns how many secrets and
+    /// responses were rewritten.
+    static func reseal(_ db: Database, with box: SecretBox?, headers: Bool, clear: (Data, String) throws -> Data?) throws
+        -> (secrets: Int, responses: Int)
+    {
         func seal(_ plain: Data, _ context: String) throws -> String {
             guard let box else { throw StoreError.other("sealing the stored secrets needs the encryption key") }
             return try box.seal(plain, context: context)
@@ -134,6 +139,12 @@ extension SQLiteBridgeStore {
             try db.execute(
                 sql: "UPDATE subscription_secrets SET secret = ? WHERE id = ?", arguments: [try seal(plain, context), row["id"] as Int64]
             )
+            counts.secrets += 1
+        }
+        for row in try headers ? Row.fetchAll(db, sql: "SELECT id, headers FROM subscriptions WHERE headers IS NOT NULL") : [] {
+            let context = SecretBox.headersContext(subscriptionID: row["id"])
+            guard let plain = try clear(Data((row["headers"] as String).utf8), context) else { continue }
+            try db.execute(sql: "UPDATE subscriptions SET headers = ? WHERE id = ?", arguments: [try seal(plain, context), row["id"] as String])
             counts.secrets += 1
         }
         for row in try Row.fetchAll(db, sql: "SELECT tenant, key, body FROM idempotency_keys WHERE body IS NOT NULL") {
@@ -187,7 +198,7 @@ extension SQLiteBridgeStore {
         let counts: (secrets: Int, responses: Int)
         do {
             counts = try store.pool.write { db in
-                let counts = try reseal(db, with: new) { stored, context in
+                let counts = try reseal(db, with: new, headers: true) { stored, context in
                     try old.open(String(decoding: stored, as: UTF8.self), context: context)
                 }
                 try db.execute(

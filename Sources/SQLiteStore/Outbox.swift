@@ -24,15 +24,19 @@ extension SQLiteBridgeStore {
     /// A delivery is due when pending, its time has come, no live lease holds it, and no earlier
     /// delivery for the same subscription and video is still open (callbacks keep observation order).
     /// None is claimed for a subscription `cap` has no room for, counting this call's claims, so one
-    /// slow receiver cannot take every slot. Leases make a crash mid-attempt safe: the row becomes due
+    /// slow receiver cannot take every slot, nor beyond a subscription's rate limit. Leases make a crash mid-attempt safe: the row becomes due
     /// again when the lease runs out, and no second process can claim it before.
     private func claim(_ db: Database, _ request: ClaimRequest, now: Date) throws -> [ClaimedDelivery] {
         let limit = request.limit
         guard limit > 0 else { return [] }
         var cap = request.cap
         cap.include(leases: try Self.liveLeases(db, now: now))
+        // Rate-limited subscriptions whose next callback may not leave yet are left out of the query,
+        // like full ones; the others' buckets are read from the candidate rows.
+        let waiting = try Self.rateLimitedUntil(db, now: now).map(\.subscriptionID)
+        var budgets = RateBudgets(now: now)
         var claimed: [ClaimedDelivery] = []
-        var secrets: [String: [String]] = [:]
+        var sending: [String: (secrets: [String], headers: [CustomHeader])] = [:]
         let due = try db.cachedStatement(sql: Self.dueDeliveryDetailsSQL)
         // One statement leases a whole window's choice (the rows were just read in this transaction,
         // so all of them are leased; the condition is the claim's rule all the same).
@@ -50,14 +54,17 @@ extension SQLiteBridgeStore {
         // Subscriptions at their cap are left out of the query itself, so a backlog for one busy
         // receiver can never fill the candidate window and starve the others.
         for _ in 0..<4 where claimed.count < limit {
+            let excluded = cap.full + budgets.exhausted + waiting
             let rows = try DueDelivery.fetchAll(
-                due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(cap.full), (limit - claimed.count) * 2]
+                due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(excluded), (limit - claimed.count) * 2]
             )
             guard !rows.isEmpty else { break }
             var skipped = false
             var chosen: [DueDelivery] = []
             for row in rows where claimed.count + chosen.count < limit {
-                guard cap.hasRoom(for: row.subscriptionID) else {
+                guard cap.hasRoom(for: row.subscriptionID),
+                    budgets.take(row.subscriptionID, perSecond: row.rateLimit, readyAt: row.rateReadyAt)
+                else {
                     skipped = true
                     continue
                 }
@@ -70,20 +77,39 @@ extension SQLiteBridgeStore {
             for row in chosen {
                 guard leased.contains(row.id) else {
                     cap.remove(row.subscriptionID)
+                    budgets.giveBack(row.subscriptionID)
                     continue
                 }
-                let signing = try secrets[row.subscriptionID] ?? {
+                let subscription = try sending[row.subscriptionID] ?? {
                     let active = try String.fetchAll(secretsOf, arguments: [row.subscriptionID, nowSeconds]).map {
                         try self.openSecret($0, subscriptionID: row.subscriptionID)
                     }
-                    secrets[row.subscriptionID] = active
-                    return active
+                    let opened = (secrets: active, headers: try self.secrets.openHeaders(row.headers, subscriptionID: row.subscriptionID))
+                    sending[row.subscriptionID] = opened
+                    return opened
                 }()
-                claimed.append(row.claimed(secrets: signing, claimID: request.leaseOwner))
+                claimed.append(row.claimed(secrets: subscription.secrets, headers: subscription.headers, claimID: request.leaseOwner))
             }
             if !skipped && leased.count == chosen.count { break }
         }
+        for (subscription, readyAt) in budgets.updates {
+            try db.run(sql: "UPDATE subscriptions SET rate_ready_at = ? WHERE id = ?", arguments: [readyAt.unixSeconds, subscription])
+        }
         return claimed
+    }
+
+    /// Rate-limited subscriptions with a pending delivery whose next callback may not leave before
+    /// `readyAt` (after `now`), from the partial index of limited subscriptions.
+    static func rateLimitedUntil(_ db: Database, now: Date) throws -> [(subscriptionID: String, readyAt: Date)] {
+        try Row.fetchAll(
+            cached: db,
+            sql: """
+                SELECT s.id, s.rate_ready_at FROM subscriptions s INDEXED BY subscriptions_rate_limited
+                WHERE s.rate_limit IS NOT NULL AND s.rate_ready_at > ?
+                  AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending')
+                """,
+            arguments: [now.unixSeconds]
+        ).map { ($0[0], Date(unixSeconds: $0[1])) }
     }
 
     /// Live leases by subscription (attempts in flight, whoever holds them), from a partial index.
@@ -284,10 +310,13 @@ extension SQLiteBridgeStore {
 
     /// When the dispatcher should look again if nothing wakes it: the earliest next attempt of a
     /// delivery at the head of its stream (leaving out subscriptions at their in-flight cap, which a
-    /// finishing attempt will wake for), or the earliest lease to run out.
+    /// finishing attempt will wake for, and rate-limited ones until they may send), the earliest time a
+    /// rate-limited subscription may send again, or the earliest lease to run out.
     public func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
-        let excluded = Self.jsonArray(cap.full)
-        return try await read { db in
+        try await read { db in
+            // A rate-limited subscription that may not send yet wakes the loop when it may.
+            let waiting = try Self.rateLimitedUntil(db, now: now)
+            let excluded = Self.jsonArray(cap.full + waiting.map(\.subscriptionID))
             // One statement text for any number of exclusions (json_each), so it is compiled once.
             let head = try Double.fetchOne(
                 cached: db,
@@ -306,7 +335,8 @@ extension SQLiteBridgeStore {
             let lease = try Double.fetchOne(
                 cached: db, sql: "SELECT MIN(lease_expires_at) FROM deliveries WHERE state = 'pending' AND lease_owner IS NOT NULL"
             )
-            return [head, lease].compactMap { $0 }.min().map(Date.init(unixSeconds:))
+            let ready = waiting.map(\.readyAt.unixSeconds).min()
+            return [head, lease, ready].compactMap { $0 }.min().map(Date.init(unixSeconds:))
         }
     }
 
@@ -331,7 +361,8 @@ extension SQLiteBridgeStore {
     /// The due deliveries with what an attempt needs (event, payload, URL) in one statement.
     /// Same positional arguments as ``dueDeliveriesSQL``; rows come in the same order.
     static let dueDeliveryDetailsSQL = """
-        SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url
+        SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url, s.headers,
+               s.rate_limit, s.rate_ready_at
         FROM (\(dueDeliveriesSQL)) AS due
         JOIN deliveries d ON d.id = due.id
         JOIN events e ON e.seq = d.event_seq
@@ -367,7 +398,7 @@ extension SQLiteBridgeStore {
 struct DueDelivery: FetchableRecord {
     /// The statement's columns, in its order (a test compares them with the statement's own names).
     enum Columns: Int, SelectedColumns {
-        case id, subscriptionID, tenant, attempts, eventID, type, payload, videoID, url
+        case id, subscriptionID, tenant, attempts, eventID, type, payload, videoID, url, headers, rateLimit, rateReadyAt
     }
 
     var id: Int64
@@ -379,6 +410,10 @@ struct DueDelivery: FetchableRecord {
     var payload: String
     var videoID: String?
     var url: String
+    /// Sealed.
+    var headers: String?
+    var rateLimit: Int?
+    var rateReadyAt: Date?
 
     init(row: Row) throws {
         guard let type = EventType(rawValue: row[Columns.type]) else { throw StoreError.invalidData("event type") }
@@ -391,12 +426,15 @@ struct DueDelivery: FetchableRecord {
         payload = row[Columns.payload]
         videoID = row[Columns.videoID]
         url = row[Columns.url]
+        headers = row[Columns.headers]
+        rateLimit = row[Columns.rateLimit]
+        rateReadyAt = (row[Columns.rateReadyAt] as Double?).map(Date.init(unixSeconds:))
     }
 
-    func claimed(secrets: [String], claimID: String) -> ClaimedDelivery {
+    func claimed(secrets: [String], headers: [CustomHeader], claimID: String) -> ClaimedDelivery {
         ClaimedDelivery(
             id: id, eventID: eventID, eventType: eventType, payload: payload, subscriptionID: subscriptionID, tenant: tenant,
-            videoID: videoID, url: url, secrets: secrets, attemptNumber: attempts + 1, claimID: claimID
+            videoID: videoID, url: url, secrets: secrets, headers: headers, attemptNumber: attempts + 1, claimID: claimID
         )
     }
 }

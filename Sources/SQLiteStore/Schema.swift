@@ -84,6 +84,22 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE poller_lease ADD COLUMN last_cycle_at REAL")
             try db.execute(sql: "CREATE INDEX attempts_by_time ON attempts(attempted_at)")
         }
+        // Custom headers per subscription: sealed like the secrets, and masked for reading back.
+        migrator.registerMigration("v11-subscription-headers") { db in
+            try db.execute(sql: "ALTER TABLE subscriptions ADD COLUMN headers TEXT")
+            try db.execute(sql: "ALTER TABLE subscriptions ADD COLUMN header_masks TEXT CHECK (header_masks IS NULL OR json_valid(header_masks))")
+        }
+        // A rate limit per subscription: callbacks per second, and when its next callback may leave
+        // (the claim's token bucket, one time per subscription). The index holds the limited ones only.
+        migrator.registerMigration("v12-subscription-rate-limit") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE subscriptions ADD COLUMN rate_limit INTEGER CHECK (rate_limit IS NULL OR rate_limit > 0);
+                    ALTER TABLE subscriptions ADD COLUMN rate_ready_at REAL;
+                    CREATE INDEX subscriptions_rate_limited ON subscriptions(rate_ready_at) WHERE rate_limit IS NOT NULL;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -22,15 +22,16 @@ extension SQLiteBridgeStore {
     }
 
     func insertSubscription(_ db: Database, _ new: NewSubscription, now: Date) throws {
+        let headers = try secrets.sealHeaders(new.headers, subscriptionID: new.id)
         try db.run(
             sql: """
                 INSERT INTO subscriptions (id, tenant, url, event_types, video_id, description, enabled,
-                                           created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+                                           headers, header_masks, rate_limit, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 new.id, new.tenant, new.url, try new.eventTypes.map { try Self.encodeList($0.map(\.rawValue)) },
-                new.videoID, new.description, now.unixSeconds, now.unixSeconds,
+                new.videoID, new.description, headers.sealed, headers.masks, new.rateLimit, now.unixSeconds, now.unixSeconds,
             ]
         )
         try db.run(
@@ -51,29 +52,38 @@ extension SQLiteBridgeStore {
         }
     }
 
-    /// Changes what is given (nil leaves a field as it is); `eventTypes: []` means every type and
-    /// `description: ""` removes it. Enabling or disabling goes through ``setSubscriptionEnabled``.
-    public func updateSubscription(
-        tenant: String,
-        id: String,
-        url: String?,
-        eventTypes: [EventType]?,
-        description: String?,
-        now: Date
-    ) async throws(StoreError) -> Subscription? {
+    /// Changes what `change` gives (nil leaves a field as it is); `eventTypes: []` means every type,
+    /// `description: ""` removes it, `headers` replaces every custom header, `rateLimit: 0` removes the
+    /// limit (any change of it starts the bucket afresh). Enabling or disabling goes
+    /// through ``setSubscriptionEnabled``.
+    public func updateSubscription(tenant: String, id: String, change: SubscriptionChange, now: Date) async throws(StoreError)
+        -> Subscription?
+    {
         try await write { db in
             guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return nil }
-            if let url {
+            if let url = change.url {
                 try db.run(sql: "UPDATE subscriptions SET url = ? WHERE id = ?", arguments: [url, id])
             }
-            if let eventTypes {
+            if let eventTypes = change.eventTypes {
                 let encoded = eventTypes.isEmpty ? nil : try Self.encodeList(eventTypes.map(\.rawValue))
                 try db.run(sql: "UPDATE subscriptions SET event_types = ? WHERE id = ?", arguments: [encoded, id])
             }
-            if let description {
+            if let description = change.description {
                 try db.run(
                     sql: "UPDATE subscriptions SET description = ? WHERE id = ?",
                     arguments: [description.isEmpty ? nil : description, id]
+                )
+            }
+            if let headers = change.headers {
+                let stored = try self.secrets.sealHeaders(headers, subscriptionID: id)
+                try db.run(
+                    sql: "UPDATE subscriptions SET headers = ?, header_masks = ? WHERE id = ?", arguments: [stored.sealed, stored.masks, id]
+                )
+            }
+            if let rateLimit = change.rateLimit {
+                try db.run(
+                    sql: "UPDATE subscriptions SET rate_limit = ?, rate_ready_at = NULL WHERE id = ?",
+                    arguments: [rateLimit > 0 ? rateLimit : nil, id]
                 )
             }
             try db.run(sql: "UPDATE subscriptions SET updated_at = ? WHERE id = ?", arguments: [now.unixSeconds, id])
@@ -137,7 +147,7 @@ extension SQLiteBridgeStore {
 
     /// The columns of ``subscriptionSelect``, in its order.
     enum SubscriptionColumn: Int, SelectedColumns {
-        case id, tenant, url, eventTypes, videoID, description, enabled, disabledReason, failingSince, createdAt, updatedAt
+        case id, tenant, url, eventTypes, videoID, description, enabled, disabledReason, failingSince, headerMasks, rateLimit, createdAt, updatedAt
     }
 
     static let subscriptionSelect = "SELECT \(SubscriptionColumn.list) FROM subscriptions"
@@ -165,6 +175,8 @@ extension SQLiteBridgeStore {
             isEnabled: row[Column.enabled],
             disabledReason: row[Column.disabledReason],
             failingSince: (row[Column.failingSince] as Double?).map(Date.init(unixSeconds:)),
+            headers: try CustomHeader.decode(row[Column.headerMasks]),
+            rateLimit: row[Column.rateLimit],
             createdAt: Date(unixSeconds: row[Column.createdAt]),
             updatedAt: Date(unixSeconds: row[Column.updatedAt])
         )

@@ -12,6 +12,8 @@ public final class WebhookReceiver: Sendable {
         public var signature: String
         public var body: Data
         public var arrivedAt: Date
+        /// Every request header, by lowercased name, values in the order sent.
+        public var headers: [String: [String]] = [:]
 
         public var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
         public var type: String? { json?["type"] as? String }
@@ -56,11 +58,13 @@ public final class WebhookReceiver: Sendable {
             func header(_ name: String) -> String {
                 HTTPField.Name(name).flatMap { request.headers[$0] } ?? ""
             }
+            var all: [String: [String]] = [:]
+            for field in request.headers { all[field.name.canonicalName, default: []].append(field.value) }
             shared.log.withLock {
                 $0.append(
                     Received(
                         path: path, id: header("webhook-id"), timestamp: header("webhook-timestamp"),
-                        signature: header("webhook-signature"), body: Data(buffer: body), arrivedAt: Date()
+                        signature: header("webhook-signature"), body: Data(buffer: body), arrivedAt: Date(), headers: all
                     )
                 )
             }

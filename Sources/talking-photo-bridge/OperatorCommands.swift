@@ -192,7 +192,7 @@ struct Rekey: AsyncParsableCommand {
         }
         do {
             let report = try SQLiteBridgeStore.rekey(path: path, currentKey: current, newKey: newKey)
-            print("re-encrypted \(report.secrets) secrets and \(report.responses) stored responses: key \(report.oldKeyID) → \(report.newKeyID)")
+            print("re-encrypted \(report.secrets) secrets (signing secrets and custom header sets) and \(report.responses) stored responses: key \(report.oldKeyID) → \(report.newKeyID)")
             if let file = report.keyFile {
                 print("the new key is in \(file)")
             } else {

@@ -115,6 +115,13 @@ struct APITests {
             let patched = try await harness.call("PATCH", "/v1/subscriptions/\(ids[0])", json: ["events": [], "enabled": false, "description": ""])
             #expect(patched.status == 200 && patched.json["events"] == nil && patched.json["enabled"] as? Bool == false)
             #expect(patched.json["description"] == nil)
+            let withHeaders = try await harness.call("PATCH", "/v1/subscriptions/\(ids[0])", json: ["headers": ["X-Api-Key": "k-0123456789abcdef"]])
+            #expect(withHeaders.status == 200 && withHeaders.json["headers"] as? [String: String] == ["X-Api-Key": "****cdef"], "\(withHeaders.text)")
+            let reserved = try await harness.call("PATCH", "/v1/subscriptions/\(ids[0])", json: ["headers": ["webhook-id": "evt_x"]])
+            #expect(reserved.status == 400 && reserved.text.contains("webhook-id"), "\(reserved.text)")
+            #expect(try await harness.call("GET", "/v1/subscriptions/\(ids[0])").json["headers"] as? [String: String] == ["X-Api-Key": "****cdef"])
+            let cleared = try await harness.call("PATCH", "/v1/subscriptions/\(ids[0])", json: ["headers": [String: String]()])
+            #expect(cleared.status == 200 && cleared.json["headers"] == nil)
 
             let ping = try await harness.call("POST", "/v1/subscriptions/\(ids[1])/test")
             #expect(ping.status == 202 && ping.json["type"] as? String == "ping")

@@ -21,6 +21,15 @@ struct BadInputTests {
         "video_id": ["1", "[]", "{}", long, "\"\""],
         "description": ["1", "[]", "{}", "true", "\"" + String(repeating: "d", count: 501) + "\""],
         "enabled": ["1", "\"true\"", "[]", "{}", "\"yes\""],
+        "headers": [
+            "1", "[]", "\"Authorization: x\"", "{\"X-A\":1}", "{\"X-A\":\"\"}", "{\"X-A\":null}", "{\"Content-Type\":\"text/plain\"}",
+            "{\"webhook-id\":\"evt_forged\"}", "{\"Webhook-Signature\":\"v1,x\"}", "{\"Host\":\"evil.example\"}",
+            "{\"Transfer-Encoding\":\"chunked\"}", "{\"X-A\":\"a\\r\\nInjected: 1\"}", "{\"X-A\":\"a\\nb\"}", "{\"X-A\":\"nul\\u0000\"}",
+            "{\"bad name\":\"v\"}", "{\"X-\\u00e9\":\"v\"}", "{\"\":\"v\"}", "{\"X-A\":\" padded\"}", "{\"X-A\":\"caf\\u00e9\"}",
+            "{\"X-A\":\"1\",\"x-a\":\"2\"}", "{\"X-A\":\"" + String(repeating: "v", count: 4097) + "\"}",
+            "{" + (0..<21).map { "\"X-\($0)\":\"v\"" }.joined(separator: ",") + "}",
+            "{" + (0..<3).map { "\"X-\($0)\":\"" + String(repeating: "v", count: 4000) + "\"" }.joined(separator: ",") + "}",
+        ],
         "since": ["1", "true", "\"yesterday\"", "\"2020-13-45T99:99:99Z\"", "\"\"", "[]", "\"2020-01-01\""],
     ]
 
@@ -54,13 +63,13 @@ struct BadInputTests {
 
             let posts: [(String, [String], [String])] = [
                 ("/v1/v2v/video.generate", ["audio_url", "image_url", "callback_url", "events"], ["audio_url", "image_url"]),
-                ("/v1/subscriptions", ["url", "events", "video_id", "description"], []),
+                ("/v1/subscriptions", ["url", "events", "video_id", "description", "headers"], []),
                 ("/v1/subscriptions/\(sub)/replay", ["since"], []),
             ]
             for (path, fields, required) in posts {
                 for body in Self.bodies(fields, required: required, using: &random) { requests.append(("POST", path, Data(body.utf8), [:])) }
             }
-            for body in Self.bodies(["url", "events", "enabled", "description"], using: &random) {
+            for body in Self.bodies(["url", "events", "enabled", "description", "headers"], using: &random) {
                 requests.append(("PATCH", "/v1/subscriptions/\(sub)", Data(body.utf8), [:]))
             }
             let oversized = Data(("{\"url\":\"https://hooks.example.com/" + String(repeating: "a", count: 70_000) + "\"}").utf8)

@@ -33,7 +33,7 @@ struct BinaryEndToEndTests {
         return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? ["status": response.status]
     }
 
-    @Test("generate with callback_url and watch: signed video.finished arrives; SIGTERM exits cleanly")
+    @Test("generate with callback_url and watch: signed video.finished arrives, with custom headers; SIGTERM exits cleanly")
     func generateAndWatch() async throws {
         try await withScope { scope in
             let directory = try TemporaryDirectory("e2e")
@@ -58,9 +58,15 @@ struct BinaryEndToEndTests {
             let secret = try #require(WebhookSecret(data["subscription_secret"] as? String ?? ""))
 
             let watched = simulator.control.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
+            let gatewayToken = "Bearer gateway-token-seen-only-by-the-receiver"
             let subscription = try await Self.post(transport, bridge.baseURL + "/v1/subscriptions", [
                 "url": receiver.url("watch"), "video_id": watched,
+                "headers": ["Authorization": gatewayToken, "X-Gateway-Route": "talking-photo"],
             ])
+            #expect(
+                subscription["headers"] as? [String: String] == ["Authorization": "****iver", "X-Gateway-Route": "****"],
+                "shown back masked: \(subscription)"
+            )
             let watchSecret = try #require(WebhookSecret(subscription["secret"] as? String ?? ""))
             _ = try await Self.post(transport, bridge.baseURL + "/v1/videos/\(watched)/watch", [:])
             _ = simulator.control.pin(videoID: watched, status: "finished", videoURL: "https://cdn.example.com/w.mp4")
@@ -72,6 +78,13 @@ struct BinaryEndToEndTests {
             #expect(arrived, "\(receiver.received.map { "\($0.path) \($0.type ?? "")" })\n\(bridge.process.output)")
             #expect(receiver.received(path: "generate").map(\.type) == ["video.finished"], "event filter applied")
             #expect(receiver.received(path: "watch").compactMap(\.status) == ["in_progressing", "finished"])
+            for message in receiver.received(path: "watch") {
+                #expect(message.headers["authorization"] == [gatewayToken] && message.headers["x-gateway-route"] == ["talking-photo"])
+                #expect(message.headers["content-type"] == ["application/json"])
+            }
+            #expect(receiver.received(path: "generate").allSatisfy { $0.headers["authorization"] == nil })
+            let files = ["", "-wal", "-shm"].compactMap { FileManager.default.contents(atPath: directory.path("bridge.sqlite") + $0) }
+            #expect(!files.isEmpty && files.allSatisfy { $0.range(of: Data("gateway-token".utf8)) == nil }, "no header value on disk in clear")
             for (path, key) in [("generate", secret), ("watch", watchSecret)] {
                 for message in receiver.received(path: path) {
                     #expect(WebhookSigner.verify(id: message.id, timestamp: Int64(message.timestamp) ?? 0, body: message.body, header: message.signature, secrets: [key]))
@@ -84,6 +97,44 @@ struct BinaryEndToEndTests {
             #expect(status.map { ChildProcess.exitedNormally($0) } == true, "exit status \(String(describing: status))\n\(bridge.process.output)")
             if status == nil { await bridge.process.kill9() }
             #expect(!bridge.process.output.contains("e2e-token"), "the upstream token never appears in logs")
+        }
+    }
+
+    @Test("a subscription limited to 5/s gets its 100 callbacks spread over at least 19 s, in order; another is not held back")
+    func rateLimit() async throws {
+        try await withScope { scope in
+            let directory = try TemporaryDirectory("e2e-rate")
+            defer { directory.remove() }
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let simulator = try await UpstreamSimulator.start(SimulatorConfiguration(port: 0, token: "e2e-token", seed: 5), logger: quiet)
+            scope.adopt(simulator)
+            let receiver = scope.adopt(try await WebhookReceiver.start())
+            let transport = try CurlTransport()
+            defer { transport.shutdown() }
+            let bridge = try await Self.launch(directory, upstream: simulator.baseURL)
+            defer { bridge.process.signal(SIGKILL) }
+
+            let limited = try await Self.post(transport, bridge.baseURL + "/v1/subscriptions", ["url": receiver.url("limited"), "rate_limit": 5])
+            #expect(limited["rate_limit"] as? Int == 5, "\(limited)")
+            _ = try await Self.post(transport, bridge.baseURL + "/v1/subscriptions", ["url": receiver.url("free")])
+            // 50 videos, each seen in progress and then finished: 100 callbacks per subscription.
+            let started = Date()
+            let videos = simulator.control.createVideos(count: 50, pinnedStatus: "in_progressing")
+            for video in videos { _ = try await Self.post(transport, bridge.baseURL + "/v1/videos/\(video)/watch", [:]) }
+            for video in videos { _ = simulator.control.pin(videoID: video, status: "finished", videoURL: "https://cdn.example.com/\(video).mp4") }
+
+            let free = await eventually(within: .seconds(60)) { receiver.received(path: "free").count >= 100 }
+            #expect(free, "\(receiver.received(path: "free").count) of 100 unlimited callbacks")
+            #expect(receiver.received(path: "limited").count < 50, "the unlimited subscription got all of its callbacks before the limited one got half")
+            let all = await eventually(within: .seconds(120)) { receiver.received(path: "limited").count >= 100 }
+            let arrivals = receiver.received(path: "limited")
+            #expect(all && arrivals.count == 100, "\(arrivals.count) limited callbacks\n\(bridge.process.output)")
+            let span = (arrivals.last?.arrivedAt ?? started).timeIntervalSince(started)
+            #expect(span >= 19, "100 callbacks at 5/s, one at a time: at least 19.8 s after the first could leave (took \(span) s)")
+            for video in videos {
+                #expect(arrivals.filter { $0.videoID == video }.compactMap(\.status) == ["in_progressing", "finished"], "order of \(video)")
+            }
         }
     }
 

@@ -269,6 +269,44 @@ struct OutboxConformance {
         }
     }
 
+    @Test("a rate limit spaces a subscription's claims, shared by every store on the database, in order; others are unaffected", arguments: StoreEngine.all)
+    func rateLimit(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let store = fixture.store
+            let limited = try await store.createSubscription(
+                NewSubscription(tenant: "acme", url: "https://hooks.example.com/slow", secret: "whsec_test", rateLimit: 5), now: t0
+            )
+            #expect(limited.rateLimit == 5)
+            let free = try await fixture.subscribe()
+            for index in 0..<6 { try await fixture.watch("v\(index)", "pending", now: at(1)) }
+            func limitedOf(_ claimed: [ClaimedDelivery]) -> [String] { claimed.filter { $0.subscriptionID == limited.id }.compactMap(\.videoID) }
+
+            let first = try await fixture.claimAll(now: at(1))
+            #expect(first.filter { $0.subscriptionID == free.id }.count == 6, "the other subscription is not held back")
+            #expect(limitedOf(first) == ["v0"], "5/s lets one leave at a time")
+            #expect(try await fixture.claimAll(now: at(1.1)).isEmpty)
+            let replica = try await fixture.reopen()
+            let elsewhere = try await replica.claimDueDeliveries(
+                now: at(1.1), limit: 10, leaseOwner: "replica", leaseDuration: .seconds(60), cap: .unlimited
+            )
+            #expect(elsewhere.isEmpty, "another store on the database shares the limit")
+            // Nothing else is due: the loop wakes when the limit lets the next one go, not before.
+            let wake = try #require(try await store.nextDeliveryWakeTime(now: at(1.1), cap: .unlimited))
+            #expect(Int((wake.timeIntervalSince(t0) * 1000).rounded()) == 1200, "in ms after t0, on the store's own times")
+
+            #expect(limitedOf(try await fixture.claimAll(now: at(1.21))) == ["v1"])
+            #expect(limitedOf(try await replica.claimDueDeliveries(
+                now: at(3), limit: 10, leaseOwner: "replica", leaseDuration: .seconds(60), cap: .unlimited
+            )) == ["v2"], "a second's idleness does not save up more than the burst")
+            #expect(try await fixture.claimAll(now: at(3.1)).isEmpty)
+
+            let lifted = try await store.updateSubscription(tenant: "acme", id: limited.id, change: .init(rateLimit: 0), now: at(3.1))
+            #expect(lifted?.rateLimit == nil)
+            #expect(limitedOf(try await fixture.claimAll(now: at(3.1))) == ["v3", "v4", "v5"], "0 lifts the limit; order kept")
+            #expect(try await store.subscription(tenant: "acme", id: free.id)?.rateLimit == nil)
+        }
+    }
+
     @Test("queue depth counts pending and held deliveries and the oldest pending one's age", arguments: StoreEngine.all)
     func queueDepth(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in

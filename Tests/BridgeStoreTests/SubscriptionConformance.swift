@@ -25,14 +25,14 @@ struct SubscriptionConformance {
 
             let updated = try #require(
                 try await store.updateSubscription(
-                    tenant: "acme", id: created.id, url: "https://hooks.example.com/new", eventTypes: nil, description: "renamed", now: at(5)
+                    tenant: "acme", id: created.id, change: .init(url: "https://hooks.example.com/new", description: "renamed"), now: at(5)
                 )
             )
             #expect(updated.url == "https://hooks.example.com/new" && updated.description == "renamed")
             #expect(updated.eventTypes == [.finished, .error], "nil leaves a field unchanged")
             #expect(updated.updatedAt == at(5) && updated.createdAt == t0)
             #expect(
-                try await store.updateSubscription(tenant: "globex", id: created.id, url: nil, eventTypes: nil, description: "x", now: at(6)) == nil
+                try await store.updateSubscription(tenant: "globex", id: created.id, change: .init(description: "x"), now: at(6)) == nil
             )
             #expect(try await !store.deleteSubscription(tenant: "globex", id: created.id))
             #expect(try await store.deleteSubscription(tenant: "acme", id: created.id))
@@ -97,6 +97,45 @@ struct SubscriptionConformance {
             try await fixture.complete(after, .succeeded, now: at(3700))
             try await fixture.watch("c", "pending", now: at(3701))
             #expect(try await fixture.claimAll(now: at(3701)).first?.secrets == ["whsec_3", "whsec_new"])
+        }
+    }
+
+    @Test("custom headers come back in clear in claims only: masked on reads, replaced whole by a change", arguments: StoreEngine.all)
+    func customHeaders(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let store = fixture.store
+            let token = CustomHeader(name: "Authorization", value: "Bearer gateway-token-0123456789")
+            let short = CustomHeader(name: "X-Tenant", value: "blue")
+            let created = try await store.createSubscription(
+                NewSubscription(tenant: "acme", url: "https://hooks.example.com/in", secret: "whsec_test", headers: [token, short]), now: t0
+            )
+            let masked = [CustomHeader(name: "Authorization", value: "****6789"), CustomHeader(name: "X-Tenant", value: "****")]
+            #expect(created.headers == masked)
+            #expect(try await store.subscription(tenant: "acme", id: created.id)?.headers == masked)
+            #expect(try await store.subscriptions(tenant: "acme", after: nil, limit: 10).first?.headers == masked)
+            let plain = try await fixture.subscribe()
+            #expect(plain.headers.isEmpty)
+
+            try await fixture.watch("v1", "pending", now: at(1))
+            let claimed = try await fixture.claimAll(now: at(1))
+            #expect(claimed.first { $0.subscriptionID == created.id }?.headers == [token, short])
+            #expect(claimed.first { $0.subscriptionID == plain.id }?.headers == [])
+            try await fixture.complete(claimed, .succeeded, now: at(2))
+
+            let other = CustomHeader(name: "X-Other", value: "1")
+            let changed = try await store.updateSubscription(tenant: "acme", id: created.id, change: .init(headers: [other]), now: at(3))
+            #expect(changed?.headers == [other.masked])
+            let kept = try await store.updateSubscription(tenant: "acme", id: created.id, change: .init(description: "d"), now: at(4))
+            #expect(kept?.headers == [other.masked], "a change without headers keeps them")
+            try await fixture.watch("v2", "pending", now: at(5))
+            let next = try await fixture.claimAll(now: at(5))
+            #expect(next.first { $0.subscriptionID == created.id }?.headers == [other])
+            try await fixture.complete(next, .succeeded, now: at(6))
+
+            _ = try await store.updateSubscription(tenant: "acme", id: created.id, change: .init(headers: []), now: at(7))
+            #expect(try await store.subscription(tenant: "acme", id: created.id)?.headers == [])
+            try await fixture.watch("v3", "pending", now: at(8))
+            #expect(try await fixture.claimAll(now: at(8)).first { $0.subscriptionID == created.id }?.headers == [])
         }
     }
 

@@ -189,6 +189,7 @@ def run(driver, receiver):
     form = console.find("#create-subscription")
     form.find_element(By.CSS_SELECTOR, "input[name=url]").send_keys(receiver.url)
     form.find_element(By.CSS_SELECTOR, "input[name=description]").send_keys("console test receiver")
+    form.find_element(By.CSS_SELECTOR, "textarea[name=headers]").send_keys("X-Gateway-Token: console-gateway-token-42")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     secret = console.secret_dialog()
     check(secret.startswith("whsec_"), "the new secret is shown once")
@@ -210,6 +211,8 @@ def run(driver, receiver):
     check(driver.execute_script("return window.__noReload") == "still here", "the view updated without reloading the page")
     payload = verified(secret, wait_for("the ping at the receiver", lambda: receiver.calls())[0])
     check(payload["type"] == "ping", "the ping verifies with the secret the console showed (standardwebhooks)")
+    check(receiver.calls()[0]["headers"].get("x-gateway-token") == "console-gateway-token-42", "the custom header reaches the receiver")
+    check(console.text("#subscription-headers") == "X-Gateway-Token: ****n-42", "the header is shown back masked")
 
     # The receiver fails: the attempt's status code and answer show up.
     receiver.failing = True
@@ -270,9 +273,12 @@ def run(driver, receiver):
     description = console.find("#edit-subscription input[name=description]")
     description.clear()
     description.send_keys("edited in the console")
+    console.find("#edit-subscription textarea[name=headers]").send_keys("X-Other: replaced")
+    console.find("#edit-subscription input[name=rate_limit]").send_keys("25")
     console.click("#edit-subscription button[type=submit]")
     wait_for("the saved description", lambda: "edited in the console" in console.text("#subscription"))
-    check(True, "edited")
+    check(console.text("#subscription-headers") == "X-Other: ****", "the headers were replaced")
+    check(console.text("#subscription-rate") == "25 callbacks per second", "the rate limit was set")
 
     # The event log with payloads.
     console.nav("events")

@@ -11,6 +11,8 @@ import Testing
 @Suite("Secrets at rest")
 struct EncryptionTests {
     static let secret = "whsec_c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1vbi1kaXNr"
+    /// A custom header value: sealed like the secret.
+    static let headerValue = "Bearer gateway-token-that-must-never-be-on-disk"
 
     /// Every byte the database keeps on disk (main file, WAL, shared memory).
     static func bytesOnDisk(_ path: String) -> Data {
@@ -25,10 +27,15 @@ struct EncryptionTests {
         (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? nil
     }
 
-    /// A subscription with `secret`, a pending delivery for it, and an idempotent response carrying it.
+    /// A subscription with `secret` and a custom header, a pending delivery for it, and an idempotent
+    /// response carrying the secret.
     static func seed(_ store: SQLiteBridgeStore) async throws -> String {
         let subscription = try await store.createSubscription(
-            NewSubscription(tenant: "acme", url: "https://hooks.example.com/in", secret: secret), now: t0
+            NewSubscription(
+                tenant: "acme", url: "https://hooks.example.com/in", secret: secret,
+                headers: [CustomHeader(name: "Authorization", value: headerValue)]
+            ),
+            now: t0
         )
         _ = try await store.ping(tenant: "acme", subscriptionID: subscription.id, now: t0)
         _ = try await store.claimIdempotencyKey(tenant: "acme", key: "k1", requestHash: "h", ttl: .seconds(86_400), now: t0)
@@ -41,7 +48,7 @@ struct EncryptionTests {
         let claimed = try await store.claimDueDeliveries(
             now: at(1), limit: 10, leaseOwner: "test", leaseDuration: .seconds(60), cap: .unlimited
         )
-        return claimed.flatMap(\.secrets)
+        return claimed.flatMap(\.secrets) + claimed.flatMap(\.headers).map(\.value)
     }
 
     static func storedResponse(_ store: SQLiteBridgeStore) async throws -> Data? {
@@ -59,9 +66,15 @@ struct EncryptionTests {
         let disk = Self.bytesOnDisk(fixture.path)
         #expect(disk.count > 0)
         #expect(disk.range(of: Data(Self.secret.utf8)) == nil, "the secret is nowhere in the database, WAL or shm files")
+        #expect(disk.range(of: Data("gateway-token".utf8)) == nil, "nor the custom header's value")
         let raw = try await fixture.store.read { db in try String.fetchOne(db, sql: "SELECT secret FROM subscription_secrets") }
         #expect(raw?.hasPrefix("enc1:") == true)
-        #expect(try await Self.claimedSecrets(fixture.store) == [Self.secret], "the dispatcher signs with the clear secret")
+        let rawHeaders = try await fixture.store.read { db in try String.fetchOne(db, sql: "SELECT headers FROM subscriptions") }
+        #expect(rawHeaders?.hasPrefix("enc1:") == true)
+        #expect(
+            try await Self.claimedSecrets(fixture.store) == [Self.secret, Self.headerValue],
+            "the dispatcher signs with the clear secret and sends the clear header"
+        )
         let response = try #require(try await Self.storedResponse(fixture.store))
         #expect(String(decoding: response, as: UTF8.self).contains(Self.secret), "the replayed response is the original")
 
@@ -167,13 +180,13 @@ struct EncryptionTests {
 
         let report = try SQLiteBridgeStore.rekey(path: fixture.path, currentKey: nil, newKey: nil)
         #expect(report.oldKeyID == oldID && report.newKeyID != oldID)
-        #expect(report.secrets == 1 && report.responses == 1)
+        #expect(report.secrets == 2 && report.responses == 1, "the signing secret and the custom headers")
         #expect(try String(contentsOfFile: keyPath, encoding: .utf8) != oldKey)
         #expect(Self.mode(keyPath) == 0o600)
         let reopened = try SQLiteBridgeStore(path: fixture.path)
         #expect(reopened.secrets.keyID == report.newKeyID)
         #expect(try await Self.storedResponse(reopened).map { String(decoding: $0, as: UTF8.self).contains(Self.secret) } == true)
-        #expect(try await Self.claimedSecrets(reopened) == [Self.secret])
+        #expect(try await Self.claimedSecrets(reopened) == [Self.secret, Self.headerValue])
 
         // As if the process died after the commit and before renaming the new key into place.
         try FileManager.default.moveItem(atPath: keyPath, toPath: keyPath + ".next")

@@ -11,12 +11,14 @@ extension BridgeAPIHandler {
         let url = try validatedCallback(request.url, field: "url")
         if let videoID = request.videoId { try Self.checkVideoID(videoID) }
         try Self.checkLength(request.description, "description", max: 500, allowEmpty: true)
+        let headers = try Self.customHeaders(request.headers) ?? []
         let secret = WebhookSecret.generate()
         let types = try request.events.map { try Self.eventFilter($0) } ?? nil
         let created = try await store.createSubscription(
             NewSubscription(
                 tenant: tenant, url: url, eventTypes: types, videoID: request.videoId,
-                description: request.description.flatMap { $0.isEmpty ? nil : $0 }, secret: secret.text
+                description: request.description.flatMap { $0.isEmpty ? nil : $0 }, secret: secret.text, headers: headers,
+                rateLimit: try Self.rateLimit(request.rateLimit).flatMap { $0 > 0 ? $0 : nil }
             ),
             now: now,
             limits: dependencies.limits
@@ -46,10 +48,12 @@ extension BridgeAPIHandler {
         let url = try change.url.map { try validatedCallback($0, field: "url") }
         try Self.checkLength(change.description, "description", max: 500, allowEmpty: true)
         let types: [EventType]? = try change.events.map { try Self.eventFilter($0) ?? [] }
-        if url != nil || types != nil || change.description != nil {
-            _ = try await store.updateSubscription(
-                tenant: tenant, id: id, url: url, eventTypes: types, description: change.description, now: now
-            )
+        let update = SubscriptionChange(
+            url: url, eventTypes: types, description: change.description, headers: try Self.customHeaders(change.headers),
+            rateLimit: try Self.rateLimit(change.rateLimit)
+        )
+        if !update.isEmpty {
+            _ = try await store.updateSubscription(tenant: tenant, id: id, change: update, now: now)
         }
         if let enabled = change.enabled {
             try await store.setSubscriptionEnabled(tenant: tenant, id: id, enabled: enabled, now: now)
@@ -105,6 +109,23 @@ extension BridgeAPIHandler {
         return found
     }
 
+    /// Custom headers as given (in name order), or a 400 saying what is wrong with them.
+    static func customHeaders(_ given: Components.Schemas.CustomHeaders?) throws -> [CustomHeader]? {
+        guard let given else { return nil }
+        let headers = given.additionalProperties.map { CustomHeader(name: $0.key, value: $0.value) }.sorted { $0.name < $1.name }
+        if let problem = CustomHeader.problem(with: headers) { throw BridgeError.badRequest("headers: " + problem) }
+        return headers
+    }
+
+    /// A `rate_limit` as given (0: none), or a 400 when out of range.
+    static func rateLimit(_ given: Int?) throws -> Int? {
+        guard let given else { return nil }
+        guard given == 0 || RateLimit(perSecond: given) != nil else {
+            throw BridgeError.badRequest("rate_limit must be 0 (no limit) to \(RateLimit.maximum) callbacks per second")
+        }
+        return given
+    }
+
     /// An event filter: nil (every type) for an empty list; duplicates removed, order kept.
     static func eventFilter(_ types: [Components.Schemas.EventType]) throws -> [EventType]? {
         guard !types.isEmpty else { return nil }
@@ -116,7 +137,10 @@ extension BridgeAPIHandler {
         .init(
             id: subscription.id, url: subscription.url, events: subscription.eventTypes?.map(\.api),
             videoId: subscription.videoID, description: subscription.description, enabled: subscription.isEnabled,
-            disabledReason: subscription.disabledReason, failingSince: subscription.failingSince, createdAt: subscription.createdAt,
+            disabledReason: subscription.disabledReason, failingSince: subscription.failingSince,
+            headers: subscription.headers.isEmpty
+                ? nil : .init(additionalProperties: Dictionary(subscription.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })),
+            rateLimit: subscription.rateLimit, createdAt: subscription.createdAt,
             updatedAt: subscription.updatedAt
         )
     }

@@ -113,6 +113,23 @@ function text(id, placeholder, value) {
   return h(`input#${id}`, { type: 'text', value: value || '', placeholder, autocomplete: 'off' });
 }
 
+/// `Name: value` lines as a headers object (blank lines skipped); a line without a colon is refused here,
+/// everything else is judged by the API.
+function parseHeaders(textarea) {
+  const headers = {};
+  for (const line of textarea.value.split('\n')) {
+    if (!line.trim()) continue;
+    const colon = line.indexOf(':');
+    if (colon < 1) throw new ApiError(0, 'input', `Custom headers: write each as "Name: value" (not "${line.trim()}").`);
+    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+function headersText(headers) {
+  return headers ? Object.entries(headers).map(([name, value]) => `${name}: ${value}`).join(', ') : 'none';
+}
+
 function checkedEvents(form) {
   return Array.from(form.querySelectorAll('input[name=events]:checked'), (box) => box.value);
 }
@@ -156,6 +173,8 @@ export class Views {
     const url = h('input', { type: 'url', name: 'url', required: true, placeholder: 'https://hooks.example.com/talking-photo', autocomplete: 'off' });
     const video = h('input', { type: 'text', name: 'video_id', placeholder: 'optional: only this video', autocomplete: 'off' });
     const description = h('input', { type: 'text', name: 'description', maxlength: 500, autocomplete: 'off' });
+    const headers = h('textarea', { name: 'headers', rows: 2, placeholder: 'Authorization: Bearer …', autocomplete: 'off' });
+    const rate = h('input', { type: 'number', name: 'rate_limit', min: 0, max: 10000, step: 1, placeholder: 'no limit' });
     return this.form(
       'form.card#create-subscription',
       'New subscription',
@@ -165,6 +184,9 @@ export class Views {
         if (events.length) body.events = events;
         if (video.value.trim()) body.video_id = video.value.trim();
         if (description.value.trim()) body.description = description.value.trim();
+        const custom = parseHeaders(headers);
+        if (Object.keys(custom).length) body.headers = custom;
+        if (rate.value.trim()) body.rate_limit = Number(rate.value);
         const created = await this.api.post('/v1/subscriptions', body);
         await this.showSecret('Subscription created', created.secret);
         this.go(`#/subscriptions/${created.id}`);
@@ -173,6 +195,8 @@ export class Views {
       field('Callback URL', url),
       field('Video id', video),
       field('Description', description),
+      field('Custom headers', headers, 'One "Name: value" per line, sent with each callback; stored encrypted, shown masked.'),
+      field('Rate limit (callbacks per second)', rate, 'Empty or 0: no limit. Callbacks over it wait, in order; none is dropped.'),
       eventCheckboxes([]),
       h('button.primary', { type: 'submit' }, 'Create subscription'),
     );
@@ -238,6 +262,8 @@ export class Views {
         h('dt', {}, 'Events'), h('dd', {}, subscription.events ? subscription.events.join(', ') : 'every event'),
         h('dt', {}, 'Video'), h('dd', {}, subscription.video_id || 'every video'),
         h('dt', {}, 'Description'), h('dd', {}, subscription.description || '—'),
+        h('dt', {}, 'Custom headers'), h('dd#subscription-headers', {}, headersText(subscription.headers)),
+        h('dt', {}, 'Rate limit'), h('dd#subscription-rate', {}, subscription.rate_limit ? `${subscription.rate_limit} callbacks per second` : 'none'),
         h('dt', {}, 'Created'), h('dd', {}, when(subscription.created_at)),
       ),
       h(
@@ -279,21 +305,33 @@ export class Views {
   editForm(subscription, path) {
     const url = h('input', { type: 'url', name: 'url', required: true, value: subscription.url, autocomplete: 'off' });
     const description = h('input', { type: 'text', name: 'description', maxlength: 500, value: subscription.description || '', autocomplete: 'off' });
+    const headers = h('textarea', { name: 'headers', rows: 2, placeholder: 'Authorization: Bearer …', autocomplete: 'off' });
+    const removeHeaders = h('input', { type: 'checkbox', name: 'remove_headers' });
+    const rate = h('input', { type: 'number', name: 'rate_limit', min: 0, max: 10000, step: 1, value: subscription.rate_limit || '', placeholder: 'no limit' });
     const form = this.form(
       'form.card#edit-subscription',
       'Edit subscription',
       async (form) => {
-        await this.api.patch(path, { url: url.value.trim(), events: checkedEvents(form), description: description.value.trim() });
+        const change = { url: url.value.trim(), events: checkedEvents(form), description: description.value.trim() };
+        // Sent only when changed: a change starts the limit afresh.
+        if (Number(rate.value || 0) !== (subscription.rate_limit || 0)) change.rate_limit = Number(rate.value || 0);
+        const custom = parseHeaders(headers);
+        if (removeHeaders.checked) change.headers = {};
+        else if (Object.keys(custom).length) change.headers = custom;
+        await this.api.patch(path, change);
         this.notify('Saved.');
         this.go(location.hash, { quiet: true });
       },
       h('h3', {}, 'Edit'),
       field('Callback URL', url),
       field('Description', description),
+      field('Replace custom headers', headers, 'One "Name: value" per line replaces them all; leave empty to keep them.'),
+      h('label.check', {}, removeHeaders, 'Remove every custom header'),
+      field('Rate limit (callbacks per second)', rate, 'Empty or 0: no limit.'),
       eventCheckboxes(subscription.events || []),
       h('button.primary', { type: 'submit' }, 'Save changes'),
     );
-    return h('details.edit', {}, h('summary', {}, 'Edit URL, events, description'), form);
+    return h('details.edit', {}, h('summary', {}, 'Edit URL, events, description, headers, rate limit'), form);
   }
 
   /// A row of filters that navigates to this view with them in the URL (so a reload or a link keeps them).
