@@ -25,6 +25,56 @@ public enum EventPayload {
         envelope(type: .ping, timestamp: timestamp, data: "{\"subscription_id\":\(JSONString.quote(subscriptionID))}")
     }
 
+    /// `subscription.disabled`: which subscription, and why (`gone`, `failing`, `request`, with the
+    /// words the subscription's `disabled_reason` holds).
+    public static func subscriptionDisabled(
+        timestamp: Date, subscriptionID: String, url: String, reason: String, message: String, failingSince: Date?
+    ) -> String {
+        var data = subscription(subscriptionID, url)
+        data += ",\"reason\":\(JSONString.quote(reason)),\"message\":\(JSONString.quote(message))"
+        if let failingSince { data += ",\"failing_since\":\"\(Timestamp.iso8601(failingSince))\"" }
+        return envelope(type: .subscriptionDisabled, timestamp: timestamp, data: data + "}")
+    }
+
+    /// `subscription.recovered`: its first success since it started failing at `failingSince`.
+    public static func subscriptionRecovered(timestamp: Date, subscriptionID: String, url: String, failingSince: Date) -> String {
+        let data = subscription(subscriptionID, url) + ",\"failing_since\":\"\(Timestamp.iso8601(failingSince))\"}"
+        return envelope(type: .subscriptionRecovered, timestamp: timestamp, data: data)
+    }
+
+    /// The last attempt of a delivery, as `delivery.failed` reports it.
+    public struct LastAttempt: Sendable {
+        public var attemptedAt: Date
+        public var statusCode: Int?
+        public var error: String?
+        public var response: String?
+
+        public init(attemptedAt: Date, statusCode: Int?, error: String?, response: String?) {
+            self.attemptedAt = attemptedAt
+            self.statusCode = statusCode
+            self.error = error
+            self.response = response
+        }
+    }
+
+    /// `delivery.failed`: a delivery of `eventID` to the subscription ran out of retries.
+    public static func deliveryFailed(
+        timestamp: Date, subscriptionID: String, url: String, deliveryID: Int64, eventID: String, eventType: String, videoID: String?,
+        attempts: Int, last: LastAttempt
+    ) -> String {
+        var data = subscription(subscriptionID, url)
+        data += ",\"delivery_id\":\"dlv_\(deliveryID)\",\"event_id\":\(JSONString.quote(eventID))"
+        data += ",\"event_type\":\(JSONString.quote(eventType)),\"video_id\":\(videoID.map(JSONString.quote) ?? "null")"
+        data += ",\"attempts\":\(attempts),\"last_attempt\":{\"attempted_at\":\"\(Timestamp.iso8601(last.attemptedAt))\""
+        data += ",\"status_code\":\(last.statusCode.map(String.init) ?? "null"),\"error\":\(last.error.map(JSONString.quote) ?? "null")"
+        data += ",\"response\":\(last.response.map(JSONString.quote) ?? "null")}}"
+        return envelope(type: .deliveryFailed, timestamp: timestamp, data: data)
+    }
+
+    private static func subscription(_ id: String, _ url: String) -> String {
+        "{\"subscription_id\":\(JSONString.quote(id)),\"url\":\(JSONString.quote(url))"
+    }
+
     private static func envelope(type: EventType, timestamp: Date, data: String) -> String {
         "{\"type\":\(JSONString.quote(type.rawValue)),\"timestamp\":\"\(Timestamp.iso8601(timestamp))\",\"data\":\(data)}"
     }

@@ -10,6 +10,21 @@ public enum EventType: String, CaseIterable, Sendable, Codable, Hashable {
     case trackingExpired = "video.tracking_expired"
     /// A test event sent on request to one subscription.
     case ping
+    /// Operational: one of the key's subscriptions was disabled (410, failing too long, by request).
+    case subscriptionDisabled = "subscription.disabled"
+    /// Operational: a delivery ran out of retries.
+    case deliveryFailed = "delivery.failed"
+    /// Operational: a subscription that was failing had a success.
+    case subscriptionRecovered = "subscription.recovered"
+
+    /// Operational events are about one subscription and go to the key's other subscriptions that
+    /// list their type; a subscription without a filter does not get them.
+    public var isOperational: Bool {
+        switch self {
+        case .subscriptionDisabled, .deliveryFailed, .subscriptionRecovered: true
+        default: false
+        }
+    }
 
     /// The event announcing that a video reached `status`.
     public static func announcing(_ status: String) -> EventType {

@@ -175,3 +175,58 @@ public struct AttemptRecord: Sendable, Equatable {
         self.responseSnippet = responseSnippet
     }
 }
+
+/// An operational event a turn or a command produced, to append and fan out in the same transaction:
+/// about one subscription (`subject`), for the tenant's other subscriptions that list its type.
+public struct OperationalNotice: Sendable, Equatable {
+    public var type: EventType
+    public var tenant: String
+    public var subject: String
+    public var payload: String
+
+    public init(type: EventType, tenant: String, subject: String, payload: String) {
+        self.type = type
+        self.tenant = tenant
+        self.subject = subject
+        self.payload = payload
+    }
+
+    public static func disabled(_ subscription: DisabledSubscription, url: String, now: Date) -> OperationalNotice {
+        let since: Date? = if case .failing(let since) = subscription.reason { since } else { nil }
+        return OperationalNotice(
+            type: .subscriptionDisabled, tenant: subscription.tenant, subject: subscription.id,
+            payload: EventPayload.subscriptionDisabled(
+                timestamp: now, subscriptionID: subscription.id, url: url, reason: subscription.reason.label,
+                message: subscription.reason.text, failingSince: since
+            )
+        )
+    }
+
+    public static func recovered(subscriptionID: String, tenant: String, url: String, failingSince: Date, now: Date) -> OperationalNotice {
+        OperationalNotice(
+            type: .subscriptionRecovered, tenant: tenant, subject: subscriptionID,
+            payload: EventPayload.subscriptionRecovered(timestamp: now, subscriptionID: subscriptionID, url: url, failingSince: failingSince)
+        )
+    }
+
+    /// A delivery that ran out of retries, with its last attempt (`attempt`). Nil for a delivery of an
+    /// operational event: a failure to tell of a failure is not told again (no cascades between
+    /// receivers that are both down).
+    public static func deliveryFailed(
+        _ attempt: CompletedAttempt, tenant: String, url: String, eventID: String, eventType: String, videoID: String?, attempts: Int,
+        now: Date
+    ) -> OperationalNotice? {
+        guard let type = EventType(rawValue: eventType), !type.isOperational else { return nil }
+        return OperationalNotice(
+            type: .deliveryFailed, tenant: tenant, subject: attempt.subscriptionID,
+            payload: EventPayload.deliveryFailed(
+                timestamp: now, subscriptionID: attempt.subscriptionID, url: url, deliveryID: attempt.deliveryID, eventID: eventID,
+                eventType: eventType, videoID: videoID, attempts: attempts,
+                last: .init(
+                    attemptedAt: attempt.attemptedAt, statusCode: attempt.statusCode, error: attempt.errorKind ?? attempt.statusCode.map { "http_\($0)" },
+                    response: attempt.responseSnippet
+                )
+            )
+        )
+    }
+}

@@ -60,14 +60,17 @@ public struct ClaimRequest: Sendable {
     public static let none = ClaimRequest(limit: 0, leaseOwner: "", leaseDuration: .zero, cap: .unlimited)
 }
 
-/// One turn of the outbox: the subscriptions the recorded outcomes disabled, and the new claims.
+/// One turn of the outbox: the subscriptions the recorded outcomes disabled, the new claims, and the
+/// operational events the outcomes produced (appended and fanned out in the same transaction).
 public struct OutboxTurn: Sendable {
     public var disabled: [DisabledSubscription]
     public var claimed: [ClaimedDelivery]
+    public var events: [StoredEvent]
 
-    public init(disabled: [DisabledSubscription] = [], claimed: [ClaimedDelivery] = []) {
+    public init(disabled: [DisabledSubscription] = [], claimed: [ClaimedDelivery] = [], events: [StoredEvent] = []) {
         self.disabled = disabled
         self.claimed = claimed
+        self.events = events
     }
 }
 

@@ -59,7 +59,7 @@ public struct TransferTable: Sendable, Equatable {
             name: "events",
             columns: [
                 ("seq", .integer), ("id", .text), ("tenant", .text), ("type", .text), ("video_id", .text), ("payload", .text),
-                ("created_at", .real),
+                ("created_at", .real), ("subject", .text),
             ],
             key: "seq"
         ),

@@ -14,14 +14,14 @@ extension PostgresBridgeStore {
         try await sql.run("SELECT pg_advisory_xact_lock(\(Schema.eventLock))")
         let rows = events.enumerated().map { index, event in
             EventRow(n: index, id: Identifier.make("evt", now: now), tenant: event.tenant, type: event.type.rawValue, video_id: event.videoID,
-                payload: event.payload)
+                payload: event.payload, subject: event.subject)
         }
         let sequences = try await sql.rows(
             """
-            INSERT INTO events (id, tenant, type, video_id, payload, created_at)
-            SELECT x.id, x.tenant, x.type, x.video_id, x.payload, \(now.unixSeconds)
+            INSERT INTO events (id, tenant, type, video_id, subject, payload, created_at)
+            SELECT x.id, x.tenant, x.type, x.video_id, x.subject, x.payload, \(now.unixSeconds)
             FROM jsonb_to_recordset(\(try SQL.document(rows))::jsonb)
-                AS x(n integer, id text, tenant text, type text, video_id text, payload text)
+                AS x(n integer, id text, tenant text, type text, video_id text, subject text, payload text)
             ORDER BY x.n
             RETURNING id, seq
             """
@@ -49,6 +49,7 @@ extension PostgresBridgeStore {
         var type: String
         var video_id: String?
         var payload: String
+        var subject: String?
     }
 
     public func events(tenant: String, after cursor: Int64?, videoID: String?, type: EventType?, limit: Int) async throws(StoreError)

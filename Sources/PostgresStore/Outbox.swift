@@ -14,10 +14,36 @@ extension PostgresBridgeStore {
     {
         guard !attempts.isEmpty || claim.limit > 0 else { return OutboxTurn() }
         let box = secrets
-        return try await transaction { sql in
-            let disabled = try await Self.record(sql, attempts, now: now, disableAfter: disableAfter)
-            return OutboxTurn(disabled: disabled, claimed: try await Self.claim(sql, claim, now: now, secrets: box))
+        let turn = try await transaction { sql in
+            let recorded = try await Self.record(sql, attempts, now: now, disableAfter: disableAfter)
+            // Operational events join the outbox before the claim, so this very claim may send them.
+            let events = try await Self.announce(sql, recorded.notices, now: now)
+            return OutboxTurn(disabled: recorded.disabled, claimed: try await Self.claim(sql, claim, now: now, secrets: box), events: events)
         }
+        if !turn.events.isEmpty { notifyCommitted(events: true, deliveries: true) }
+        return turn
+    }
+
+    /// Appends operational events and fans them out, inside the caller's transaction. One that none of
+    /// the key's other subscriptions lists is not recorded at all (opt-in: nobody asked for it).
+    static func announce(_ sql: SQL, _ notices: [OperationalNotice], now: Date) async throws -> [StoredEvent] {
+        var wanted: [OperationalNotice] = []
+        for notice in notices {
+            let listened = try await sql.one(
+                """
+                SELECT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = \(notice.tenant) AND id <> \(notice.subject)
+                  AND \(notice.type.rawValue) = ANY(event_types))
+                """,
+                as: Bool.self
+            )
+            if listened == true { wanted.append(notice) }
+        }
+        guard !wanted.isEmpty else { return [] }
+        let events = try await appendEvents(
+            sql, wanted.map { NewEvent(tenant: $0.tenant, type: $0.type, videoID: nil, payload: $0.payload, subject: $0.subject) }, now: now
+        )
+        _ = try await fanOut(sql, sequences: events.map(\.sequence), now: now)
+        return events
     }
 
     /// The claim half of a turn, inside the caller's transaction: leases up to `limit` due deliveries
@@ -134,8 +160,10 @@ extension PostgresBridgeStore {
     /// compares the lease owner, so a replica whose lease ran out changes nothing.
     /// The recording half of a turn, inside the caller's transaction: every change compares the lease
     /// owner, so a replica whose lease ran out changes nothing.
-    static func record(_ sql: SQL, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws -> [DisabledSubscription] {
-        guard !attempts.isEmpty else { return [] }
+    static func record(_ sql: SQL, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) async throws
+        -> (disabled: [DisabledSubscription], notices: [OperationalNotice])
+    {
+        guard !attempts.isEmpty else { return ([], []) }
         let at = now.unixSeconds
         let recorded = attempts.filter { $0.disposition != .released }.enumerated().map { index, attempt in
             AttemptRow(
@@ -171,10 +199,20 @@ extension PostgresBridgeStore {
                 """
             )
         }
+        var notices: [OperationalNotice] = []
         if !succeeded.isEmpty {
-            try await sql.run(
-                "UPDATE subscriptions SET failing_since = NULL WHERE id = ANY(\(succeeded.sorted())) AND failing_since IS NOT NULL"
-            )
+            // Each subscription that was failing says it recovered (the old failing_since, from a self-join).
+            for row in try await sql.rows(
+                """
+                UPDATE subscriptions s SET failing_since = NULL FROM subscriptions prior
+                WHERE s.id = prior.id AND s.id = ANY(\(succeeded.sorted())) AND s.failing_since IS NOT NULL
+                RETURNING s.id, s.tenant, s.url, prior.failing_since
+                """
+            ) {
+                let (id, tenant, url, since) = try row.decode((String, String, String, Double).self)
+                notices.append(.recovered(subscriptionID: id, tenant: tenant, url: url, failingSince: Date(unixSeconds: since), now: now))
+            }
+            notices.sort { $0.subject < $1.subject }
         }
         var failing = Set<String>()
         var toDisable: [String: DisableReason] = [:]
@@ -185,6 +223,7 @@ extension PostgresBridgeStore {
             case .gone: toDisable[attempt.subscriptionID] = .gone
             case .released: break
             }
+            if attempt.disposition == .failed, let notice = try await Self.deliveryFailed(sql, attempt, now: now) { notices.append(notice) }
         }
         for id in failing.sorted() {
             try await sql.run("UPDATE subscriptions SET failing_since = COALESCE(failing_since, \(at)) WHERE id = \(id)")
@@ -196,8 +235,9 @@ extension PostgresBridgeStore {
         }
         var disabled: [DisabledSubscription] = []
         for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
-            if let tenant = try await Self.disable(sql, subscriptionID: id, reason: reason, now: now) {
-                disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
+            if let (subscription, notice) = try await Self.disable(sql, subscriptionID: id, reason: reason, now: now) {
+                disabled.append(subscription)
+                notices.append(notice)
             }
         }
         // A delivery of a disabled subscription that just failed stays held, not pending (looked up
@@ -211,7 +251,25 @@ extension PostgresBridgeStore {
                 "UPDATE deliveries SET state = 'held' WHERE subscription_id = ANY(\(stopped)) AND state = 'pending' AND lease_owner IS NULL"
             )
         }
-        return disabled
+        return (disabled, notices)
+    }
+
+    /// `delivery.failed` for a delivery this attempt marked failed (nil when the lease had moved on, or
+    /// the delivery was of an operational event).
+    static func deliveryFailed(_ sql: SQL, _ attempt: CompletedAttempt, now: Date) async throws -> OperationalNotice? {
+        guard
+            let row = try await sql.rows(
+                """
+                SELECT d.tenant, d.attempts, e.id, e.type, e.video_id, s.url FROM deliveries d
+                JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
+                WHERE d.id = \(attempt.deliveryID) AND d.state = 'failed' AND d.completed_at = \(now.unixSeconds)
+                """
+            ).first
+        else { return nil }
+        let (tenant, attempts, eventID, type, videoID, url) = try row.decode((String, Int, String, String, String?, String).self)
+        return .deliveryFailed(
+            attempt, tenant: tenant, url: url, eventID: eventID, eventType: type, videoID: videoID, attempts: attempts, now: now
+        )
     }
 
     /// One attempt of a batched insert, as an element of its JSON document.
@@ -280,24 +338,27 @@ extension PostgresBridgeStore {
     }
 
     /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
-    static func disable(_ sql: SQL, subscriptionID: String, reason: DisableReason, now: Date) async throws -> String? {
+    static func disable(_ sql: SQL, subscriptionID: String, reason: DisableReason, now: Date) async throws
+        -> (DisabledSubscription, OperationalNotice)?
+    {
         let at = now.unixSeconds
         guard
-            let tenant = try await sql.one(
+            let row = try await sql.rows(
                 """
                 UPDATE subscriptions SET enabled = false, disabled_reason = \(reason.text), updated_at = \(at)
-                WHERE id = \(subscriptionID) AND enabled RETURNING tenant
-                """,
-                as: String.self
-            )
+                WHERE id = \(subscriptionID) AND enabled RETURNING tenant, url
+                """
+            ).first
         else { return nil }
+        let (tenant, url) = try row.decode((String, String).self)
         try await sql.run(
             """
             UPDATE deliveries SET state = 'held', updated_at = \(at)
             WHERE subscription_id = \(subscriptionID) AND state = 'pending' AND (lease_owner IS NULL OR lease_expires_at <= \(at))
             """
         )
-        return tenant
+        let subscription = DisabledSubscription(id: subscriptionID, tenant: tenant, reason: reason)
+        return (subscription, .disabled(subscription, url: url, now: now))
     }
 
     /// Rate-limited subscriptions with a pending delivery whose next callback may not leave before
@@ -352,10 +413,12 @@ extension PostgresBridgeStore {
         """
 
     /// Whether subscription `s` of the event's tenant takes event `e` (its video and type filters;
-    /// a ping is addressed to one subscription, so no video filter stops it).
+    /// a ping is addressed to one subscription, so no video filter stops it). An operational event
+    /// (with a `subject`) goes only to subscriptions that list its type, never to its subject.
     static let subscriptionTakesEvent = """
-        (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
-          AND (s.event_types IS NULL OR e.type = ANY(s.event_types))
+        ((e.subject IS NULL AND (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
+          AND (s.event_types IS NULL OR e.type = ANY(s.event_types)))
+         OR (e.subject IS NOT NULL AND e.subject <> s.id AND e.type = ANY(s.event_types)))
         """
 
     /// New events to every subscription of their tenant that takes them, in one statement; rows are

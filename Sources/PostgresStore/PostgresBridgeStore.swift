@@ -147,6 +147,8 @@ struct NewEvent {
     var type: EventType
     var videoID: String?
     var payload: String
+    /// The subscription an operational event is about (it never goes to that one).
+    var subject: String? = nil
 }
 
 extension PostgresBridgeStore: TrackingStore, DeliveryStore, SubscriptionStore, VideoStore, EventLogStore, IdempotencyStore,

@@ -14,7 +14,7 @@ enum Schema {
 
     static let migrations: [(id: String, sql: String)] = [
         ("pg1-initial", v1), ("pg2-health", v2), ("pg3-subscription-headers", v3),
-        ("pg4-subscription-rate-limit", v4),
+        ("pg4-subscription-rate-limit", v4), ("pg5-events-subject", v5),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws(StoreError) {
@@ -191,5 +191,10 @@ enum Schema {
         ALTER TABLE subscriptions ADD COLUMN rate_limit integer CHECK (rate_limit IS NULL OR rate_limit > 0);
         ALTER TABLE subscriptions ADD COLUMN rate_ready_at double precision;
         CREATE INDEX subscriptions_rate_limited ON subscriptions(rate_ready_at) WHERE rate_limit IS NOT NULL
+        """
+
+    /// Operational events name the subscription they are about, which never receives them.
+    static let v5 = """
+        ALTER TABLE events ADD COLUMN subject text
         """
 }

@@ -87,8 +87,8 @@ extension PostgresBridgeStore {
 
     @discardableResult
     public func setSubscriptionEnabled(tenant: String, id: String, enabled: Bool, now: Date) async throws(StoreError) -> Bool {
-        let changed = try await transaction { sql -> Bool in
-            guard try await Self.fetchSubscription(sql, tenant: tenant, id: id) != nil else { return false }
+        let (changed, announced) = try await transaction { sql -> (Bool, Bool) in
+            guard try await Self.fetchSubscription(sql, tenant: tenant, id: id) != nil else { return (false, false) }
             let at = now.unixSeconds
             if enabled {
                 try await sql.run(
@@ -103,12 +103,12 @@ extension PostgresBridgeStore {
                     WHERE subscription_id = \(id) AND state = 'held'
                     """
                 )
-            } else {
-                _ = try await Self.disable(sql, subscriptionID: id, reason: .byRequest, now: now)
+            } else if let (_, notice) = try await Self.disable(sql, subscriptionID: id, reason: .byRequest, now: now) {
+                return (true, !(try await Self.announce(sql, [notice], now: now)).isEmpty)
             }
-            return true
+            return (true, false)
         }
-        if changed && enabled { notifyCommitted(events: false, deliveries: true) }
+        if changed && enabled || announced { notifyCommitted(events: announced, deliveries: true) }
         return changed
     }
 

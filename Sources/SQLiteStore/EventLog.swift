@@ -5,18 +5,20 @@ import GRDB
 
 /// The event log and the outbox as a key reads them.
 extension SQLiteBridgeStore {
-    func appendEvent(
+    /// `subject`: the subscription an operational event is about (it never goes to that one).
+    static func appendEvent(
         _ db: Database,
         tenant: String,
         type: EventType,
         videoID: String?,
+        subject: String? = nil,
         payload: String,
         now: Date
     ) throws -> StoredEvent {
         let id = Identifier.make("evt", now: now)
         try db.run(
-            sql: "INSERT INTO events (id, tenant, type, video_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [id, tenant, type.rawValue, videoID, payload, now.unixSeconds]
+            sql: "INSERT INTO events (id, tenant, type, video_id, subject, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [id, tenant, type.rawValue, videoID, subject, payload, now.unixSeconds]
         )
         return StoredEvent(
             sequence: db.lastInsertedRowID, id: id, tenant: tenant, type: type, videoID: videoID,

@@ -25,11 +25,36 @@ extension SQLiteBridgeStore {
     }
 
     /// Whether subscription `s` of the event's tenant takes event `e`: its video filter (a ping is
-    /// addressed to one subscription, so no video filter stops it) and its event-type filter.
+    /// addressed to one subscription, so no video filter stops it) and its event-type filter. An
+    /// operational event (one with a `subject`) goes only to subscriptions that list its type, never to
+    /// its subject, whatever their video filter.
     static let subscriptionTakesEvent = """
-        (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
-          AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type))
+        ((e.subject IS NULL AND (s.video_id IS NULL OR s.video_id = e.video_id OR e.type = 'ping')
+          AND (s.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type)))
+         OR (e.subject IS NOT NULL AND e.subject <> s.id
+          AND EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = e.type)))
         """
+
+    /// Appends operational events and fans each out, inside the caller's transaction. One that none of
+    /// the key's other subscriptions lists is not recorded at all (opt-in: nobody asked for it).
+    static func announce(_ db: Database, _ notices: [OperationalNotice], now: Date) throws -> [StoredEvent] {
+        try notices.filter { notice in
+            try Bool.fetchOne(
+                cached: db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = ? AND s.id <> ?
+                      AND EXISTS (SELECT 1 FROM json_each(s.event_types) WHERE value = ?))
+                    """,
+                arguments: [notice.tenant, notice.subject, notice.type.rawValue]
+            ) ?? false
+        }.map { notice in
+            let event = try appendEvent(
+                db, tenant: notice.tenant, type: notice.type, videoID: nil, subject: notice.subject, payload: notice.payload, now: now
+            )
+            _ = try fanOut(db, event: event, now: now)
+            return event
+        }
+    }
 
     /// A new event to every subscription of its tenant that takes it.
     static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {

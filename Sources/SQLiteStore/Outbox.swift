@@ -12,10 +12,17 @@ extension SQLiteBridgeStore {
         guard !attempts.isEmpty || claim.limit > 0 else { return OutboxTurn() }
         // No wake-up after it: outcomes only free slots of the dispatcher that wrote them, which
         // claims in this same transaction.
-        return try await write { db in
-            let disabled = try Self.record(db, attempts, now: now, disableAfter: disableAfter)
-            return OutboxTurn(disabled: disabled, claimed: try self.claim(db, claim, now: now))
+        let turn = try await write { db in
+            let recorded = try Self.record(db, attempts, now: now, disableAfter: disableAfter)
+            // Operational events join the outbox before the claim, so this very claim may send them.
+            let events = try Self.announce(db, recorded.notices, now: now)
+            return OutboxTurn(disabled: recorded.disabled, claimed: try self.claim(db, claim, now: now), events: events)
         }
+        if !turn.events.isEmpty {
+            eventsAppended.signal()
+            notifyDeliveriesEnqueued()
+        }
+        return turn
     }
 
     /// The claim half of a turn, inside the caller's transaction: leases up to `limit` due deliveries
@@ -137,10 +144,12 @@ extension SQLiteBridgeStore {
     /// delivery on.
     /// A subscription that answered 410, or has failed without a success for `disableAfter`, is
     /// disabled and its open deliveries held. Returns the subscriptions disabled by this batch.
-    static func record(_ db: Database, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) throws -> [DisabledSubscription] {
-        guard !attempts.isEmpty else { return [] }
+    static func record(_ db: Database, _ attempts: [CompletedAttempt], now: Date, disableAfter: Duration) throws
+        -> (disabled: [DisabledSubscription], notices: [OperationalNotice])
+    {
+        guard !attempts.isEmpty else { return ([], []) }
         try insertAttempts(db, attempts.filter { $0.disposition != .released })
-        try settleSuccesses(db, attempts.filter { $0.disposition == .succeeded }, now: now)
+        var notices = try settleSuccesses(db, attempts.filter { $0.disposition == .succeeded }, now: now)
         var failing = Set<String>()
         var toDisable: [String: DisableReason] = [:]
         for attempt in attempts {
@@ -150,18 +159,39 @@ extension SQLiteBridgeStore {
             case .gone: toDisable[attempt.subscriptionID] = .gone
             case .released: break
             }
+            if attempt.disposition == .failed, let notice = try deliveryFailed(db, attempt, now: now) { notices.append(notice) }
         }
         for (id, since) in try markFailing(db, failing, now: now) where now.unixSeconds - since.unixSeconds >= disableAfter.timeInterval {
             toDisable[id] = toDisable[id] ?? .failing(since: since)
         }
         var disabled: [DisabledSubscription] = []
         for (id, reason) in toDisable.sorted(by: { $0.key < $1.key }) {
-            if let tenant = try disable(db, subscriptionID: id, reason: reason, now: now) {
-                disabled.append(DisabledSubscription(id: id, tenant: tenant, reason: reason))
+            if let (subscription, notice) = try disable(db, subscriptionID: id, reason: reason, now: now) {
+                disabled.append(subscription)
+                notices.append(notice)
             }
         }
         try holdPendingOfDisabled(db, among: Set(attempts.map(\.subscriptionID)))
-        return disabled
+        return (disabled, notices)
+    }
+
+    /// `delivery.failed` for a delivery this attempt just marked failed (nil when the lease had moved
+    /// on, or the delivery was of an operational event).
+    static func deliveryFailed(_ db: Database, _ attempt: CompletedAttempt, now: Date) throws -> OperationalNotice? {
+        guard db.changesCount > 0,
+            let row = try Row.fetchOne(
+                cached: db,
+                sql: """
+                    SELECT d.tenant, d.attempts, e.id, e.type, e.video_id, s.url FROM deliveries d
+                    JOIN events e ON e.seq = d.event_seq JOIN subscriptions s ON s.id = d.subscription_id
+                    WHERE d.id = ? AND d.state = 'failed'
+                    """,
+                arguments: [attempt.deliveryID]
+            )
+        else { return nil }
+        return .deliveryFailed(
+            attempt, tenant: row[0], url: row[5], eventID: row[2], eventType: row[3], videoID: row[4], attempts: row[1], now: now
+        )
     }
 
     /// Attempt rows in batch order, several per INSERT.
@@ -183,8 +213,8 @@ extension SQLiteBridgeStore {
     }
 
     /// Successes (the common case) move on with one UPDATE per lease owner; their subscriptions are no
-    /// longer failing.
-    static func settleSuccesses(_ db: Database, _ successes: [CompletedAttempt], now: Date) throws {
+    /// longer failing, and each that was says so (`subscription.recovered`).
+    static func settleSuccesses(_ db: Database, _ successes: [CompletedAttempt], now: Date) throws -> [OperationalNotice] {
         var byOwner: [String: [Int64]] = [:]
         var subscriptions: [String] = []
         for attempt in successes {
@@ -201,12 +231,20 @@ extension SQLiteBridgeStore {
                 arguments: [now.unixSeconds, now.unixSeconds, "[" + ids.map(String.init).joined(separator: ",") + "]", owner]
             )
         }
+        var notices: [OperationalNotice] = []
         for subscription in subscriptions {
-            try db.run(
-                sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
-                arguments: [subscription]
+            guard
+                let row = try Row.fetchOne(
+                    cached: db, sql: "SELECT tenant, url, failing_since FROM subscriptions WHERE id = ? AND failing_since IS NOT NULL",
+                    arguments: [subscription]
+                )
+            else { continue }
+            try db.run(sql: "UPDATE subscriptions SET failing_since = NULL WHERE id = ?", arguments: [subscription])
+            notices.append(
+                .recovered(subscriptionID: subscription, tenant: row[0], url: row[1], failingSince: Date(unixSeconds: row[2]), now: now)
             )
         }
+        return notices
     }
 
     /// What one attempt says about its subscription's health.
@@ -375,10 +413,16 @@ extension SQLiteBridgeStore {
         WHERE subscription_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC
         """
 
-    /// Disables a subscription and holds its open, unleased deliveries; returns its tenant when it was enabled.
-    static func disable(_ db: Database, subscriptionID: String, reason: DisableReason, now: Date) throws -> String? {
-        guard let tenant = try String.fetchOne(cached: db, sql: "SELECT tenant FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [subscriptionID]
-        ) else { return nil }
+    /// Disables a subscription and holds its open, unleased deliveries; when it was enabled, returns it
+    /// with the `subscription.disabled` event to announce.
+    static func disable(_ db: Database, subscriptionID: String, reason: DisableReason, now: Date) throws
+        -> (DisabledSubscription, OperationalNotice)?
+    {
+        guard
+            let row = try Row.fetchOne(
+                cached: db, sql: "SELECT tenant, url FROM subscriptions WHERE id = ? AND enabled = 1", arguments: [subscriptionID]
+            )
+        else { return nil }
         try db.run(
             sql: "UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
             arguments: [reason.text, now.unixSeconds, subscriptionID]
@@ -390,7 +434,8 @@ extension SQLiteBridgeStore {
                 """,
             arguments: [now.unixSeconds, subscriptionID, now.unixSeconds]
         )
-        return tenant
+        let subscription = DisabledSubscription(id: subscriptionID, tenant: row[0], reason: reason)
+        return (subscription, .disabled(subscription, url: row[1], now: now))
     }
 }
 

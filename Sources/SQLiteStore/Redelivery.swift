@@ -10,7 +10,7 @@ extension SQLiteBridgeStore {
         let event = try await write { db -> StoredEvent? in
             guard try Self.fetchSubscription(db, tenant: tenant, id: subscriptionID) != nil else { return nil }
             let payload = EventPayload.ping(timestamp: now, subscriptionID: subscriptionID)
-            let event = try self.appendEvent(db, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
+            let event = try Self.appendEvent(db, tenant: tenant, type: .ping, videoID: nil, payload: payload, now: now)
             _ = try Self.enqueueDeliveries(
                 db, pairs: "FROM events e JOIN subscriptions s ON s.id = ? WHERE e.seq = ?",
                 arguments: [subscriptionID, event.sequence], now: now

@@ -100,6 +100,10 @@ enum Schema {
                     """
             )
         }
+        // Operational events name the subscription they are about, which never receives them.
+        migrator.registerMigration("v13-events-subject") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN subject TEXT")
+        }
         return migrator
     }
 

@@ -103,8 +103,8 @@ extension SQLiteBridgeStore {
     /// held one for sending in order, with a fresh retry schedule.
     @discardableResult
     public func setSubscriptionEnabled(tenant: String, id: String, enabled: Bool, now: Date) async throws(StoreError) -> Bool {
-        let changed = try await write { db -> Bool in
-            guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return false }
+        let (changed, announced) = try await write { db -> (Bool, Bool) in
+            guard try Self.fetchSubscription(db, tenant: tenant, id: id) != nil else { return (false, false) }
             if enabled {
                 try db.run(
                     sql: "UPDATE subscriptions SET enabled = 1, disabled_reason = NULL, failing_since = NULL, updated_at = ? WHERE id = ?",
@@ -117,12 +117,13 @@ extension SQLiteBridgeStore {
                         """,
                     arguments: [now.unixSeconds, now.unixSeconds, id]
                 )
-            } else {
-                _ = try Self.disable(db, subscriptionID: id, reason: .byRequest, now: now)
+            } else if let (_, notice) = try Self.disable(db, subscriptionID: id, reason: .byRequest, now: now) {
+                return (true, !(try Self.announce(db, [notice], now: now)).isEmpty)
             }
-            return true
+            return (true, false)
         }
-        if changed && enabled { notifyDeliveriesEnqueued() }
+        if changed && enabled || announced { notifyDeliveriesEnqueued() }
+        if announced { eventsAppended.signal() }
         return changed
     }
 

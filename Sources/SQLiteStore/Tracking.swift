@@ -214,7 +214,7 @@ extension SQLiteBridgeStore {
                     type: .trackingExpired, timestamp: now, videoID: videoID,
                     status: status ?? "unknown", previousStatus: row[StateColumn.notifiedStatus], videoURL: nil
                 )
-                let event = try self.appendEvent(db, tenant: tenant, type: .trackingExpired, videoID: videoID, payload: payload, now: now)
+                let event = try Self.appendEvent(db, tenant: tenant, type: .trackingExpired, videoID: videoID, payload: payload, now: now)
                 report.events.append(event)
                 report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
                 report.videosUpdated += 1
@@ -260,7 +260,7 @@ extension SQLiteBridgeStore {
             type: change.type, timestamp: now, videoID: observation.videoID, status: change.status,
             previousStatus: change.previousStatus, videoURL: change.videoURL
         )
-        let event = try appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
+        let event = try Self.appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
         report.events.append(event)
         report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
     }

@@ -138,6 +138,80 @@ struct BinaryEndToEndTests {
         }
     }
 
+    @Test("operational events for real: a 410, exhausted retries and a recovery reach the subscriptions listing them, verified by the official library")
+    func operationalEvents() async throws {
+        try await withScope { scope in
+            let directory = try TemporaryDirectory("e2e-ops")
+            defer { directory.remove() }
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let simulator = try await UpstreamSimulator.start(SimulatorConfiguration(port: 0, token: "e2e-token", seed: 3), logger: quiet)
+            scope.adopt(simulator)
+            // gone: 410 Gone; dead: always 500; flaky: its first request fails, then it answers.
+            let receiver = scope.adopt(
+                try await WebhookReceiver.start { path, index in
+                    switch path {
+                    case "gone": .status(410)
+                    case "dead": .status(500, body: "dead receiver")
+                    case "flaky": .status(index == 0 ? 500 : 204)
+                    default: .status(204)
+                    }
+                }
+            )
+            let transport = try CurlTransport()
+            defer { transport.shutdown() }
+            let bridge = try await Self.launch(directory, upstream: simulator.baseURL, extra: ["BRIDGE_RETRY_SCHEDULE": "0s,100ms,100ms"])
+            defer { bridge.process.signal(SIGKILL) }
+            func subscribe(_ path: String, _ events: [String]? = nil) async throws -> (id: String, secret: String) {
+                var body: [String: Any] = ["url": receiver.url(path)]
+                if let events { body["events"] = events }
+                let created = try await Self.post(transport, bridge.baseURL + "/v1/subscriptions", body)
+                return (try #require(created["id"] as? String, "\(created)"), try #require(created["secret"] as? String))
+            }
+            let operational = ["subscription.disabled", "delivery.failed", "subscription.recovered"]
+            let ops = try await subscribe("ops", operational)
+            let gone = try await subscribe("gone")
+            let dead = try await subscribe("dead")
+            // It lists the operational types too, and must never hear about itself.
+            let flaky = try await subscribe("flaky", ["video.finished"] + operational)
+
+            let video = simulator.control.createVideos(count: 1, pinnedStatus: "finished")[0]
+            _ = try await Self.post(transport, bridge.baseURL + "/v1/videos/\(video)/watch", [:])
+
+            let types = ["subscription.disabled", "delivery.failed", "subscription.recovered"]
+            let arrived = await eventually(within: .seconds(60)) {
+                Set(receiver.received(path: "ops").compactMap(\.type)).isSuperset(of: types)
+            }
+            let received = receiver.received(path: "ops")
+            #expect(arrived, "\(received.map { $0.type ?? "" })\n\(bridge.process.output)")
+            func about(_ message: WebhookReceiver.Received) -> [String: Any] { message.json?["data"] as? [String: Any] ?? [:] }
+            let disabled = received.first { $0.type == "subscription.disabled" }.map(about)
+            #expect(disabled?["subscription_id"] as? String == gone.id && disabled?["reason"] as? String == "gone")
+            let failed = received.first { $0.type == "delivery.failed" }.map(about)
+            #expect(failed?["subscription_id"] as? String == dead.id && failed?["attempts"] as? Int == 3 && failed?["video_id"] as? String == video)
+            #expect((failed?["last_attempt"] as? [String: Any])?["status_code"] as? Int == 500)
+            let recovered = received.first { $0.type == "subscription.recovered" }.map(about)
+            #expect(recovered?["subscription_id"] as? String == flaky.id)
+            #expect(received.filter { $0.type == "delivery.failed" }.count == 1, "one per failed delivery")
+
+            // The flaky subscription hears about the others, never about itself.
+            let flakyHeard = await eventually(within: .seconds(30)) {
+                Set(receiver.received(path: "flaky").compactMap(\.type)).isSuperset(of: ["subscription.disabled", "delivery.failed"])
+            }
+            #expect(flakyHeard, "\(receiver.received(path: "flaky").map { $0.type ?? "" })")
+            #expect(!receiver.received(path: "flaky").contains { about($0)["subscription_id"] as? String == flaky.id })
+            #expect(!receiver.received(path: "gone").contains { $0.type?.hasPrefix("video.") == false })
+
+            let checks = received.filter { types.contains($0.type ?? "") } + receiver.received(path: "flaky").filter { $0.type != "video.finished" }
+            let secrets = Dictionary(uniqueKeysWithValues: [("ops", ops.secret), ("flaky", flaky.secret)])
+            let verdicts = try await verifyWithOfficialLibrary(checks.map {
+                ["secret": secrets[$0.path] ?? "", "id": $0.id, "timestamp": $0.timestamp, "signature": $0.signature,
+                 "body": String(decoding: $0.body, as: UTF8.self)]
+            })
+            #expect(verdicts.count == checks.count && verdicts.allSatisfy { $0 }, "standardwebhooks verifies every operational callback: \(verdicts)")
+        }
+    }
+
     @Test("a bad setting stops start-up with one line naming it; secrets are never printed")
     func badConfiguration() async throws {
         let directory = try TemporaryDirectory("config")

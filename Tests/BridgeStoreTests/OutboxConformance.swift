@@ -307,6 +307,110 @@ struct OutboxConformance {
         }
     }
 
+    @Test("operational events: recovered, failed, disabled (410 and by request) go in the same turn to the key's subscriptions listing them, never to their subject", arguments: StoreEngine.all)
+    func operationalEvents(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let store = fixture.store
+            let operational: [EventType] = [.subscriptionDisabled, .deliveryFailed, .subscriptionRecovered]
+            // The subject lists the operational types too: it must still never hear about itself.
+            let subject = try await fixture.subscribe(events: [.pending] + operational)
+            let watcher = try await fixture.subscribe(events: operational)
+            let everything = try await fixture.subscribe()
+            let otherKey = try await fixture.subscribe(tenant: "globex", events: operational)
+            func operationalDeliveries() async throws -> [(to: String, type: String, data: [String: Any])] {
+                var found: [(to: String, type: String, data: [String: Any])] = []
+                for delivery in try await store.deliveries(tenant: "acme") where delivery.eventType.isOperational {
+                    let event = try #require(try await store.event(tenant: "acme", id: delivery.eventID))
+                    let json = try JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as? [String: Any]
+                    found.append((delivery.subscriptionID, event.type.rawValue, json?["data"] as? [String: Any] ?? [:]))
+                }
+                return found
+            }
+
+            try await fixture.watch("v1", "pending", now: at(1))
+            let first = try await fixture.claimAll(now: at(1))
+            #expect(Set(first.map(\.subscriptionID)) == [subject.id, everything.id], "no video event for an operational-only filter")
+            // The subject fails once (now failing), then succeeds: recovered, with when it started failing.
+            let toSubject = try #require(first.first { $0.subscriptionID == subject.id })
+            try await fixture.complete([toSubject], .retry(at: at(3)), status: 500, now: at(2))
+            #expect(try await operationalDeliveries().isEmpty, "a retry is not an operational event")
+            let retried = try await fixture.claimAll(now: at(3))
+            let turn = try await store.completeAttempts(
+                [attempt(try #require(retried.first), .succeeded, now: at(4))],
+                thenClaim: ClaimRequest(limit: 10, leaseOwner: "test", leaseDuration: .seconds(60), cap: .unlimited),
+                now: at(4), disableAfter: .seconds(86_400)
+            )
+            #expect(turn.events.map(\.type) == [.subscriptionRecovered])
+            #expect(turn.claimed.map(\.subscriptionID) == [watcher.id], "claimed in the same turn, by the watcher only")
+            let recovered = try #require(turn.claimed.first)
+            let recoveredData = try #require(
+                try JSONSerialization.jsonObject(with: Data(recovered.payload.utf8)) as? [String: Any]
+            )["data"] as? [String: Any]
+            #expect(recoveredData?["subscription_id"] as? String == subject.id && recoveredData?["failing_since"] as? String == Timestamp.iso8601(at(2)))
+            try await fixture.complete(turn.claimed, .succeeded, now: at(5))
+
+            // Retries run out: delivery.failed with the last attempt.
+            try await fixture.watch("v2", "pending", now: at(6))
+            let second = try await fixture.claimAll(now: at(6)).filter { $0.subscriptionID == subject.id }
+            try await store.completeAttempts(
+                second.map { attempt($0, .failed, status: 503, now: at(7), snippet: "down for \"maintenance\"") }, now: at(7),
+                disableAfter: .seconds(86_400)
+            )
+            let failed = try await operationalDeliveries().filter { $0.type == "delivery.failed" }
+            #expect(failed.map(\.to) == [watcher.id])
+            let failedData = try #require(failed.first?.data)
+            #expect(failedData["subscription_id"] as? String == subject.id && failedData["delivery_id"] as? String == "dlv_\(second.first?.id ?? 0)")
+            #expect(failedData["event_type"] as? String == "video.pending" && failedData["video_id"] as? String == "v2" && failedData["attempts"] as? Int == 1)
+            let last = failedData["last_attempt"] as? [String: Any]
+            #expect(last?["status_code"] as? Int == 503 && last?["error"] as? String == "http_503" && last?["response"] as? String == "down for \"maintenance\"")
+
+            // A 410 disables it: subscription.disabled, reason gone.
+            try await fixture.deliverEverything(now: at(8))
+            try await fixture.watch("v3", "pending", now: at(9))
+            let third = try await fixture.claimAll(now: at(9)).filter { $0.subscriptionID == subject.id }
+            let disabled = try await fixture.complete(third, .gone, status: 410, now: at(10))
+            #expect(disabled.map(\.id) == [subject.id])
+            let gone = try await operationalDeliveries().filter { $0.type == "subscription.disabled" }
+            #expect(gone.map(\.to) == [watcher.id] && gone.first?.data["reason"] as? String == "gone")
+
+            // Disabled by request: the watcher itself now, so the subject (listing the type) hears of it.
+            #expect(try await store.setSubscriptionEnabled(tenant: "acme", id: watcher.id, enabled: false, now: at(11)))
+            let byRequest = try await operationalDeliveries().filter { $0.type == "subscription.disabled" && $0.data["reason"] as? String == "request" }
+            #expect(byRequest.map(\.to) == [subject.id], "to the subject (held: it is disabled), not the watcher")
+
+            let all = try await operationalDeliveries()
+            #expect(!all.contains { $0.to == everything.id }, "a subscription without a filter gets no operational events")
+            #expect(!all.contains { $0.to == $0.data["subscription_id"] as? String }, "never to the subscription it is about")
+            #expect(try await store.deliveries(tenant: "globex").isEmpty, "never to another key")
+            #expect(try await store.events(tenant: "acme", after: nil, videoID: nil, type: .deliveryFailed, limit: 10).count == 1)
+
+            // A replay never sends a subscription an event about itself.
+            #expect(try await store.setSubscriptionEnabled(tenant: "acme", id: subject.id, enabled: true, now: at(12)))
+            try await fixture.deliverEverything(now: at(12))
+            _ = try await store.replay(tenant: "acme", subscriptionID: subject.id, since: t0, now: at(13))
+            let replayed = try await operationalDeliveries().filter { $0.to == subject.id }
+            #expect(!replayed.isEmpty && replayed.allSatisfy { $0.data["subscription_id"] as? String == watcher.id })
+            _ = otherKey
+        }
+    }
+
+    @Test("a failed delivery of an operational event does not announce itself again", arguments: StoreEngine.all)
+    func noCascade(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let store = fixture.store
+            let subject = try await fixture.subscribe()
+            let watcher = try await fixture.subscribe(events: [.deliveryFailed, .subscriptionDisabled])
+            let watcher2 = try await fixture.subscribe(events: [.deliveryFailed])
+            try await fixture.watch("v1", "pending", now: at(1))
+            try await fixture.complete(try await fixture.claimAll(now: at(1)), .failed, status: 500, now: at(2))
+            let notices = try await fixture.claimAll(now: at(3))
+            #expect(Set(notices.map(\.subscriptionID)) == [watcher.id, watcher2.id] && notices.allSatisfy { $0.eventType == .deliveryFailed })
+            try await fixture.complete(notices, .failed, status: 500, now: at(4))
+            #expect(try await store.events(tenant: "acme", after: nil, videoID: nil, type: .deliveryFailed, limit: 10).count == 1)
+            #expect(try await fixture.claimAll(now: at(5)).isEmpty)
+        }
+    }
+
     @Test("queue depth counts pending and held deliveries and the oldest pending one's age", arguments: StoreEngine.all)
     func queueDepth(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in

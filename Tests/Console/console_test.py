@@ -190,6 +190,8 @@ def run(driver, receiver):
     form.find_element(By.CSS_SELECTOR, "input[name=url]").send_keys(receiver.url)
     form.find_element(By.CSS_SELECTOR, "input[name=description]").send_keys("console test receiver")
     form.find_element(By.CSS_SELECTOR, "textarea[name=headers]").send_keys("X-Gateway-Token: console-gateway-token-42")
+    operational = [box.get_attribute("value") for box in form.find_elements(By.CSS_SELECTOR, "input[name=events]")]
+    check({"subscription.disabled", "delivery.failed", "subscription.recovered"} <= set(operational), "operational event types can be ticked")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     secret = console.secret_dialog()
     check(secret.startswith("whsec_"), "the new secret is shown once")

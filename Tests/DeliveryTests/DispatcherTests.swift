@@ -337,8 +337,11 @@ struct DispatcherTests {
             try await harness.observe("v1", ["pending"])
             #expect(await harness.waitFor(.seconds(120)) { try await harness.deliveries(.failed).count == 1 })
             let (_, attempts) = try await #require(try await harness.store.delivery(tenant: "acme", id: harness.deliveries()[0].id))
-            #expect(attempts.map(\.errorKind) == ["timeout"])
-            #expect(attempts[0].latencyMilliseconds >= 250)
+            // Normally one attempt. Under the whole suite's load the process can stall past the lease
+            // (3 × timeout + 5 s) before the outcome is written, and the row is then claimed again,
+            // as at-least-once allows: every attempt recorded must still be a timeout.
+            #expect(!attempts.isEmpty && attempts.allSatisfy { $0.errorKind == "timeout" }, "\(attempts)")
+            #expect(attempts.first.map { $0.latencyMilliseconds >= 250 } == true)
         }
     }
 

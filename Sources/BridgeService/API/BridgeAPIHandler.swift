@@ -63,6 +63,6 @@ extension BridgeCore.EventType {
     }
 
     var api: Components.Schemas.EventType {
-        Components.Schemas.EventType(rawValue: rawValue) ?? .ping
+        Components.Schemas.EventType(rawValue: rawValue) ?? .ping  // every case is in the spec (a test checks)
     }
 }

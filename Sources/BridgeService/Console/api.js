@@ -85,6 +85,9 @@ export const eventTypes = [
   'video.status_changed',
   'video.tracking_expired',
   'ping',
+  'subscription.disabled',
+  'delivery.failed',
+  'subscription.recovered',
 ];
 
 export const deliveryStatuses = ['pending', 'held', 'succeeded', 'failed', 'cancelled'];

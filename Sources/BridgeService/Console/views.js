@@ -98,7 +98,7 @@ function eventCheckboxes(selected) {
   return h(
     'fieldset.events',
     {},
-    h('legend', {}, 'Events (none ticked: every event)'),
+    h('legend', {}, 'Events (none ticked: every video event and pings; operational ones only when ticked)'),
     eventTypes.map((type) =>
       h('label.check', {}, h('input', { type: 'checkbox', name: 'events', value: type, checked: (selected || []).includes(type) }), type),
     ),
