@@ -11,15 +11,19 @@ public import Foundation
 public protocol TrackingStore: PollerLeaseStore {
     /// Live videos whose next poll is due, soonest first, once each, with what their rows know: an
     /// observation that ``DueVideo/unchanged`` covers would write nothing under `repeats`.
-    func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo]
+    /// `scope`: the tenants of one upstream account (rows of other tenants are not due here).
+    func dueVideos(now: Date, limit: Int, repeats: RepeatWrites, scope: TenantScope) async throws(StoreError) -> [DueVideo]
     /// Applies the status rules to each observation; changes, their events and their deliveries
-    /// commit together. Every tracked copy of a video (one per key) moves. A changed row is next
-    /// polled at `nextPollAt`; a repeat is written as `repeats` says.
+    /// commit together. Every tracked copy of a video (one per key) in `scope` moves: an account's
+    /// answers never move another account's rows. A changed row is next polled at `nextPollAt`; a
+    /// repeat is written as `repeats` says.
     @discardableResult
-    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites, fence: PollerTerm?)
-        async throws(StoreError) -> ObservationReport
-    /// Pushes the next poll of videos the upstream could not answer for back exponentially.
-    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?)
+    func recordObservations(
+        _ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites, fence: PollerTerm?, scope: TenantScope
+    ) async throws(StoreError) -> ObservationReport
+    /// Pushes the next poll of videos (of the tenants in `scope`) the upstream could not answer for
+    /// back exponentially.
+    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?, scope: TenantScope)
         async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
     /// Ends tracking of live videos started before `cutoff` with a `video.expired` event.
     @discardableResult
@@ -114,10 +118,62 @@ public struct KnownObservation: Sendable, Equatable {
     }
 }
 
+/// The tenants one upstream account serves: every tenant, the named ones (their own token), or every
+/// tenant but the named ones (the shared token). The one place "this row is this account's" is decided.
+public enum TenantScope: Sendable, Equatable, Hashable {
+    case all
+    case only([String])
+    case except([String])
+
+    public func contains(_ tenant: String) -> Bool {
+        switch self {
+        case .all: true
+        case .only(let tenants): tenants.contains(tenant)
+        case .except(let tenants): !tenants.contains(tenant)
+        }
+    }
+
+    /// As statement arguments: a mode (0 every tenant, 1 only the list, 2 all but the list) and the
+    /// sorted tenant list. Engines test `(mode = 0 OR (mode = 1) = (tenant IN list))`.
+    public var mode: Int {
+        switch self {
+        case .all: 0
+        case .only: 1
+        case .except: 2
+        }
+    }
+
+    public var tenants: [String] {
+        switch self {
+        case .all: []
+        case .only(let tenants), .except(let tenants): tenants.sorted()
+        }
+    }
+}
+
 extension TrackingStore {
     /// Ids of live videos whose next poll is due, soonest first, once each.
     public func dueVideoIDs(now: Date, limit: Int) async throws(StoreError) -> [String] {
         try await dueVideos(now: now, limit: limit, repeats: .always).map(\.videoID)
+    }
+
+    /// Every tenant's due videos.
+    public func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo] {
+        try await dueVideos(now: now, limit: limit, repeats: repeats, scope: .all)
+    }
+
+    /// Records observations for every tenant.
+    @discardableResult
+    public func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites, fence: PollerTerm?)
+        async throws(StoreError) -> ObservationReport
+    {
+        try await recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: .all)
+    }
+
+    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?)
+        async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
+    {
+        try await backOffPolling(videoIDs: videoIDs, now: now, interval: interval, maximum: maximum, fence: fence, scope: .all)
     }
 
     /// Records observations, writing every repeat (``RepeatWrites/always``), unfenced.

@@ -80,9 +80,11 @@ extension PostgresBridgeStore {
         now: Date,
         nextPollAt: Date,
         repeats repeatWrites: RepeatWrites,
-        fence: PollerTerm?
+        fence: PollerTerm?,
+        scope: TenantScope
     ) async throws(StoreError) -> ObservationReport {
         guard !observations.isEmpty else { return ObservationReport() }
+        let (mode, tenants) = (scope.mode, scope.tenants)
         var seen = Set<String>()
         let batch = observations.filter { seen.insert($0.videoID).inserted }
         let ids = batch.map(\.videoID)
@@ -95,7 +97,10 @@ extension PostgresBridgeStore {
             // As in SQLite: repeats only get their poll times (when `repeats` asks), changes go through
             // StatusRules. Rows are locked in id order, so two writers never deadlock on them.
             let rows = try await sql.rows(
-                "SELECT \(unescaped: StateRow.columns) FROM videos WHERE NOT terminal AND video_id = ANY(\(ids)) ORDER BY id FOR UPDATE"
+                """
+                SELECT \(unescaped: StateRow.columns) FROM videos WHERE NOT terminal AND video_id = ANY(\(ids))
+                  AND (\(mode) = 0 OR (\(mode) = 1) = (tenant = ANY(\(tenants)))) ORDER BY id FOR UPDATE
+                """
             )
             var repeats: [Int64] = []
             var changing: [(order: Int, row: StateRow)] = []
@@ -136,22 +141,27 @@ extension PostgresBridgeStore {
         return report
     }
 
-    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?)
+    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?, scope: TenantScope)
         async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
     {
         guard !videoIDs.isEmpty else { return [:] }
+        let (mode, tenants) = (scope.mode, scope.tenants)
         let entries = try await transaction { sql -> [(String, Int, Duration)] in
             try await sql.checkFence(fence)
             var result: [(String, Int, Duration)] = []
             for id in videoIDs {
                 let failures = 1 + (try await sql.one(
-                    "SELECT MAX(poll_failures) FROM videos WHERE video_id = \(id) AND NOT terminal", as: Int.self
+                    """
+                    SELECT MAX(poll_failures) FROM videos WHERE video_id = \(id) AND NOT terminal
+                      AND (\(mode) = 0 OR (\(mode) = 1) = (tenant = ANY(\(tenants))))
+                    """,
+                    as: Int.self
                 ) ?? 0)
                 let delay = min(interval * Double(1 << min(failures - 1, 30)), maximum)
                 try await sql.run(
                     """
                     UPDATE videos SET poll_failures = \(failures), next_poll_at = \((now + delay).unixSeconds)
-                    WHERE video_id = \(id) AND NOT terminal
+                    WHERE video_id = \(id) AND NOT terminal AND (\(mode) = 0 OR (\(mode) = 1) = (tenant = ANY(\(tenants))))
                     """
                 )
                 result.append((id, failures, delay))
@@ -289,12 +299,14 @@ extension PostgresBridgeStore {
 
     /// Live videos whose next poll is due, most overdue first, once each, with the answer that would
     /// need no write (see the protocol; the same rule as SQLite's).
-    public func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo] {
-        try await read { sql in
+    public func dueVideos(now: Date, limit: Int, repeats: RepeatWrites, scope: TenantScope) async throws(StoreError) -> [DueVideo] {
+        let (mode, tenants) = (scope.mode, scope.tenants)
+        return try await read { sql in
             let rows = try await sql.rows(
                 """
                 SELECT id, video_id, observed_status, video_url, last_seen_at, poll_failures FROM videos
-                WHERE NOT terminal AND next_poll_at <= \(now.unixSeconds) ORDER BY next_poll_at LIMIT \(limit)
+                WHERE NOT terminal AND next_poll_at <= \(now.unixSeconds) AND (\(mode) = 0 OR (\(mode) = 1) = (tenant = ANY(\(tenants))))
+                ORDER BY next_poll_at LIMIT \(limit)
                 """
             )
             var due = DueList(capacity: rows.count)

@@ -90,7 +90,8 @@ extension SQLiteBridgeStore {
         now: Date,
         nextPollAt: Date,
         repeats repeatWrites: RepeatWrites,
-        fence: PollerTerm?
+        fence: PollerTerm?,
+        scope: TenantScope
     ) async throws(StoreError) -> ObservationReport {
         guard !observations.isEmpty else { return ObservationReport() }
         var seen = Set<String>()
@@ -112,10 +113,10 @@ extension SQLiteBridgeStore {
             let scan = try db.cachedStatement(
                 sql: """
                     SELECT id, video_id, observed_status, video_url, last_seen_at, poll_failures FROM videos
-                    WHERE terminal = 0 AND video_id IN (SELECT value FROM json_each(?))
+                    WHERE terminal = 0 AND video_id IN (SELECT value FROM json_each(?)) AND \(Self.inScope)
                     """
             )
-            try scan.setArguments([ids])
+            try scan.setArguments([ids] + Self.scopeArguments(scope))
             let handle = scan.sqliteStatement
             defer { sqlite3_reset(handle) }
             while true {
@@ -169,7 +170,7 @@ extension SQLiteBridgeStore {
     /// wait on their own growing delay: `interval × 2^(failures − 1)`, at most `maximum`, so they never
     /// hold the head of the due queue. Returns each video's consecutive failures and its next delay.
     /// An observation resets the count.
-    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?)
+    public func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?, scope: TenantScope)
         async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
     {
         guard !videoIDs.isEmpty else { return [:] }
@@ -177,12 +178,14 @@ extension SQLiteBridgeStore {
             try Self.checkFence(db, fence)
             var result: [String: (failures: Int, delay: Duration)] = [:]
             for id in videoIDs {
-                let failures = 1 + (try Int.fetchOne(cached: db, sql: "SELECT MAX(poll_failures) FROM videos WHERE video_id = ? AND terminal = 0", arguments: [id]
+                let failures = 1 + (try Int.fetchOne(
+                    cached: db, sql: "SELECT MAX(poll_failures) FROM videos WHERE video_id = ? AND terminal = 0 AND \(Self.inScope)",
+                    arguments: [id] + Self.scopeArguments(scope)
                 ) ?? 0)
                 let delay = min(interval * Double(1 << min(failures - 1, 30)), maximum)
                 try db.run(
-                    sql: "UPDATE videos SET poll_failures = ?, next_poll_at = ? WHERE video_id = ? AND terminal = 0",
-                    arguments: [failures, (now + delay).unixSeconds, id]
+                    sql: "UPDATE videos SET poll_failures = ?, next_poll_at = ? WHERE video_id = ? AND terminal = 0 AND \(Self.inScope)",
+                    arguments: [failures, (now + delay).unixSeconds, id] + Self.scopeArguments(scope)
                 )
                 result[id] = (failures, delay)
             }
@@ -292,10 +295,10 @@ extension SQLiteBridgeStore {
     /// one video poll it once), each with the answer that would need no write. One pass over the due
     /// index, read with SQLite's C API: at 100,000 due videos this replaces a second lookup per video
     /// when the list is recorded.
-    public func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo] {
+    public func dueVideos(now: Date, limit: Int, repeats: RepeatWrites, scope: TenantScope) async throws(StoreError) -> [DueVideo] {
         try await read { db in
             let statement = try db.cachedStatement(sql: Self.dueVideosSQL)
-            try statement.setArguments([now.unixSeconds, limit])
+            try statement.setArguments([now.unixSeconds] + Self.scopeArguments(scope) + [limit])
             let handle = statement.sqliteStatement
             defer { sqlite3_reset(handle) }
             // Sized for the table's live rows up front: growing a 100,000-entry map rehashes every key.
@@ -334,8 +337,16 @@ extension SQLiteBridgeStore {
 
     static let dueVideosSQL = """
         SELECT id, video_id, observed_status, video_url, last_seen_at, poll_failures FROM videos
-        WHERE terminal = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?
+        WHERE terminal = 0 AND next_poll_at <= ? AND \(inScope) ORDER BY next_poll_at LIMIT ?
         """
+
+    /// A row's tenant is in a ``TenantScope``; its arguments are ``scopeArguments(_:)``. One statement
+    /// text for every scope, so it is prepared once.
+    static let inScope = "(? = 0 OR (? = 1) = (tenant IN (SELECT value FROM json_each(?))))"
+
+    static func scopeArguments(_ scope: TenantScope) -> StatementArguments {
+        [scope.mode, scope.mode, jsonArray(scope.tenants)]
+    }
 
     /// The columns of ``stateSelect``, in its order: what the status rules need of a row.
     enum StateColumn: Int, SelectedColumns {

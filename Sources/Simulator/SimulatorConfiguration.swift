@@ -4,8 +4,11 @@ public struct SimulatorConfiguration: Sendable {
     public var host: String
     /// Port to bind (default 8090; 0 = any free port).
     public var port: Int
-    /// The Bearer token the upstream endpoints accept (default `sim-token`).
+    /// The Bearer token the upstream endpoints accept (default `sim-token`): the default account.
     public var token: String
+    /// Tokens of further accounts, each with videos and call counts of its own (a call sees only its
+    /// token's account). The control endpoints address the default account.
+    public var otherAccounts: [String]
     /// Time from submit to `finished`/`error` (default 10 s; zero = finished at once).
     public var renderTime: Duration
     /// Time a video stays `pending` before `in_progressing` (default `nil` = a quarter of ``renderTime``).
@@ -25,7 +28,8 @@ public struct SimulatorConfiguration: Sendable {
         pendingTime: Duration? = nil,
         errorRatio: Double = 0,
         faults: FaultSettings = .none,
-        seed: UInt64? = nil
+        seed: UInt64? = nil,
+        otherAccounts: [String] = []
     ) {
         self.host = host
         self.port = port
@@ -35,6 +39,7 @@ public struct SimulatorConfiguration: Sendable {
         self.errorRatio = errorRatio
         self.faults = faults
         self.seed = seed
+        self.otherAccounts = otherAccounts
     }
 
     /// The pending phase actually used: ``pendingTime`` or a quarter of ``renderTime``.

@@ -4,8 +4,10 @@ import Logging
 
 /// The HTTP surface: upstream endpoints (with faults), control endpoints, fake video files.
 struct SimulatorRoutes: Sendable {
+    /// The default account: control endpoints, faults, and calls without a known token.
     let control: SimulatorControl
-    let token: String
+    /// Every account by token.
+    let accounts: [String: SimulatorControl]
     let logger: Logger
 
     static let maximumBodySize = 1 << 20
@@ -75,8 +77,11 @@ struct SimulatorRoutes: Sendable {
     // MARK: Upstream
 
     private func upstream(_ endpoint: SimulatorEndpoint, _ request: Request) async throws -> Response {
+        // A call counts on the account its token opens (on the default one when it opens none).
+        let account = self.account(of: request)
+        let control = account ?? self.control
         control.recordCall(endpoint)
-        let faults = control.faults()
+        let faults = self.control.faults()
         let faulted = faults.applies(to: endpoint) && faults != .none
         let dice = control.faultRandom
         var truncate = false
@@ -113,15 +118,15 @@ struct SimulatorRoutes: Sendable {
         }
 
         var answer: (status: HTTPResponse.Status, body: String)
-        if !authorized(request) {
+        if account == nil {
             answer = (.unauthorized, JSONText.failure(code: SimulatorErrorCode.invalidToken, message: "invalid token"))
         } else {
             let authority = request.head.authority.flatMap { $0.isEmpty ? nil : $0 } ?? control.defaultAuthority
             switch endpoint {
             case .generate:
-                answer = await generate(request, createVideo: !truncate)
+                answer = await generate(request, createVideo: !truncate, in: control)
             case .get:
-                answer = getVideo(request, authority: authority, faults: faulted ? faults : nil)
+                answer = getVideo(request, authority: authority, faults: faulted ? faults : nil, in: control)
             case .list:
                 var videos = control.allVideos(authority: authority)
                 if faulted { videos = videos.map { itemFaults($0, faults) } }
@@ -138,19 +143,24 @@ struct SimulatorRoutes: Sendable {
         return Self.json(answer.status, answer.body)
     }
 
-    private func authorized(_ request: Request) -> Bool {
-        guard let header = request.headers[.authorization] else { return false }
+    /// The account whose token the request carries (compared in constant time); nil when none.
+    private func account(of request: Request) -> SimulatorControl? {
+        guard let header = request.headers[.authorization] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         let given = Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)
-        let expected = Array(token.utf8)
-        guard given.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for (a, b) in zip(given, expected) { difference |= a ^ b }
-        return difference == 0
+        var found: SimulatorControl?
+        for (token, account) in accounts {
+            let expected = Array(token.utf8)
+            guard given.count == expected.count else { continue }
+            var difference: UInt8 = 0
+            for (a, b) in zip(given, expected) { difference |= a ^ b }
+            if difference == 0 { found = account }
+        }
+        return found
     }
 
-    private func generate(_ request: Request, createVideo: Bool) async -> (status: HTTPResponse.Status, body: String) {
+    private func generate(_ request: Request, createVideo: Bool, in control: SimulatorControl) async -> (status: HTTPResponse.Status, body: String) {
         func invalid(_ message: String, _ code: Int = SimulatorErrorCode.invalidRequest) -> (HTTPResponse.Status, String) {
             (.badRequest, JSONText.failure(code: code, message: message))
         }
@@ -196,7 +206,9 @@ struct SimulatorRoutes: Sendable {
         return true
     }
 
-    private func getVideo(_ request: Request, authority: String, faults: FaultSettings?) -> (status: HTTPResponse.Status, body: String) {
+    private func getVideo(_ request: Request, authority: String, faults: FaultSettings?, in control: SimulatorControl)
+        -> (status: HTTPResponse.Status, body: String)
+    {
         guard let id = request.uri.queryParameters["video_id"].map(String.init), !id.isEmpty else {
             return (.badRequest, JSONText.failure(code: SimulatorErrorCode.invalidRequest, message: "video_id is required"))
         }

@@ -8,8 +8,10 @@ import Synchronization
 public struct UpstreamSimulator: Sendable {
     public let configuration: SimulatorConfiguration
     private let logger: Logger
-    /// Shared state of this simulator: videos, faults, counters.
+    /// Shared state of this simulator: videos, faults, counters (of the default account).
     public let control: SimulatorControl
+    /// Every account by token, the default one included.
+    let accounts: [String: SimulatorControl]
 
     /// - Parameters:
     ///   - configuration: address, token, render times, initial faults, seed.
@@ -23,6 +25,14 @@ public struct UpstreamSimulator: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.control = SimulatorControl(configuration: configuration, now: now)
+        var accounts = [configuration.token: control]
+        for (index, token) in configuration.otherAccounts.enumerated() where accounts[token] == nil {
+            // Seeded apart, so two accounts never draw the same video ids.
+            var own = configuration
+            own.seed = configuration.seed.map { $0 &+ UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15 }
+            accounts[token] = SimulatorControl(configuration: own, now: now)
+        }
+        self.accounts = accounts
     }
 
     /// Serves until the calling task is cancelled (or, when run inside a ServiceLifecycle
@@ -30,11 +40,12 @@ public struct UpstreamSimulator: Sendable {
     /// Throws when the address cannot be bound.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let control = self.control
+        let accounts = self.accounts
         let fallbackPort = configuration.port
         let stopping = StopFlag()
         var logger = self.logger
         logger.handler = QuietWhenStoppingLogHandler(base: logger.handler, stopping: stopping)
-        let routes = SimulatorRoutes(control: control, token: configuration.token, logger: logger)
+        let routes = SimulatorRoutes(control: control, accounts: accounts, logger: logger)
         let router = Router()
         routes.register(on: router)
         let app = Application(
@@ -45,7 +56,7 @@ public struct UpstreamSimulator: Sendable {
             ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? fallbackPort
-                control.setBoundPort(port)
+                for account in accounts.values { account.setBoundPort(port) }
                 await onListening(port)
             },
             logger: logger
@@ -79,7 +90,7 @@ public struct UpstreamSimulator: Sendable {
             switch event {
             case .success(let port):
                 return RunningSimulator(
-                    host: configuration.host, port: port, control: simulator.control, task: task)
+                    host: configuration.host, port: port, control: simulator.control, accounts: simulator.accounts, task: task)
             case .failure(let error):
                 task.cancel()
                 throw error
@@ -108,19 +119,24 @@ public final class RunningSimulator: Sendable {
     public let port: Int
     /// The configured host.
     public let host: String
-    /// Shared state of the simulator.
+    /// Shared state of the simulator (its default account).
     public let control: SimulatorControl
+    private let accounts: [String: SimulatorControl]
     private let task: Task<Void, Never>
 
     /// How long ``stop()`` waits for the server to wind down before returning anyway.
     public static let stopTimeout: Duration = .seconds(5)
 
-    init(host: String, port: Int, control: SimulatorControl, task: Task<Void, Never>) {
+    init(host: String, port: Int, control: SimulatorControl, accounts: [String: SimulatorControl], task: Task<Void, Never>) {
         self.host = host
         self.port = port
         self.control = control
+        self.accounts = accounts
         self.task = task
     }
+
+    /// The account a token opens (its videos and call counts); nil for a token it does not know.
+    public func account(_ token: String) -> SimulatorControl? { accounts[token] }
 
     /// `http://host:port` (IPv6 hosts in brackets; `0.0.0.0`/`::` replaced by loopback).
     public var baseURL: String {

@@ -523,19 +523,19 @@ final class CountingTrackingStore: TrackingStore {
     var recordSizes: [Int] { records.withLock { $0.map(\.count) } }
     var recordCalls: [(count: Int, repeats: RepeatWrites)] { records.withLock { $0 } }
 
-    func dueVideos(now: Date, limit: Int, repeats: RepeatWrites) async throws(StoreError) -> [DueVideo] {
-        try await inner.dueVideos(now: now, limit: limit, repeats: repeats)
+    func dueVideos(now: Date, limit: Int, repeats: RepeatWrites, scope: TenantScope) async throws(StoreError) -> [DueVideo] {
+        try await inner.dueVideos(now: now, limit: limit, repeats: repeats, scope: scope)
     }
-    func recordObservations(_ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites, fence: PollerTerm?)
-        async throws(StoreError) -> ObservationReport
-    {
+    func recordObservations(
+        _ observations: [Observation], now: Date, nextPollAt: Date, repeats: RepeatWrites, fence: PollerTerm?, scope: TenantScope
+    ) async throws(StoreError) -> ObservationReport {
         records.withLock { $0.append((observations.count, repeats)) }
-        return try await inner.recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: repeats, fence: fence)
+        return try await inner.recordObservations(observations, now: now, nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: scope)
     }
-    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?) async throws(StoreError)
-        -> [String: (failures: Int, delay: Duration)]
+    func backOffPolling(videoIDs: [String], now: Date, interval: Duration, maximum: Duration, fence: PollerTerm?, scope: TenantScope)
+        async throws(StoreError) -> [String: (failures: Int, delay: Duration)]
     {
-        try await inner.backOffPolling(videoIDs: videoIDs, now: now, interval: interval, maximum: maximum, fence: fence)
+        try await inner.backOffPolling(videoIDs: videoIDs, now: now, interval: interval, maximum: maximum, fence: fence, scope: scope)
     }
     func expireTracking(startedBefore cutoff: Date, now: Date, limit: Int, fence: PollerTerm?) async throws(StoreError) -> ObservationReport {
         try await inner.expireTracking(startedBefore: cutoff, now: now, limit: limit, fence: fence)

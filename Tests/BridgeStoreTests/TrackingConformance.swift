@@ -54,6 +54,40 @@ struct TrackingConformance {
         }
     }
 
+    @Test("an account's scope: its tenants' rows are due, moved and backed off; another account's rows never", arguments: StoreEngine.all)
+    func accountScope(engine: StoreEngine) async throws {
+        try await withStore(engine) { fixture in
+            let store = fixture.store
+            // acme has its own account; globex and initech share the default one. Both accounts happen
+            // to hold a video "same" (the ids of different accounts need not differ).
+            try await fixture.watch("own", "pending", tenant: "acme")
+            try await fixture.watch("same", "pending", tenant: "acme")
+            try await fixture.watch("same", "pending", tenant: "globex")
+            try await fixture.watch("shared", "pending", tenant: "initech")
+            let mine = TenantScope.only(["acme"])
+            let shared = TenantScope.except(["acme"])
+            #expect(try await store.dueVideos(now: at(1), limit: 10, repeats: .always, scope: mine).map(\.videoID).sorted() == ["own", "same"])
+            #expect(try await store.dueVideos(now: at(1), limit: 10, repeats: .always, scope: shared).map(\.videoID).sorted() == ["same", "shared"])
+            #expect(try await store.dueVideos(now: at(1), limit: 10, repeats: .always, scope: .all).count == 3)
+
+            let report = try await store.recordObservations(
+                [observe("same", "finished"), observe("own", "finished")], now: at(2), nextPollAt: at(3), repeats: .always, fence: nil,
+                scope: shared
+            )
+            #expect(report.events.map(\.tenant) == ["globex"], "the shared account's answer moves globex's copy only; 'own' is not in its scope")
+            #expect(try await store.trackedVideo(tenant: "acme", videoID: "same")?.status == "pending")
+            #expect(try await store.trackedVideo(tenant: "acme", videoID: "own")?.status == "pending")
+            #expect(try await store.trackedVideo(tenant: "globex", videoID: "same")?.status == "finished")
+
+            let steps = try await store.backOffPolling(
+                videoIDs: ["shared", "own"], now: at(4), interval: .seconds(2), maximum: .seconds(60), fence: nil, scope: shared
+            )
+            #expect(steps["shared"]?.failures == 1)
+            #expect(try await store.dueVideos(now: at(4), limit: 10, repeats: .always, scope: mine).map(\.videoID).sorted() == ["own", "same"],
+                "acme's rows were not backed off by the other account's failures")
+        }
+    }
+
     @Test("due videos come soonest first, once each, live ones only", arguments: StoreEngine.all)
     func dueVideos(engine: StoreEngine) async throws {
         try await withStore(engine) { fixture in
