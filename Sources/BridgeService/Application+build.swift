@@ -11,7 +11,8 @@ import Webhooks
 /// drive its router in-process.
 public struct BridgeDependencies: Sendable {
     public var store: any APIStore
-    public var client: TalkingPhotoClient
+    /// The upstream accounts, each tenant's calls on its own.
+    public var accounts: UpstreamAccounts
     /// Where `/metrics` reads from (the poller's and the dispatcher's metrics land here too).
     public var metricsRegistry: PrometheusCollectorRegistry
     public var now: @Sendable () -> Date
@@ -21,6 +22,7 @@ public struct BridgeDependencies: Sendable {
     /// Writes kept in memory while the database refuses them; run it as a service beside the app.
     let deferred: DeferredWrites
 
+    /// Every tenant on one upstream account, `client`'s.
     public init(
         store: any APIStore,
         client: TalkingPhotoClient,
@@ -29,8 +31,22 @@ public struct BridgeDependencies: Sendable {
         logger: Logger,
         onListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
+        self.init(
+            store: store, accounts: UpstreamAccounts(shared: client), metricsRegistry: metricsRegistry, now: now, logger: logger,
+            onListening: onListening
+        )
+    }
+
+    public init(
+        store: any APIStore,
+        accounts: UpstreamAccounts,
+        metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        now: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.store = store
-        self.client = client
+        self.accounts = accounts
         self.metricsRegistry = metricsRegistry
         self.now = now
         self.logger = logger
@@ -46,11 +62,11 @@ public func buildApplication(configuration: BridgeConfiguration, dependencies: B
 {
     let handler = BridgeAPIHandler.Dependencies(
         store: dependencies.store,
-        client: dependencies.client,
+        accounts: dependencies.accounts,
         destinations: DestinationPolicy(allowPrivate: configuration.allowPrivateDestinations),
         pollInterval: configuration.pollInterval,
         secretGrace: configuration.secretGrace,
-        readiness: ReadinessProbe(store: dependencies.store, client: dependencies.client),
+        readiness: ReadinessProbe(store: dependencies.store, client: dependencies.accounts.anyClient),
         metrics: MetricsEndpoint(registry: dependencies.metricsRegistry, store: dependencies.store),
         now: dependencies.now,
         logger: dependencies.logger.labelled("bridge.api"),

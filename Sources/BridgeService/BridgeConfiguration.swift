@@ -22,7 +22,10 @@ public struct BridgeConfiguration: Sendable {
     public var listenPort: Int = 0
     public var database: DatabaseLocation = .sqlite(path: "")
     public var upstreamBaseURL: String = ""
+    /// The shared account's token (empty when every tenant has its own).
     public var upstreamToken: UpstreamToken = UpstreamToken("")
+    /// Tenants (API key names) with an upstream account of their own, by name.
+    public var upstreamTokens: [String: UpstreamToken] = [:]
     /// Total time one upstream call may take before it counts as a failure (the poller backs off).
     public var upstreamTimeout: Duration = .zero
     public var apiKeys: [APIKey] = []

@@ -19,6 +19,8 @@ public struct BridgeRuntime: Sendable {
     /// Upstream calls and callbacks use separate connection pools.
     private let upstreamTransport: CurlTransport
     private let callbackTransport: CurlTransport
+    /// The upstream accounts by name (`shared`, or the tenants of an own token), for the start-up log.
+    private let accountNames: [String]
     private let logger: Logger
 
     /// - Parameters:
@@ -36,12 +38,9 @@ public struct BridgeRuntime: Sendable {
         store = try await configuration.openStore(logger: logger)
         upstreamTransport = try CurlTransport()
         callbackTransport = try CurlTransport(configuration: .init(maxCachedConnections: max(256, configuration.deliveryConcurrency)))
-        let client = TalkingPhotoClient(
-            configuration: .init(
-                baseURL: configuration.upstreamBaseURL, token: configuration.upstreamToken, timeout: configuration.upstreamTimeout
-            ),
-            transport: upstreamTransport
-        )
+        // The shared token's account and one per tenant token: each tenant's calls use only its own.
+        let accounts = UpstreamAccounts(configuration: configuration, transport: upstreamTransport)
+        accountNames = accounts.accounts.map(\.name)
         // The one metrics factory: every counter lands in the registry `/metrics` renders.
         let metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
         // One replica polls at a time (a lease with a term in the store); on SQLite it is this process.
@@ -50,7 +49,7 @@ public struct BridgeRuntime: Sendable {
         )
         let poller = Poller(
             store: store,
-            client: client,
+            accounts: accounts,
             configuration: configuration.pollerConfiguration,
             logger: logger.labelled("bridge.poller"),
             metrics: metricsFactory,
@@ -64,7 +63,7 @@ public struct BridgeRuntime: Sendable {
             metrics: DeliveryMetrics(factory: metricsFactory)
         )
         let dependencies = BridgeDependencies(
-            store: store, client: client, metricsRegistry: metricsRegistry, logger: logger, onListening: onListening
+            store: store, accounts: accounts, metricsRegistry: metricsRegistry, logger: logger, onListening: onListening
         )
         let application = try buildApplication(configuration: configuration, dependencies: dependencies)
         let deferred = dependencies.deferred
@@ -80,6 +79,7 @@ public struct BridgeRuntime: Sendable {
             metadata: [
                 "database": "\(configuration.database)", "upstream": "\(URLText.redactingCredentials(configuration.upstreamBaseURL))",
                 "libcurl": "\(CurlTransport.libcurlVersion)",
+                "upstream_accounts": "\(accountNames.joined(separator: ","))",
             ]
         )
         let group = ServiceGroup(

@@ -86,14 +86,21 @@ public struct ConfigurationLoader: Sendable {
             show: { URLText.redactingCredentials($0.upstreamBaseURL) }
         ),
         Setting(
-            name: "SURREAL_API_TOKEN", flag: nil, defaultValue: nil,
-            help: "Bearer token for the Talking Photo API (or SURREAL_API_TOKEN_FILE).", isSecret: true,
+            name: "SURREAL_API_TOKEN", flag: nil, defaultValue: "",
+            help: "Bearer token for the Talking Photo API (or SURREAL_API_TOKEN_FILE): the account of every API key name without one of its own in BRIDGE_UPSTREAM_TOKENS; required unless every name has one.",
+            isSecret: true,
             apply: { value, configuration in
-                guard !value.isEmpty else { return "must not be empty" }
                 configuration.upstreamToken = UpstreamToken(value)
                 return nil
             },
-            show: { _ in "<redacted>" }
+            show: { $0.upstreamToken.isEmpty ? "" : "<redacted>" }
+        ),
+        Setting(
+            name: "BRIDGE_UPSTREAM_TOKENS", flag: nil, defaultValue: "",
+            help: "Comma-separated name:token pairs (or BRIDGE_UPSTREAM_TOKENS_FILE): these API key names use a Talking Photo account of their own; the others share SURREAL_API_TOKEN.",
+            isSecret: true,
+            apply: { value, configuration in assign(upstreamTokens(value)) { configuration.upstreamTokens = $0 } },
+            show: { $0.upstreamTokens.keys.sorted().map { "\($0):<redacted>" }.joined(separator: ",") }
         ),
         duration(
             "SURREAL_TIMEOUT", "upstream-timeout", "10s", minimum: .milliseconds(100), \.upstreamTimeout,
@@ -261,6 +268,12 @@ public struct ConfigurationLoader: Sendable {
             }
         }
         let names = Set(settings.map(\.name))
+        // Which tenant reaches which account, once the tokens themselves could be read.
+        if names.contains("SURREAL_API_TOKEN"), names.contains("BRIDGE_API_KEYS"),
+            !problems.contains(where: { $0.hasPrefix("SURREAL_API_TOKEN") || $0.hasPrefix("BRIDGE_UPSTREAM_TOKENS") })
+        {
+            problems += Self.accountProblems(configuration)
+        }
         if problems.isEmpty, names.contains("BRIDGE_ENCRYPTION_KEY"), configuration.database.isShared, configuration.encryptionKey == nil {
             problems.append(
                 "BRIDGE_ENCRYPTION_KEY is required with a postgres:// BRIDGE_DATABASE: every replica seals and opens secrets with it (there is no key file)"
@@ -321,6 +334,7 @@ public struct ConfigurationLoader: Sendable {
     /// The flags the secrets had before they became environment-only, to explain why they are refused.
     private static let retiredSecretFlags = [
         "upstream-token": "SURREAL_API_TOKEN", "api-keys": "BRIDGE_API_KEYS", "encryption-key": "BRIDGE_ENCRYPTION_KEY",
+        "upstream-tokens": "BRIDGE_UPSTREAM_TOKENS",
     ]
 
     // MARK: - Sources
@@ -405,6 +419,42 @@ public struct ConfigurationLoader: Sendable {
             return .failure(Problem(line: "expected 32 bytes as base64 (44 characters) or hex (64 characters)"))
         }
         return .success(key)
+    }
+
+    /// Every API key name must reach an upstream account: its own, or the shared token. A name in
+    /// BRIDGE_UPSTREAM_TOKENS that is not an API key name is a typo that would leave a tenant on the
+    /// shared account, so it is refused too.
+    static func accountProblems(_ configuration: BridgeConfiguration) -> [String] {
+        var problems: [String] = []
+        let names = Set(configuration.apiKeys.map(\.name))
+        let unknown = configuration.upstreamTokens.keys.filter { !names.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            problems.append("BRIDGE_UPSTREAM_TOKENS: \(unknown.joined(separator: ", ")) \(unknown.count == 1 ? "is" : "are") not a name in BRIDGE_API_KEYS")
+        }
+        let without = names.filter { configuration.upstreamTokens[$0] == nil }.sorted()
+        if configuration.upstreamToken.isEmpty, names.isEmpty {
+            problems.append("SURREAL_API_TOKEN is required: the Talking Photo token of every API key name without one in BRIDGE_UPSTREAM_TOKENS")
+        } else if configuration.upstreamToken.isEmpty, !without.isEmpty {
+            problems.append(
+                "SURREAL_API_TOKEN is required: \(without.joined(separator: ", ")) \(without.count == 1 ? "has" : "have") no token of \(without.count == 1 ? "its" : "their") own in BRIDGE_UPSTREAM_TOKENS (or set SURREAL_API_TOKEN_FILE)"
+            )
+        }
+        return problems
+    }
+
+    /// `name:token,…`; empty: none.
+    private static func upstreamTokens(_ text: String) -> Result<[String: UpstreamToken], Problem> {
+        var tokens: [String: UpstreamToken] = [:]
+        for (index, pair) in text.split(separator: ",").enumerated() {
+            let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                return .failure(Problem(line: "entry \(index + 1) is not name:token"))
+            }
+            let name = String(parts[0])
+            guard tokens[name] == nil else { return .failure(Problem(line: "entry \(index + 1): duplicate name \(name)")) }
+            tokens[name] = UpstreamToken(String(parts[1]))
+        }
+        return .success(tokens)
     }
 
     private static func apiKeys(_ text: String) -> Result<[BridgeConfiguration.APIKey], Problem> {

@@ -10,10 +10,13 @@ public import Metrics
 /// Watches every tracked, non-terminal video with as few upstream calls as possible and records
 /// what it sees. A long-running service: `run()` returns on graceful shutdown or cancellation.
 ///
-/// Per cycle: one `video.list` answers every due video (plus a bounded number of `video.get` for
-/// due videos the list left out), or, when a handful of videos face a huge account history, one
-/// `video.get` each. Nothing is called while nothing is due. Errors, 5xx and unreadable answers
-/// never become a status: the cycle records nothing and backs off (honouring `Retry-After`).
+/// Per cycle and upstream account (``UpstreamAccounts``): one `video.list` answers every due video of
+/// the account's tenants (plus a bounded number of `video.get` for due videos the list left out), or,
+/// when a handful of videos face a huge account history, one `video.get` each — chosen per account.
+/// An account is never asked about another account's videos, and its answers move only its tenants'
+/// rows. Nothing is called for an account with nothing due. Errors, 5xx and unreadable answers never
+/// become a status: that account records nothing and backs off on its own (honouring `Retry-After`)
+/// while the others keep their rate.
 public final class Poller: Service {
     /// What one cycle did; returned for tests and logs.
     public struct CycleReport: Sendable, Equatable {
@@ -32,16 +35,31 @@ public final class Poller: Service {
         public var phases: [String] = []
         /// How long until the next cycle.
         public var delay: Duration = .zero
+
+        /// Notes a phase that ran from `mark` to `at`, and moves the mark.
+        mutating func phase(_ name: String, at: Date, since mark: inout Date) {
+            phases.append("\(name)=\(Int((at.timeIntervalSince(mark) * 1000).rounded()))")
+            mark = at
+        }
     }
 
     private struct State {
-        var lastListSize: Int?
-        var consecutiveFailures = 0
+        /// By account name.
+        var accounts: [String: AccountState] = [:]
+        /// Cycles in a row the store refused.
+        var storeFailures = 0
         var lastPrune: Date?
     }
 
+    private struct AccountState {
+        var lastListSize: Int?
+        var consecutiveFailures = 0
+        /// Backing off: the account is not called before this.
+        var notBefore: Date?
+    }
+
     private let store: any TrackingStore
-    private let client: TalkingPhotoClient
+    private let accounts: UpstreamAccounts
     private let configuration: PollerConfiguration
     private let clock: any Clock<Duration>
     private let now: @Sendable () -> Date
@@ -51,9 +69,27 @@ public final class Poller: Service {
     private let leadership: PollerLeadership?
     private let state = Mutex(State())
 
-    public init(
+    /// Every tenant on one account, `client`'s.
+    public convenience init(
         store: any TrackingStore,
         client: TalkingPhotoClient,
+        configuration: PollerConfiguration,
+        clock: any Clock<Duration> = ContinuousClock(),
+        now: @escaping @Sendable () -> Date = { Date() },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory,
+        leadership: PollerLeadership? = nil
+    ) {
+        self.init(
+            store: store, accounts: UpstreamAccounts(shared: client), configuration: configuration, clock: clock, now: now, random: random,
+            logger: logger, metrics: metrics, leadership: leadership
+        )
+    }
+
+    public init(
+        store: any TrackingStore,
+        accounts: UpstreamAccounts,
         configuration: PollerConfiguration,
         clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = { Date() },
@@ -65,7 +101,7 @@ public final class Poller: Service {
         self.metrics = metrics
         self.leadership = leadership
         self.store = store
-        self.client = client
+        self.accounts = accounts
         self.configuration = configuration
         self.clock = clock
         self.now = now
@@ -126,63 +162,42 @@ public final class Poller: Service {
         do {
             try await expireAndPrune(at: started, fence: fence)
             var mark = started
-            func phase(_ name: String) {
-                let at = now()
-                report.phases.append("\(name)=\(Int((at.timeIntervalSince(mark) * 1000).rounded()))")
-                mark = at
-            }
-            let due = try await store.dueVideos(now: started, limit: 200_000, repeats: listRepeats)
-            phase("due")
-            report.due = due.count
-            guard !due.isEmpty else {
-                report.delay = configuration.interval
-                return report
-            }
-            let seen = try await observe(due, report: &report)
-            phase("observe")
-            // Due again when the next cycle starts, one interval after this one started (a tenth early, so
-            // clock jitter between the sleep and the wall clock never skips a cycle). What the list shows
-            // unchanged is shown again by the next list: it is not rewritten every cycle.
-            let nextPollAt = started + configuration.interval * 0.9
-            var recorded = ObservationReport()
-            for (observations, repeats) in [(seen.listed, listRepeats), (seen.fetched, RepeatWrites.always)] {
-                for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
-                    let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
-                    recorded.merge(
-                        try await store.recordObservations(chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence)
+            var attempted = 0
+            var failed = 0
+            for account in accounts.accounts {
+                if let notBefore = state.withLock({ $0.accounts[account.name]?.notBefore }), notBefore > started { continue }
+                attempted += 1
+                do {
+                    if let problem = try await poll(account, started: started, fence: fence, report: &report, mark: &mark) {
+                        failed += 1
+                        report.failure = report.failure ?? problem
+                    }
+                } catch let failure as AccountFailure {
+                    let error = failure.error
+                    failed += 1
+                    report.failure = report.failure ?? error.kind
+                    let delay = backOff(account, after: error)
+                    logger.warning(
+                        "upstream poll failed; nothing recorded for this account",
+                        metadata: [
+                            "account": "\(account.name)", "error_kind": "\(error.kind)", "error": "\(error)", "retry_in": "\(delay)",
+                        ]
                     )
                 }
             }
-            phase("record")
-            try await backOff(seen.failed, fence: fence)
-            report.observations = seen.unchanged + seen.listed.count + seen.fetched.count
-            report.unobservable = seen.failed.count
-            report.events = recorded.events.count
-            for id in recorded.wentBackwards {
-                logger.info("status went backwards; recorded without an event", metadata: ["video_id": "\(id)"])
-            }
-            for event in recorded.events {
-                Counter(label: "bridge_events_total", dimensions: [("type", event.type.rawValue)], factory: metrics).increment()
-                logger.info(
-                    "status changed",
-                    metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)", "type": "\(event.type.rawValue)"]
-                )
-            }
-            if let throttled = seen.throttled {
-                // The gets were cut short by a rate limit: what was seen is recorded, the cycle waits.
-                report.failure = throttled.kind
-                report.delay = backoff(after: throttled)
+            state.withLock { $0.storeFailures = 0 }
+            // Every account that was called failed: the cycle failed, and waits for the first account
+            // whose backoff ends. Otherwise the healthy accounts keep the interval (the cycle's own time
+            // is taken off by `cycle()`), and one backing off is skipped until its time comes.
+            if attempted > 0, failed == attempted {
+                let next = state.withLock { state in
+                    accounts.accounts.map { state.accounts[$0.name]?.notBefore ?? started + configuration.interval }.min()
+                } ?? started + configuration.interval
+                report.delay = .milliseconds(Int64((max(0, next.timeIntervalSince(now())) * 1000).rounded(.up)))
             } else {
-                state.withLock { $0.consecutiveFailures = 0 }
+                report.failure = nil
                 report.delay = configuration.interval
             }
-        } catch let error as UpstreamError {
-            report.failure = error.kind
-            report.delay = backoff(after: error)
-            logger.warning(
-                "upstream poll failed; nothing recorded",
-                metadata: ["error_kind": "\(error.kind)", "error": "\(error)", "retry_in": "\(report.delay)"]
-            )
         } catch StoreError.notLeader {
             // Another replica took the lease while this cycle ran: it wrote nothing, and the new leader
             // polls from here. Not a failure, and no backoff.
@@ -192,7 +207,11 @@ public final class Poller: Service {
             return report
         } catch {
             report.failure = "store"
-            report.delay = backoff(after: nil)
+            let failures = state.withLock { state -> Int in
+                state.storeFailures += 1
+                return state.storeFailures
+            }
+            report.delay = backoff(failures: failures, retryAfter: nil)
             logger.error("poll cycle could not be recorded", metadata: ["error": "\(error)", "retry_in": "\(report.delay)"])
         }
         Counter(label: "bridge_poll_cycles_total", dimensions: [("mode", report.mode.rawValue)], factory: metrics).increment()
@@ -208,6 +227,65 @@ public final class Poller: Service {
             ]
         )
         return report
+    }
+
+    /// One account's part of a cycle: its due videos, looked up with its client, recorded within its
+    /// scope. Returns the kind of the rate limit that cut its `video.get` calls short (what was seen
+    /// is recorded, the account backs off), nil when it went through. Upstream errors throw (nothing
+    /// of the account is recorded); store errors throw and end the whole cycle.
+    private func poll(
+        _ account: UpstreamAccounts.Account, started: Date, fence: PollerTerm?, report: inout CycleReport, mark: inout Date
+    ) async throws -> String? {
+        let due = try await store.dueVideos(now: started, limit: 200_000, repeats: listRepeats, scope: account.scope)
+        report.phase("due", at: now(), since: &mark)
+        report.due += due.count
+        guard !due.isEmpty else {
+            resetFailures(of: account)
+            return nil
+        }
+        let seen: Seen
+        do {
+            seen = try await observe(due, account: account, report: &report)
+        } catch {
+            throw AccountFailure(error: error)
+        }
+        report.phase("observe", at: now(), since: &mark)
+        // Due again when the next cycle starts, one interval after this one started (a tenth early, so
+        // clock jitter between the sleep and the wall clock never skips a cycle). What the list shows
+        // unchanged is shown again by the next list: it is not rewritten every cycle.
+        let nextPollAt = started + configuration.interval * 0.9
+        var recorded = ObservationReport()
+        for (observations, repeats) in [(seen.listed, listRepeats), (seen.fetched, RepeatWrites.always)] {
+            for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
+                let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
+                recorded.merge(
+                    try await store.recordObservations(
+                        chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: account.scope
+                    )
+                )
+            }
+        }
+        report.phase("record", at: now(), since: &mark)
+        try await backOff(seen.failed, scope: account.scope, fence: fence)
+        report.observations += seen.unchanged + seen.listed.count + seen.fetched.count
+        report.unobservable += seen.failed.count
+        report.events += recorded.events.count
+        for id in recorded.wentBackwards {
+            logger.info("status went backwards; recorded without an event", metadata: ["video_id": "\(id)"])
+        }
+        for event in recorded.events {
+            Counter(label: "bridge_events_total", dimensions: [("type", event.type.rawValue)], factory: metrics).increment()
+            logger.info(
+                "status changed",
+                metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)", "type": "\(event.type.rawValue)"]
+            )
+        }
+        if let throttled = seen.throttled {
+            _ = backOff(account, after: throttled)
+            return throttled.kind
+        }
+        resetFailures(of: account)
+        return nil
     }
 
     // MARK: - Steps
@@ -228,14 +306,17 @@ public final class Poller: Service {
     /// How list answers that repeat a row are written: refreshed about once a minute, not every cycle.
     private var listRepeats: RepeatWrites { .refreshAfter(configuration.lastSeenRefresh) }
 
-    private func observe(_ due: [DueVideo], report: inout CycleReport) async throws(UpstreamError) -> Seen {
-        let lastListSize = state.withLock { $0.lastListSize }
+    private func observe(_ due: [DueVideo], account: UpstreamAccounts.Account, report: inout CycleReport) async throws(UpstreamError)
+        -> Seen
+    {
+        let client = account.client
+        let lastListSize = state.withLock { $0.accounts[account.name]?.lastListSize }
         let cheaperOneByOne =
             due.count <= configuration.maxGetsPerCycle
             && lastListSize.map { $0 >= due.count * configuration.listItemsPerGet } ?? false
         if cheaperOneByOne {
-            report.mode = .get
-            let fetched = await fetchEach(due.map(\.videoID), report: &report)
+            if report.mode != .list { report.mode = .get }
+            let fetched = await fetchEach(due.map(\.videoID), client: client, report: &report)
             // Every call failed for want of an upstream (unreachable, 5xx): the upstream is down, not
             // these videos. The cycle backs off as a whole, as a failed list would.
             if fetched.observations.isEmpty, fetched.throttled == nil, fetched.outagesOnly, let error = fetched.lastError {
@@ -246,7 +327,7 @@ public final class Poller: Service {
         report.mode = .list
         report.listCalls += 1
         let list = try await client.listVideos()
-        state.withLock { $0.lastListSize = list.videos.count + list.unreadableItems }
+        state.withLock { $0.accounts[account.name, default: AccountState()].lastListSize = list.videos.count + list.unreadableItems }
         // Each due video is taken from the map once (a repeated list item is ignored); what is left
         // is missing from the list. An answer its rows already hold, needing no refresh, is not recorded.
         var unseen = [String: KnownObservation?](minimumCapacity: due.count)
@@ -265,7 +346,7 @@ public final class Poller: Service {
         // due list's order). One that fails backs off on its own and fails nothing else.
         let missing = unseen.isEmpty ? [] : due.map(\.videoID).filter { unseen.index(forKey: $0) != nil }
         if !missing.isEmpty {
-            let fetched = await fetchEach(missing, report: &report)
+            let fetched = await fetchEach(missing, client: client, report: &report)
             seen.fetched = fetched.observations
             seen.failed = fetched.failed
             seen.throttled = fetched.throttled
@@ -284,7 +365,7 @@ public final class Poller: Service {
 
     /// `video.get` for up to `maxGetsPerCycle` videos. Any failure (the upstream does not know it,
     /// 5xx, timeout, an unreadable answer) is that video's alone; a rate limit stops the calls.
-    private func fetchEach(_ ids: [String], report: inout CycleReport) async -> Fetched {
+    private func fetchEach(_ ids: [String], client: TalkingPhotoClient, report: inout CycleReport) async -> Fetched {
         var fetched = Fetched()
         for id in ids.prefix(configuration.maxGetsPerCycle) {
             report.getCalls += 1
@@ -310,10 +391,11 @@ public final class Poller: Service {
     /// Puts each unobservable video on its own growing delay and logs it once per step (each step
     /// doubles the delay, so a video that never becomes observable is logged about ten times, then
     /// every `maxVideoBackoff`).
-    private func backOff(_ failed: [(id: String, kind: String)], fence: PollerTerm?) async throws(StoreError) {
+    private func backOff(_ failed: [(id: String, kind: String)], scope: TenantScope, fence: PollerTerm?) async throws(StoreError) {
         guard !failed.isEmpty else { return }
         let steps = try await store.backOffPolling(
-            videoIDs: failed.map(\.id), now: now(), interval: configuration.interval, maximum: configuration.maxVideoBackoff, fence: fence
+            videoIDs: failed.map(\.id), now: now(), interval: configuration.interval, maximum: configuration.maxVideoBackoff, fence: fence,
+            scope: scope
         )
         for (id, kind) in failed {
             guard let step = steps[id] else { continue }
@@ -354,14 +436,29 @@ public final class Poller: Service {
         }
     }
 
+    /// An account failed (or was throttled): it is not called again before its backoff ends.
+    private func backOff(_ account: UpstreamAccounts.Account, after error: UpstreamError) -> Duration {
+        let failures = state.withLock { state -> Int in
+            state.accounts[account.name, default: AccountState()].consecutiveFailures += 1
+            return state.accounts[account.name]?.consecutiveFailures ?? 1
+        }
+        let delay = backoff(failures: failures, retryAfter: error.retryAfter)
+        let until = now() + delay
+        state.withLock { $0.accounts[account.name, default: AccountState()].notBefore = until }
+        return delay
+    }
+
+    private func resetFailures(of account: UpstreamAccounts.Account) {
+        state.withLock { state in
+            state.accounts[account.name, default: AccountState()].consecutiveFailures = 0
+            state.accounts[account.name]?.notBefore = nil
+        }
+    }
+
     /// `Retry-After` when the upstream gave one (capped), else exponential backoff from the poll
     /// interval with jitter (50–100 % of the step), capped.
-    private func backoff(after error: UpstreamError?) -> Duration {
-        let failures = state.withLock { state -> Int in
-            state.consecutiveFailures += 1
-            return state.consecutiveFailures
-        }
-        if let retryAfter = error?.retryAfter {
+    private func backoff(failures: Int, retryAfter: Duration?) -> Duration {
+        if let retryAfter {
             return max(configuration.interval, min(retryAfter, configuration.maxRetryAfter))
         }
         let step = configuration.interval * Double(1 << min(failures, 16))
@@ -370,3 +467,7 @@ public final class Poller: Service {
     }
 }
 
+/// An account's upstream call failed: only that account backs off; the cycle goes on with the others.
+private struct AccountFailure: Error {
+    let error: UpstreamError
+}

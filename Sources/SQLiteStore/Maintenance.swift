@@ -101,7 +101,7 @@ extension SQLiteBridgeStore {
                     .joined(separator: "\n")
             }
             return (
-                try plan(Self.dueVideosSQL, [0, 10]),
+                try plan(Self.dueVideosSQL, [0] + Self.scopeArguments(.all) + [10]),
                 try plan(Self.dueDeliveriesSQL, [0, 0, "[\"sub_x\"]", 10]),
                 try plan(Self.dueDeliveryDetailsSQL, [0, 0, "[\"sub_x\"]", 10])
             )

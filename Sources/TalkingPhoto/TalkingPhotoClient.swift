@@ -2,7 +2,7 @@ public import CurlHTTP
 public import Foundation
 
 /// The upstream API token. Its description is redacted so it cannot leak through logs or errors.
-public struct UpstreamToken: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct UpstreamToken: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     let value: String
     public init(_ value: String) { self.value = value }
     public var description: String { "<redacted>" }

@@ -110,6 +110,40 @@ struct ConfigurationTests {
         #expect(text.contains("BRIDGE_TRACKING_LIMIT = 24h"))
     }
 
+    @Test("BRIDGE_UPSTREAM_TOKENS: own accounts for named keys; the shared token is needed only by the others; typos are refused")
+    func upstreamTokens() throws {
+        let keys = "acme:acme-key-0123456789abcdef,globex:globex-key-0123456789abcdef"
+        let own = try load(["BRIDGE_API_KEYS": keys, "BRIDGE_UPSTREAM_TOKENS": "acme:tok-acme-own,globex:tok-globex-own"]).get()
+        #expect(own.upstreamToken.isEmpty && own.upstreamTokens.keys.sorted() == ["acme", "globex"], "no shared token needed")
+        let text = own.redactedLines.joined(separator: "\n")
+        #expect(text.contains("BRIDGE_UPSTREAM_TOKENS = acme:<redacted>,globex:<redacted>") && !text.contains("tok-acme-own"))
+
+        let fromFile = try load(
+            ["BRIDGE_API_KEYS": keys, "SURREAL_API_TOKEN": "tok-shared", "BRIDGE_UPSTREAM_TOKENS_FILE": "/run/secrets/tokens"],
+            files: ["/run/secrets/tokens": "acme:tok-acme-own\n"]
+        ).get()
+        #expect(fromFile.upstreamTokens.keys.sorted() == ["acme"], "the file form, trimmed")
+
+        guard case .failure(let missing) = load(["BRIDGE_API_KEYS": keys, "BRIDGE_UPSTREAM_TOKENS": "acme:tok-acme-own"]) else {
+            Issue.record("accepted globex without any account")
+            return
+        }
+        #expect(missing.lines == [
+            "SURREAL_API_TOKEN is required: globex has no token of its own in BRIDGE_UPSTREAM_TOKENS (or set SURREAL_API_TOKEN_FILE)"
+        ])
+        guard case .failure(let typo) = load(Self.minimal.merging(["BRIDGE_UPSTREAM_TOKENS": "acmee:tok-x"]) { $1 }) else {
+            Issue.record("accepted a name that is not an API key name")
+            return
+        }
+        #expect(typo.lines == ["BRIDGE_UPSTREAM_TOKENS: acmee is not a name in BRIDGE_API_KEYS"])
+        guard case .failure(let malformed) = load(Self.minimal.merging(["BRIDGE_UPSTREAM_TOKENS": "acme"]) { $1 }) else {
+            Issue.record("accepted an entry without a token")
+            return
+        }
+        #expect(malformed.lines.count == 1 && malformed.lines[0].hasPrefix("BRIDGE_UPSTREAM_TOKENS: entry 1 is not name:token"))
+        #expect(!malformed.lines[0].contains("acme:"), "the value is not echoed")
+    }
+
     @Test("credentials inside the upstream URL are redacted in --print-config")
     func urlCredentialsRedacted() throws {
         var environment = Self.minimal

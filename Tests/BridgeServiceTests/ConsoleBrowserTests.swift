@@ -25,6 +25,8 @@ struct ConsoleBrowserTests {
                 apiKeys: "alice:\(Self.keyA),bob:\(Self.keyB)", logLevel: "info"
             )
             settings["BRIDGE_POLL_INTERVAL"] = "500ms"
+            // bob has an upstream account of its own (the health view says which one a key uses).
+            settings["BRIDGE_UPSTREAM_TOKENS"] = "bob:bob-own-upstream-token"
             let bridge = try await ServeProcess.start(binary: try bridgeBinaryPath(), settings: settings, log: directory.path("serve.log"))
             scope.onExit { await bridge.process.kill9() }
 

@@ -293,6 +293,7 @@ def run(driver, receiver):
     wait_for("the health tiles", lambda: console.visible("#health-pending"))
     wait_for("a recorded poll cycle", lambda: "ago" in console.text("#health-poller") or "just now" in console.text("#health-poller"))
     check(wait_for("a success rate", lambda: "%" in console.text("#view")), "health shows the success rate")
+    check(console.text("#health-account").startswith("shared"), "health names the key's upstream account: the shared one")
     console.shot("health")
 
     # Delete asks first: cancel keeps it, yes removes it.
@@ -332,6 +333,8 @@ def run(driver, receiver):
     wait_for("B's empty deliveries", lambda: "No deliveries match" in console.text("#view"))
     console.nav("events")
     wait_for("B's empty event log", lambda: "No events match" in console.text("#view"))
+    console.nav("health")
+    wait_for("B's own upstream account", lambda: console.text("#health-account").startswith("own"))
     driver.execute_script(f"location.hash = '#/subscriptions/{subscription_id}'")
     wait_for("the 404 in words", lambda: "no such subscription" in console.text("#problem") and "404" in console.text("#problem"))
     check(True, "another key sees nothing of the first; a foreign id reads 'no such subscription (HTTP 404…)'")

@@ -81,6 +81,7 @@ extension BridgeAPIHandler {
             .init(
                 body: .json(
                     .init(
+                        upstreamAccount: dependencies.accounts.hasOwnAccount(tenant) ? .own : .shared,
                         queue: .init(pending: health.pending, held: health.held, oldestPendingAgeSeconds: seconds(since: health.oldestPendingAt)),
                         poller: .init(lastCycleAt: health.lastPollCycleAt, secondsSinceLastCycle: seconds(since: health.lastPollCycleAt)),
                         windowSeconds: Int(Self.healthWindow),

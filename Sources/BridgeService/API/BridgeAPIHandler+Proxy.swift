@@ -31,15 +31,16 @@ extension BridgeAPIHandler {
 
         let payload = ["audio_url": request.audioUrl, "image_url": request.imageUrl]
         let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+        let client = try upstream(for: tenant)
         let response: OutboundResponse
         do {
-            response = try await dependencies.client.send(method: "POST", path: "/v1/v2v/video.generate", body: body)
+            response = try await client.send(method: "POST", path: "/v1/v2v/video.generate", body: body)
         } catch {
             throw BridgeError.upstreamUnreachable(error.description)
         }
         let video: UpstreamVideo
         do {
-            video = try dependencies.client.decodeVideo(from: response)
+            video = try client.decodeVideo(from: response)
         } catch {
             switch error {
             case .rejected, .rateLimited, .serverError, .apiError, .unexpectedStatus:
@@ -140,8 +141,9 @@ extension BridgeAPIHandler {
         if let status = video.status {
             return .init(videoId: video.videoID, status: status, videoUrl: video.videoURL)
         }
+        let client = try upstream(for: video.tenant)
         do {
-            let live = try await dependencies.client.video(id: video.videoID)
+            let live = try await client.video(id: video.videoID)
             return .init(videoId: live.id, status: live.status.rawValue, videoUrl: live.videoURL)
         } catch {
             throw BridgeError.upstreamUnreachable(error.description)

@@ -40,9 +40,10 @@ extension BridgeAPIHandler {
         if try await store.isSubmittedByAnotherTenant(videoID: id, tenant: tenant) { throw BridgeError.notFound(BridgeError.noSuchVideo) }
         try await store.checkLimits(tenant: tenant, addingSubscriptions: 0, addingVideos: 1, limits: dependencies.limits)
         // The status seen now is the first observation; it emits its event (finished → video.finished).
+        let client = try upstream(for: tenant)
         var initial: Observation?
         do {
-            let video = try await dependencies.client.video(id: id)
+            let video = try await client.video(id: id)
             initial = Observation(videoID: video.id, status: video.status.rawValue, videoURL: video.videoURL)
         } catch {
             if case .rejected(let status, _, _, _) = error, status == 404 || status == 400 {

@@ -12,7 +12,7 @@ import Webhooks
 struct BridgeAPIHandler: APIProtocol {
     struct Dependencies: Sendable {
         var store: any APIStore
-        var client: TalkingPhotoClient
+        var accounts: UpstreamAccounts
         var destinations: DestinationPolicy
         var pollInterval: Duration
         var secretGrace: Duration
@@ -28,6 +28,14 @@ struct BridgeAPIHandler: APIProtocol {
 
     let dependencies: Dependencies
     var store: any APIStore { dependencies.store }
+
+    /// The upstream client of the calling key's account (its own token, or the shared one).
+    func upstream(for tenant: String) throws -> TalkingPhotoClient {
+        guard let account = dependencies.accounts.account(for: tenant) else {
+            throw BridgeError.upstreamUnreachable("no upstream account is configured for this key")
+        }
+        return account.client
+    }
     var now: Date { dependencies.now() }
 
     /// Page sizes: default 100, at most 500 (the spec's bounds, checked here because generated

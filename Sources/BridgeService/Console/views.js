@@ -518,6 +518,12 @@ export class Views {
         h('div.tile#health-held', {}, h('span.figure', {}, String(health.queue.held)), h('span.label', {}, 'held (subscription disabled)')),
         h('div.tile#health-oldest', {}, h('span.figure', {}, age(health.queue.oldest_pending_age_seconds)), h('span.label', {}, 'oldest pending delivery')),
         h('div.tile#health-poller', {}, h('span.figure', {}, ago(poller)), h('span.label', {}, 'last poll cycle')),
+        h(
+          'div.tile#health-account',
+          {},
+          h('span.figure', {}, health.upstream_account === 'own' ? 'own' : 'shared'),
+          h('span.label', {}, health.upstream_account === 'own' ? 'upstream account (this key\'s own token)' : 'upstream account (the shared token)'),
+        ),
       ),
       h('h3', {}, `Subscriptions, last ${Math.round(health.window_seconds / 60)} minutes`),
       table('Subscription health', ['Callback URL', 'State', 'Success rate', 'Succeeded / attempts', 'Last attempt'], rows, 'No subscriptions yet.'),
