@@ -71,7 +71,7 @@ let client = TalkingPhotoClient(
     transport: transport
 )
 // A 1 ms interval so the second cycle finds every live video due again right away.
-let poller = Poller(store: pollStore, client: client, configuration: PollerConfiguration(interval: .milliseconds(1)), logger: quiet)
+let poller = Poller(store: pollStore, accounts: UpstreamAccounts(shared: client), configuration: PollerConfiguration(interval: .milliseconds(1)), logger: quiet)
 simulator.control.resetCallCounts()
 let (firstCycle, firstTime) = await measure { await poller.cycle() }
 let firstCalls = simulator.control.callCounts().total

@@ -69,24 +69,6 @@ public final class Poller: Service {
     private let leadership: PollerLeadership?
     private let state = Mutex(State())
 
-    /// Every tenant on one account, `client`'s.
-    public convenience init(
-        store: any TrackingStore,
-        client: TalkingPhotoClient,
-        configuration: PollerConfiguration,
-        clock: any Clock<Duration> = ContinuousClock(),
-        now: @escaping @Sendable () -> Date = { Date() },
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        logger: Logger,
-        metrics: any MetricsFactory = MetricsSystem.factory,
-        leadership: PollerLeadership? = nil
-    ) {
-        self.init(
-            store: store, accounts: UpstreamAccounts(shared: client), configuration: configuration, clock: clock, now: now, random: random,
-            logger: logger, metrics: metrics, leadership: leadership
-        )
-    }
-
     public init(
         store: any TrackingStore,
         accounts: UpstreamAccounts,

@@ -38,11 +38,8 @@ struct BinaryEndToEndTests {
         try await withScope { scope in
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
-            var quiet = Logger(label: "test")
-            quiet.logLevel = .critical
-            let simulator = try await UpstreamSimulator.start(
-                SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .milliseconds(500), pendingTime: .milliseconds(100), seed: 9),
-                logger: quiet
+            let simulator = try await startQuietSimulator(
+                SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .milliseconds(500), pendingTime: .milliseconds(100), seed: 9)
             )
             scope.adopt(simulator)
             let receiver = scope.adopt(try await WebhookReceiver.start())
@@ -105,9 +102,7 @@ struct BinaryEndToEndTests {
         try await withScope { scope in
             let directory = try TemporaryDirectory("e2e-rate")
             defer { directory.remove() }
-            var quiet = Logger(label: "test")
-            quiet.logLevel = .critical
-            let simulator = try await UpstreamSimulator.start(SimulatorConfiguration(port: 0, token: "e2e-token", seed: 5), logger: quiet)
+            let simulator = try await startQuietSimulator(SimulatorConfiguration(port: 0, token: "e2e-token", seed: 5))
             scope.adopt(simulator)
             let receiver = scope.adopt(try await WebhookReceiver.start())
             let transport = try CurlTransport()
@@ -143,9 +138,7 @@ struct BinaryEndToEndTests {
         try await withScope { scope in
             let directory = try TemporaryDirectory("e2e-ops")
             defer { directory.remove() }
-            var quiet = Logger(label: "test")
-            quiet.logLevel = .critical
-            let simulator = try await UpstreamSimulator.start(SimulatorConfiguration(port: 0, token: "e2e-token", seed: 3), logger: quiet)
+            let simulator = try await startQuietSimulator(SimulatorConfiguration(port: 0, token: "e2e-token", seed: 3))
             scope.adopt(simulator)
             // gone: 410 Gone; dead: always 500; flaky: its first request fails, then it answers.
             let receiver = scope.adopt(
@@ -258,11 +251,8 @@ struct SchemathesisTests {
         try await withScope { scope in
             let directory = try TemporaryDirectory("schemathesis")
             defer { directory.remove() }
-            var quiet = Logger(label: "test")
-            quiet.logLevel = .critical
-            let simulator = try await UpstreamSimulator.start(
-                SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .seconds(2), seed: 11),
-                logger: quiet
+            let simulator = try await startQuietSimulator(
+                SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: .seconds(2), seed: 11)
             )
             scope.adopt(simulator)
             let bridge = try await BinaryEndToEndTests.launch(directory, upstream: simulator.baseURL, extra: ["BRIDGE_LOG_LEVEL": "error"])

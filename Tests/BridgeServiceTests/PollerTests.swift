@@ -87,7 +87,7 @@ struct PollerTests {
             )
             return Poller(
                 store: store,
-                client: client,
+                accounts: UpstreamAccounts(shared: client),
                 configuration: PollerConfiguration(interval: .seconds(1), trackingLimit: trackingLimit, recordBatch: recordBatch),
                 clock: clock,
                 now: clock.read,

@@ -27,15 +27,12 @@ struct UpstreamAccountsTests {
         try await withScope { scope in
             let directory = try TemporaryDirectory("accounts")
             defer { directory.remove() }
-            var quiet = Logger(label: "test")
-            quiet.logLevel = .critical
             // The default account's token is given to nobody: a call reaching it would be a bug.
-            let simulator = try await UpstreamSimulator.start(
+            let simulator = try await startQuietSimulator(
                 SimulatorConfiguration(
                     port: 0, token: "nobody-has-this-token", renderTime: .milliseconds(400), pendingTime: .milliseconds(100), seed: 11,
                     otherAccounts: ["acme-upstream-token", "globex-upstream-token"]
-                ),
-                logger: quiet
+                )
             )
             scope.adopt(simulator)
             let accountA = try #require(simulator.account("acme-upstream-token"))

@@ -231,11 +231,14 @@ func payloadStatus(_ event: StoredEvent) -> String? {
 
 /// A quiet in-process simulator with the token `BinaryEndToEndTests.launch` gives the bridge.
 func startFaultSimulator(seed: UInt64, renderTime: Duration = .seconds(3600)) async throws -> RunningSimulator {
-    var quiet = Logger(label: "fault-suite")
+    try await startQuietSimulator(SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: renderTime, seed: seed))
+}
+
+/// A simulator in this process that logs nothing below critical.
+func startQuietSimulator(_ configuration: SimulatorConfiguration) async throws -> RunningSimulator {
+    var quiet = Logger(label: "simulator")
     quiet.logLevel = .critical
-    return try await UpstreamSimulator.start(
-        SimulatorConfiguration(port: 0, token: "e2e-token", renderTime: renderTime, seed: seed), logger: quiet
-    )
+    return try await UpstreamSimulator.start(configuration, logger: quiet)
 }
 
 /// The last lines of a log, for failure messages.
