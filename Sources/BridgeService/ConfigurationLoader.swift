@@ -272,7 +272,12 @@ public struct ConfigurationLoader: Sendable {
         if names.contains("SURREAL_API_TOKEN"), names.contains("BRIDGE_API_KEYS"),
             !problems.contains(where: { $0.hasPrefix("SURREAL_API_TOKEN") || $0.hasPrefix("BRIDGE_UPSTREAM_TOKENS") })
         {
-            problems += Self.accountProblems(configuration)
+            if !problems.contains(where: { $0.hasPrefix("BRIDGE_API_KEYS") }) {
+                problems += Self.accountProblems(configuration)
+            } else if configuration.upstreamToken.isEmpty, configuration.upstreamTokens.isEmpty {
+                // The keys could not be read, but no tenant can have any account: say so too.
+                problems.append("SURREAL_API_TOKEN is required: the Talking Photo token of every API key name without one in BRIDGE_UPSTREAM_TOKENS")
+            }
         }
         if problems.isEmpty, names.contains("BRIDGE_ENCRYPTION_KEY"), configuration.database.isShared, configuration.encryptionKey == nil {
             problems.append(
@@ -432,9 +437,7 @@ public struct ConfigurationLoader: Sendable {
             problems.append("BRIDGE_UPSTREAM_TOKENS: \(unknown.joined(separator: ", ")) \(unknown.count == 1 ? "is" : "are") not a name in BRIDGE_API_KEYS")
         }
         let without = names.filter { configuration.upstreamTokens[$0] == nil }.sorted()
-        if configuration.upstreamToken.isEmpty, names.isEmpty {
-            problems.append("SURREAL_API_TOKEN is required: the Talking Photo token of every API key name without one in BRIDGE_UPSTREAM_TOKENS")
-        } else if configuration.upstreamToken.isEmpty, !without.isEmpty {
+        if configuration.upstreamToken.isEmpty, !without.isEmpty {
             problems.append(
                 "SURREAL_API_TOKEN is required: \(without.joined(separator: ", ")) \(without.count == 1 ? "has" : "have") no token of \(without.count == 1 ? "its" : "their") own in BRIDGE_UPSTREAM_TOKENS (or set SURREAL_API_TOKEN_FILE)"
             )

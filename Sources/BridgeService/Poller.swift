@@ -36,6 +36,18 @@ public final class Poller: Service {
         /// How long until the next cycle.
         public var delay: Duration = .zero
 
+        /// Adds another account's part of the same cycle.
+        mutating func merge(_ other: CycleReport) {
+            if other.mode == .list || (other.mode == .get && mode == .idle) { mode = other.mode }
+            due += other.due
+            listCalls += other.listCalls
+            getCalls += other.getCalls
+            observations += other.observations
+            events += other.events
+            unobservable += other.unobservable
+            phases += other.phases
+        }
+
         /// Notes a phase that ran from `mark` to `at`, and moves the mark.
         mutating func phase(_ name: String, at: Date, since mark: inout Date) {
             phases.append("\(name)=\(Int((at.timeIntervalSince(mark) * 1000).rounded()))")
@@ -44,8 +56,8 @@ public final class Poller: Service {
     }
 
     private struct State {
-        /// By account name.
-        var accounts: [String: AccountState] = [:]
+        /// By the account's place in ``UpstreamAccounts/accounts``.
+        var accounts: [Int: AccountState] = [:]
         /// Cycles in a row the store refused.
         var storeFailures = 0
         var lastPrune: Date?
@@ -143,37 +155,35 @@ public final class Poller: Service {
         var report = CycleReport()
         do {
             try await expireAndPrune(at: started, fence: fence)
-            var mark = started
-            var attempted = 0
+            // The accounts are polled at once: one that hangs until SURREAL_TIMEOUT holds up none of
+            // the others. Each records within its own tenants' scope.
+            let due = accounts.accounts.enumerated().filter { index, _ in
+                state.withLock { $0.accounts[index]?.notBefore }.map { $0 <= started + configuration.interval * 0.1 } ?? true
+            }
+            let outcomes = await withTaskGroup(of: AccountOutcome.self) { group in
+                for (index, account) in due {
+                    group.addTask { await self.pollCatching(account, index: index, started: started, fence: fence) }
+                }
+                var outcomes: [AccountOutcome] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
             var failed = 0
-            for account in accounts.accounts {
-                if let notBefore = state.withLock({ $0.accounts[account.name]?.notBefore }), notBefore > started { continue }
-                attempted += 1
-                do {
-                    if let problem = try await poll(account, started: started, fence: fence, report: &report, mark: &mark) {
-                        failed += 1
-                        report.failure = report.failure ?? problem
-                    }
-                } catch let failure as AccountFailure {
-                    let error = failure.error
+            for outcome in outcomes {
+                if let storeError = outcome.storeError { throw storeError }
+                report.merge(outcome.report)
+                if let problem = outcome.problem {
                     failed += 1
-                    report.failure = report.failure ?? error.kind
-                    let delay = backOff(account, after: error)
-                    logger.warning(
-                        "upstream poll failed; nothing recorded for this account",
-                        metadata: [
-                            "account": "\(account.name)", "error_kind": "\(error.kind)", "error": "\(error)", "retry_in": "\(delay)",
-                        ]
-                    )
+                    report.failure = report.failure ?? problem
                 }
             }
             state.withLock { $0.storeFailures = 0 }
             // Every account that was called failed: the cycle failed, and waits for the first account
             // whose backoff ends. Otherwise the healthy accounts keep the interval (the cycle's own time
             // is taken off by `cycle()`), and one backing off is skipped until its time comes.
-            if attempted > 0, failed == attempted {
+            if !due.isEmpty, failed == due.count {
                 let next = state.withLock { state in
-                    accounts.accounts.map { state.accounts[$0.name]?.notBefore ?? started + configuration.interval }.min()
+                    accounts.accounts.indices.map { state.accounts[$0]?.notBefore ?? started + configuration.interval }.min()
                 } ?? started + configuration.interval
                 report.delay = .milliseconds(Int64((max(0, next.timeIntervalSince(now())) * 1000).rounded(.up)))
             } else {
@@ -197,8 +207,8 @@ public final class Poller: Service {
             logger.error("poll cycle could not be recorded", metadata: ["error": "\(error)", "retry_in": "\(report.delay)"])
         }
         Counter(label: "bridge_poll_cycles_total", dimensions: [("mode", report.mode.rawValue)], factory: metrics).increment()
-        if let failure = report.failure {
-            Counter(label: "bridge_upstream_errors_total", dimensions: [("kind", failure)], factory: metrics).increment()
+        if report.failure == "store" {
+            Counter(label: "bridge_upstream_errors_total", dimensions: [("kind", "store")], factory: metrics).increment()
         }
         logger.debug(
             "poll cycle",
@@ -211,23 +221,57 @@ public final class Poller: Service {
         return report
     }
 
+    /// What one account's part of a cycle came to: its counts, the kind of its upstream failure (nil
+    /// when it went through), or the store error that ends the whole cycle.
+    private struct AccountOutcome: Sendable {
+        var report = CycleReport()
+        var problem: String?
+        var storeError: StoreError?
+    }
+
+    /// ``poll(_:index:started:fence:report:mark:)`` with its failures sorted: an upstream one backs this
+    /// account off and is counted and logged here; a store one is handed back to end the cycle.
+    private func pollCatching(_ account: UpstreamAccounts.Account, index: Int, started: Date, fence: PollerTerm?) async -> AccountOutcome {
+        var outcome = AccountOutcome()
+        var mark = started
+        do {
+            outcome.problem = try await poll(account, index: index, started: started, fence: fence, report: &outcome.report, mark: &mark)
+        } catch let failure as AccountFailure {
+            let error = failure.error
+            outcome.problem = error.kind
+            let delay = backOff(index, after: error)
+            logger.warning(
+                "upstream poll failed; nothing recorded for this account",
+                metadata: ["account": "\(account.name)", "error_kind": "\(error.kind)", "error": "\(error)", "retry_in": "\(delay)"]
+            )
+        } catch let error as StoreError {
+            outcome.storeError = error
+        } catch {
+            outcome.storeError = .other("\(error)")
+        }
+        if let problem = outcome.problem {
+            Counter(label: "bridge_upstream_errors_total", dimensions: [("kind", problem)], factory: metrics).increment()
+        }
+        return outcome
+    }
+
     /// One account's part of a cycle: its due videos, looked up with its client, recorded within its
     /// scope. Returns the kind of the rate limit that cut its `video.get` calls short (what was seen
     /// is recorded, the account backs off), nil when it went through. Upstream errors throw (nothing
     /// of the account is recorded); store errors throw and end the whole cycle.
     private func poll(
-        _ account: UpstreamAccounts.Account, started: Date, fence: PollerTerm?, report: inout CycleReport, mark: inout Date
+        _ account: UpstreamAccounts.Account, index: Int, started: Date, fence: PollerTerm?, report: inout CycleReport, mark: inout Date
     ) async throws -> String? {
         let due = try await store.dueVideos(now: started, limit: 200_000, repeats: listRepeats, scope: account.scope)
         report.phase("due", at: now(), since: &mark)
         report.due += due.count
         guard !due.isEmpty else {
-            resetFailures(of: account)
+            resetFailures(of: index)
             return nil
         }
         let seen: Seen
         do {
-            seen = try await observe(due, account: account, report: &report)
+            seen = try await observe(due, account: account, index: index, report: &report)
         } catch {
             throw AccountFailure(error: error)
         }
@@ -263,10 +307,10 @@ public final class Poller: Service {
             )
         }
         if let throttled = seen.throttled {
-            _ = backOff(account, after: throttled)
+            _ = backOff(index, after: throttled)
             return throttled.kind
         }
-        resetFailures(of: account)
+        resetFailures(of: index)
         return nil
     }
 
@@ -288,11 +332,11 @@ public final class Poller: Service {
     /// How list answers that repeat a row are written: refreshed about once a minute, not every cycle.
     private var listRepeats: RepeatWrites { .refreshAfter(configuration.lastSeenRefresh) }
 
-    private func observe(_ due: [DueVideo], account: UpstreamAccounts.Account, report: inout CycleReport) async throws(UpstreamError)
-        -> Seen
+    private func observe(_ due: [DueVideo], account: UpstreamAccounts.Account, index: Int, report: inout CycleReport)
+        async throws(UpstreamError) -> Seen
     {
         let client = account.client
-        let lastListSize = state.withLock { $0.accounts[account.name]?.lastListSize }
+        let lastListSize = state.withLock { $0.accounts[index]?.lastListSize }
         let cheaperOneByOne =
             due.count <= configuration.maxGetsPerCycle
             && lastListSize.map { $0 >= due.count * configuration.listItemsPerGet } ?? false
@@ -309,7 +353,7 @@ public final class Poller: Service {
         report.mode = .list
         report.listCalls += 1
         let list = try await client.listVideos()
-        state.withLock { $0.accounts[account.name, default: AccountState()].lastListSize = list.videos.count + list.unreadableItems }
+        state.withLock { $0.accounts[index, default: AccountState()].lastListSize = list.videos.count + list.unreadableItems }
         // Each due video is taken from the map once (a repeated list item is ignored); what is left
         // is missing from the list. An answer its rows already hold, needing no refresh, is not recorded.
         var unseen = [String: KnownObservation?](minimumCapacity: due.count)
@@ -419,21 +463,21 @@ public final class Poller: Service {
     }
 
     /// An account failed (or was throttled): it is not called again before its backoff ends.
-    private func backOff(_ account: UpstreamAccounts.Account, after error: UpstreamError) -> Duration {
+    private func backOff(_ account: Int, after error: UpstreamError) -> Duration {
         let failures = state.withLock { state -> Int in
-            state.accounts[account.name, default: AccountState()].consecutiveFailures += 1
-            return state.accounts[account.name]?.consecutiveFailures ?? 1
+            state.accounts[account, default: AccountState()].consecutiveFailures += 1
+            return state.accounts[account]?.consecutiveFailures ?? 1
         }
         let delay = backoff(failures: failures, retryAfter: error.retryAfter)
         let until = now() + delay
-        state.withLock { $0.accounts[account.name, default: AccountState()].notBefore = until }
+        state.withLock { $0.accounts[account, default: AccountState()].notBefore = until }
         return delay
     }
 
-    private func resetFailures(of account: UpstreamAccounts.Account) {
+    private func resetFailures(of account: Int) {
         state.withLock { state in
-            state.accounts[account.name, default: AccountState()].consecutiveFailures = 0
-            state.accounts[account.name]?.notBefore = nil
+            state.accounts[account, default: AccountState()].consecutiveFailures = 0
+            state.accounts[account]?.notBefore = nil
         }
     }
 

@@ -26,7 +26,7 @@ public struct TransferTable: Sendable, Equatable {
     public static func == (lhs: TransferTable, rhs: TransferTable) -> Bool { lhs.name == rhs.name }
 
     /// Every table with records, parents before children. The poller lease and the migration log are
-    /// not copied: the target has its own.
+    /// not copied: the target has its own; nor the rate buckets (a copied limit starts afresh).
     public static let all: [TransferTable] = [
         TransferTable(name: "tenants", columns: [("name", .text), ("created_at", .real)], key: nil),
         TransferTable(
@@ -35,7 +35,7 @@ public struct TransferTable: Sendable, Equatable {
                 ("id", .text), ("tenant", .text), ("url", .text), ("event_types", .texts), ("video_id", .text),
                 ("description", .text), ("enabled", .boolean), ("disabled_reason", .text), ("failing_since", .real),
                 ("paused_until", .real), ("created_at", .real), ("updated_at", .real), ("headers", .text), ("header_masks", .text),
-                ("rate_limit", .integer), ("rate_ready_at", .real),
+                ("rate_limit", .integer),
             ],
             key: nil
         ),

@@ -78,8 +78,9 @@ extension PostgresBridgeStore {
             let excluded = room.full + budgets.exhausted + waiting
             let candidates = try await sql.rows(
                 """
-                SELECT d.id, d.subscription_id, s.rate_limit, s.rate_ready_at
+                SELECT d.id, d.subscription_id, s.rate_limit, b.ready_at
                 FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+                LEFT JOIN rate_buckets b ON b.subscription_id = d.subscription_id
                 WHERE d.state = 'pending' AND d.next_attempt_at <= \(at)
                   AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= \(at))
                   AND NOT EXISTS (
@@ -110,7 +111,12 @@ extension PostgresBridgeStore {
         }
         guard !chosen.isEmpty else { return [] }
         for (subscription, readyAt) in budgets.updates {
-            try await sql.run("UPDATE subscriptions SET rate_ready_at = \(readyAt.unixSeconds) WHERE id = \(subscription)")
+            try await sql.run(
+                """
+                INSERT INTO rate_buckets (subscription_id, ready_at) VALUES (\(subscription), \(readyAt.unixSeconds))
+                ON CONFLICT (subscription_id) DO UPDATE SET ready_at = EXCLUDED.ready_at
+                """
+            )
         }
         try await sql.run(
             """
@@ -366,8 +372,8 @@ extension PostgresBridgeStore {
     static func rateLimitedUntil(_ sql: SQL, now: Date) async throws -> [(subscriptionID: String, readyAt: Date)] {
         try await sql.rows(
             """
-            SELECT s.id, s.rate_ready_at FROM subscriptions s
-            WHERE s.rate_limit IS NOT NULL AND s.rate_ready_at > \(now.unixSeconds)
+            SELECT b.subscription_id, b.ready_at FROM rate_buckets b JOIN subscriptions s ON s.id = b.subscription_id
+            WHERE b.ready_at > \(now.unixSeconds) AND s.rate_limit IS NOT NULL
               AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending')
             """
         ).map { row in
@@ -409,7 +415,7 @@ extension PostgresBridgeStore {
     /// `\(unescaped: enqueue) <now>, <now>, <now> FROM … WHERE … RETURNING 1`.
     static let enqueue = """
         INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at, created_at, updated_at)
-        SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
+        SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, 'subscription ' || e.subject, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
         """
 
     /// Whether subscription `s` of the event's tenant takes event `e` (its video and type filters;

@@ -15,6 +15,7 @@ enum Schema {
     static let migrations: [(id: String, sql: String)] = [
         ("pg1-initial", v1), ("pg2-health", v2), ("pg3-subscription-headers", v3),
         ("pg4-subscription-rate-limit", v4), ("pg5-events-subject", v5),
+        ("pg6-rate-buckets", v6),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws(StoreError) {
@@ -196,5 +197,18 @@ enum Schema {
     /// Operational events name the subscription they are about, which never receives them.
     static let v5 = """
         ALTER TABLE events ADD COLUMN subject text
+        """
+
+    /// The rate buckets in a table only claims write: a claim (holding the claim lock and its
+    /// deliveries' row locks) never waits on a subscription row, which a disable, a delete or another
+    /// replica's outcome may hold while it waits on those deliveries or on the claim lock.
+    static let v6 = """
+        CREATE TABLE rate_buckets (
+            subscription_id text PRIMARY KEY,
+            ready_at double precision NOT NULL
+        );
+        CREATE INDEX rate_buckets_by_time ON rate_buckets(ready_at);
+        DROP INDEX subscriptions_rate_limited;
+        ALTER TABLE subscriptions DROP COLUMN rate_ready_at
         """
 }

@@ -72,7 +72,8 @@ extension PostgresBridgeStore {
             }
             if let rateLimit = change.rateLimit {
                 let limit: Int? = rateLimit > 0 ? rateLimit : nil
-                try await sql.run("UPDATE subscriptions SET rate_limit = \(limit), rate_ready_at = NULL WHERE id = \(id)")
+                try await sql.run("UPDATE subscriptions SET rate_limit = \(limit) WHERE id = \(id)")
+                try await sql.run("DELETE FROM rate_buckets WHERE subscription_id = \(id)")
             }
             try await sql.run("UPDATE subscriptions SET updated_at = \(now.unixSeconds) WHERE id = \(id)")
             return try await Self.fetchSubscription(sql, tenant: tenant, id: id)
@@ -81,7 +82,11 @@ extension PostgresBridgeStore {
 
     public func deleteSubscription(tenant: String, id: String) async throws(StoreError) -> Bool {
         try await transaction { sql in
-            try await sql.run("DELETE FROM subscriptions WHERE tenant = \(tenant) AND id = \(id) RETURNING 1") > 0
+            // The subscription first: its cascade waits for any claim holding its deliveries, which may be
+            // advancing its bucket; the bucket row goes after.
+            let deleted = try await sql.run("DELETE FROM subscriptions WHERE tenant = \(tenant) AND id = \(id) RETURNING 1") > 0
+            if deleted { try await sql.run("DELETE FROM rate_buckets WHERE subscription_id = \(id)") }
+            return deleted
         }
     }
 

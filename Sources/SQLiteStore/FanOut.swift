@@ -7,7 +7,9 @@ extension SQLiteBridgeStore {
     /// The one way rows enter the outbox: a delivery for each (event `e`, subscription `s`) pair that
     /// `pairs` selects, `pending` while the subscription is enabled and `held` while it is disabled,
     /// due now. Its ordering key is the event's video, so it waits behind earlier open deliveries of
-    /// that video to that subscription. `pairs` is a `FROM … WHERE …` clause over `events e` and
+    /// that video to that subscription; an operational event's is the subscription it is about (a key
+    /// no video id can have: video ids hold no space), so one receiver's retrying notice about one
+    /// subscription holds back neither its pings nor its notices about the others. `pairs` is a `FROM … WHERE …` clause over `events e` and
     /// `subscriptions s` (with any `ORDER BY` and `LIMIT`), `arguments` its parameters. Returns the rows made.
     static func enqueueDeliveries(_ db: Database, pairs: String, arguments: StatementArguments, now: Date) throws -> Int {
         let at = now.unixSeconds
@@ -15,7 +17,7 @@ extension SQLiteBridgeStore {
             sql: """
                 INSERT INTO deliveries (event_seq, subscription_id, tenant, ordering_key, state, next_attempt_at,
                                         created_at, updated_at)
-                SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
+                SELECT e.seq, s.id, s.tenant, COALESCE(e.video_id, 'subscription ' || e.subject, ''), CASE WHEN s.enabled THEN 'pending' ELSE 'held' END,
                        ?, ?, ?
                 \(pairs)
                 """,

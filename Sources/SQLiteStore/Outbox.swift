@@ -100,19 +100,22 @@ extension SQLiteBridgeStore {
             if !skipped && leased.count == chosen.count { break }
         }
         for (subscription, readyAt) in budgets.updates {
-            try db.run(sql: "UPDATE subscriptions SET rate_ready_at = ? WHERE id = ?", arguments: [readyAt.unixSeconds, subscription])
+            try db.run(
+                sql: "INSERT INTO rate_buckets (subscription_id, ready_at) VALUES (?, ?) ON CONFLICT (subscription_id) DO UPDATE SET ready_at = excluded.ready_at",
+                arguments: [subscription, readyAt.unixSeconds]
+            )
         }
         return claimed
     }
 
     /// Rate-limited subscriptions with a pending delivery whose next callback may not leave before
-    /// `readyAt` (after `now`), from the partial index of limited subscriptions.
+    /// `readyAt` (after `now`), from the buckets' time index.
     static func rateLimitedUntil(_ db: Database, now: Date) throws -> [(subscriptionID: String, readyAt: Date)] {
         try Row.fetchAll(
             cached: db,
             sql: """
-                SELECT s.id, s.rate_ready_at FROM subscriptions s INDEXED BY subscriptions_rate_limited
-                WHERE s.rate_limit IS NOT NULL AND s.rate_ready_at > ?
+                SELECT b.subscription_id, b.ready_at FROM rate_buckets b JOIN subscriptions s ON s.id = b.subscription_id
+                WHERE b.ready_at > ? AND s.rate_limit IS NOT NULL
                   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending')
                 """,
             arguments: [now.unixSeconds]
@@ -400,7 +403,7 @@ extension SQLiteBridgeStore {
     /// Same positional arguments as ``dueDeliveriesSQL``; rows come in the same order.
     static let dueDeliveryDetailsSQL = """
         SELECT d.id, d.subscription_id, d.tenant, d.attempts, e.id AS event_id, e.type, e.payload, e.video_id, s.url, s.headers,
-               s.rate_limit, s.rate_ready_at
+               s.rate_limit, (SELECT b.ready_at FROM rate_buckets b WHERE b.subscription_id = d.subscription_id) AS rate_ready_at
         FROM (\(dueDeliveriesSQL)) AS due
         JOIN deliveries d ON d.id = due.id
         JOIN events e ON e.seq = d.event_seq

@@ -104,6 +104,22 @@ enum Schema {
         migrator.registerMigration("v13-events-subject") { db in
             try db.execute(sql: "ALTER TABLE events ADD COLUMN subject TEXT")
         }
+        // The rate buckets move out of `subscriptions` into a table of their own that only claims
+        // write (on PostgreSQL a claim updating a subscription row could wait on a transaction that waits
+        // on the claim's own delivery locks; the same shape on both engines).
+        migrator.registerMigration("v14-rate-buckets") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE rate_buckets (
+                        subscription_id TEXT PRIMARY KEY NOT NULL,
+                        ready_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX rate_buckets_by_time ON rate_buckets(ready_at);
+                    DROP INDEX subscriptions_rate_limited;
+                    ALTER TABLE subscriptions DROP COLUMN rate_ready_at;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -81,10 +81,8 @@ extension SQLiteBridgeStore {
                 )
             }
             if let rateLimit = change.rateLimit {
-                try db.run(
-                    sql: "UPDATE subscriptions SET rate_limit = ?, rate_ready_at = NULL WHERE id = ?",
-                    arguments: [rateLimit > 0 ? rateLimit : nil, id]
-                )
+                try db.run(sql: "UPDATE subscriptions SET rate_limit = ? WHERE id = ?", arguments: [rateLimit > 0 ? rateLimit : nil, id])
+                try db.run(sql: "DELETE FROM rate_buckets WHERE subscription_id = ?", arguments: [id])
             }
             try db.run(sql: "UPDATE subscriptions SET updated_at = ? WHERE id = ?", arguments: [now.unixSeconds, id])
             return try Self.fetchSubscription(db, tenant: tenant, id: id)
@@ -95,7 +93,9 @@ extension SQLiteBridgeStore {
     public func deleteSubscription(tenant: String, id: String) async throws(StoreError) -> Bool {
         try await write { db in
             try db.run(sql: "DELETE FROM subscriptions WHERE tenant = ? AND id = ?", arguments: [tenant, id])
-            return db.changesCount > 0
+            let deleted = db.changesCount > 0
+            if deleted { try db.run(sql: "DELETE FROM rate_buckets WHERE subscription_id = ?", arguments: [id]) }
+            return deleted
         }
     }
 

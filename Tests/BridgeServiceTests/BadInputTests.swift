@@ -30,6 +30,7 @@ struct BadInputTests {
             "{" + (0..<21).map { "\"X-\($0)\":\"v\"" }.joined(separator: ",") + "}",
             "{" + (0..<3).map { "\"X-\($0)\":\"" + String(repeating: "v", count: 4000) + "\"" }.joined(separator: ",") + "}",
         ],
+        "rate_limit": ["-1", "10001", "\"5\"", "1.5", "1e30", "true", "[]", "{}", "99999999999999999999"],
         "since": ["1", "true", "\"yesterday\"", "\"2020-13-45T99:99:99Z\"", "\"\"", "[]", "\"2020-01-01\""],
     ]
 
@@ -63,13 +64,13 @@ struct BadInputTests {
 
             let posts: [(String, [String], [String])] = [
                 ("/v1/v2v/video.generate", ["audio_url", "image_url", "callback_url", "events"], ["audio_url", "image_url"]),
-                ("/v1/subscriptions", ["url", "events", "video_id", "description", "headers"], []),
+                ("/v1/subscriptions", ["url", "events", "video_id", "description", "headers", "rate_limit"], []),
                 ("/v1/subscriptions/\(sub)/replay", ["since"], []),
             ]
             for (path, fields, required) in posts {
                 for body in Self.bodies(fields, required: required, using: &random) { requests.append(("POST", path, Data(body.utf8), [:])) }
             }
-            for body in Self.bodies(["url", "events", "enabled", "description", "headers"], using: &random) {
+            for body in Self.bodies(["url", "events", "enabled", "description", "headers", "rate_limit"], using: &random) {
                 requests.append(("PATCH", "/v1/subscriptions/\(sub)", Data(body.utf8), [:]))
             }
             let oversized = Data(("{\"url\":\"https://hooks.example.com/" + String(repeating: "a", count: 70_000) + "\"}").utf8)

@@ -142,6 +142,11 @@ struct ConfigurationTests {
         }
         #expect(malformed.lines.count == 1 && malformed.lines[0].hasPrefix("BRIDGE_UPSTREAM_TOKENS: entry 1 is not name:token"))
         #expect(!malformed.lines[0].contains("acme:"), "the value is not echoed")
+        guard case .failure(let badKeys) = load(["BRIDGE_API_KEYS": "acme:short", "BRIDGE_UPSTREAM_TOKENS": "acme:tok-acme-own"]) else {
+            Issue.record("accepted a short API key")
+            return
+        }
+        #expect(badKeys.lines.count == 1 && badKeys.lines[0].hasPrefix("BRIDGE_API_KEYS:"), "one line for one bad value: \(badKeys.lines)")
     }
 
     @Test("credentials inside the upstream URL are redacted in --print-config")

@@ -137,6 +137,65 @@ struct PollerTests {
         }
     }
 
+    @Test("accounts back off on their own: a failing account is skipped until its backoff ends, the other keeps the interval")
+    func accountsBackOffApart() async throws {
+        try await Harness.with { harness in
+            // globex's token opens an account of the simulator; acme's opens none (every call of it is
+            // refused, and the simulator counts refused calls on its default account).
+            let simulator = try await startQuietSimulator(
+                SimulatorConfiguration(port: 0, token: "sim-default", renderTime: .seconds(3600), seed: 4, otherAccounts: ["globex-token"])
+            )
+            defer { Task { await simulator.stop() } }
+            let globexAccount = try #require(simulator.account("globex-token"))
+            var configuration = BridgeConfiguration()
+            configuration.upstreamBaseURL = simulator.baseURL
+            configuration.upstreamToken = UpstreamToken("globex-token")
+            configuration.upstreamTokens = ["acme": UpstreamToken("revoked-token")]
+            configuration.upstreamTimeout = .seconds(30)
+            let accounts = UpstreamAccounts(configuration: configuration, transport: harness.transport)
+            #expect(accounts.accounts.map(\.name) == ["shared", "acme"])
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let poller = Poller(
+                store: harness.store, accounts: accounts, configuration: PollerConfiguration(interval: .seconds(1)),
+                clock: harness.clock, now: harness.clock.read, random: { 0.5 }, logger: quiet
+            )
+            let shared = globexAccount.createVideos(count: 2, pinnedStatus: "in_progressing")
+            for id in shared + ["acme-video"] {
+                try await harness.store.track(
+                    tenant: id == "acme-video" ? "acme" : "globex", videoID: id, source: .watch,
+                    initial: Observation(videoID: id, status: "in_progressing"), now: harness.now, nextPollAt: harness.now
+                )
+            }
+
+            let first = await poller.cycle()
+            #expect(first.failure == nil && first.delay == .seconds(1), "one account failing is not a failed cycle: \(first)")
+            #expect(first.listCalls == 2 && globexAccount.callCounts().list == 1 && simulator.control.callCounts().list == 1)
+            // Within acme's backoff (2 s at the first failure, × 0.75 with this jitter: 1.5 s), only globex
+            // is listed.
+            harness.advance(1)
+            let second = await poller.cycle()
+            #expect(second.listCalls == 1 && globexAccount.callCounts().list == 2 && simulator.control.callCounts().list == 1, "\(second)")
+            #expect(second.failure == nil && second.delay == .seconds(1))
+            // Its backoff over, acme is asked again (and fails again, backing off longer).
+            harness.advance(10)
+            let third = await poller.cycle()
+            #expect(third.listCalls == 2 && simulator.control.callCounts().list == 2, "\(third)")
+
+            // Both failing: the cycle fails and waits for the account whose backoff ends first.
+            configuration.upstreamToken = UpstreamToken("also-revoked")
+            let failing = Poller(
+                store: harness.store, accounts: UpstreamAccounts(configuration: configuration, transport: harness.transport),
+                configuration: PollerConfiguration(interval: .seconds(1)), clock: harness.clock, now: harness.clock.read, random: { 0.5 },
+                logger: quiet
+            )
+            harness.advance(2)
+            let bothFail = await failing.cycle()
+            #expect(bothFail.failure != nil && bothFail.listCalls == 2, "\(bothFail)")
+            #expect(bothFail.delay == .milliseconds(1500), "both back off 1.5 s; the cycle waits for the first: \(bothFail.delay)")
+        }
+    }
+
     @Test("nothing tracked: no upstream call at all")
     func idleMakesNoCalls() async throws {
         try await Harness.with { harness in
