@@ -103,17 +103,27 @@ public final class Poller: Service {
         self.logger = logger
     }
 
+    /// One loop per upstream account, each on its own rate: an account whose calls hang until
+    /// `SURREAL_TIMEOUT`, or that backs off, never delays the others' next cycle. Expiry and pruning run
+    /// in the first account's loop.
     public func run() async throws {
-        logger.info("poller started", metadata: ["interval": "\(configuration.interval)"])
+        logger.info("poller started", metadata: ["interval": "\(configuration.interval)", "accounts": "\(accounts.accounts.count)"])
         do {
             try await cancelWhenGracefulShutdown {
-                while !Task.isCancelled {
-                    let report = await self.cycle()
-                    try await self.clock.sleep(for: report.delay)
+                await withDiscardingTaskGroup { group in
+                    for index in self.accounts.accounts.indices {
+                        group.addTask {
+                            while !Task.isCancelled {
+                                let report = await self.cycle(accounts: [index], maintenance: index == 0)
+                                // Graceful shutdown cuts the sleep short: a normal end, not a failure.
+                                do { try await self.clock.sleep(for: report.delay) } catch { return }
+                            }
+                        }
+                    }
                 }
             }
         } catch is CancellationError {
-            // Graceful shutdown cuts the sleep short: a normal end, not a failure.
+            // Graceful shutdown: a normal end, not a failure.
         }
         logger.info("poller stopped")
     }
@@ -128,7 +138,14 @@ public final class Poller: Service {
     /// With a ``PollerLeadership``, a cycle runs only while it holds the poller lease, and its writes
     /// carry the term; a standby replica's cycle only waits for its next look at the lease. Without
     /// one (a single process, the tests) every cycle polls and writes unfenced.
+    ///
+    /// This one covers every account at once (their calls concurrent) and expires and prunes; ``run()``
+    /// gives each account a loop of its own.
     public func cycle() async -> CycleReport {
+        await cycle(accounts: Array(accounts.accounts.indices), maintenance: true)
+    }
+
+    private func cycle(accounts chosen: [Int], maintenance: Bool) async -> CycleReport {
         var fence: PollerTerm?
         if let leadership {
             guard let term = leadership.current else {
@@ -140,7 +157,7 @@ public final class Poller: Service {
             fence = term
         }
         let started = now()
-        var report = await observeAndRecord(started: started, fence: fence)
+        var report = await observeAndRecord(started: started, fence: fence, accounts: chosen, maintenance: maintenance)
         // Whole milliseconds: Date arithmetic carries float noise that would leak into the delay.
         let elapsed = Duration.milliseconds(Int64((min(max(now().timeIntervalSince(started), 0), 86_400) * 1000).rounded()))
         Timer(label: "bridge_poll_cycle_duration_seconds", dimensions: [], factory: metrics).record(duration: elapsed)
@@ -151,13 +168,13 @@ public final class Poller: Service {
         return report
     }
 
-    private func observeAndRecord(started: Date, fence: PollerTerm?) async -> CycleReport {
+    private func observeAndRecord(started: Date, fence: PollerTerm?, accounts chosen: [Int], maintenance: Bool) async -> CycleReport {
         var report = CycleReport()
         do {
-            try await expireAndPrune(at: started, fence: fence)
+            if maintenance { try await expireAndPrune(at: started, fence: fence) }
             // The accounts are polled at once: one that hangs until SURREAL_TIMEOUT holds up none of
             // the others. Each records within its own tenants' scope.
-            let due = accounts.accounts.enumerated().filter { index, _ in
+            let due = chosen.map { ($0, accounts.accounts[$0]) }.filter { index, _ in
                 state.withLock { $0.accounts[index]?.notBefore }.map { $0 <= started + configuration.interval * 0.1 } ?? true
             }
             let outcomes = await withTaskGroup(of: AccountOutcome.self) { group in
@@ -168,6 +185,8 @@ public final class Poller: Service {
                 for await outcome in group { outcomes.append(outcome) }
                 return outcomes
             }
+            // A lost lease wins over any other store error: it puts this replica in standby.
+            if outcomes.contains(where: { $0.storeError == .notLeader }) { throw StoreError.notLeader }
             var failed = 0
             for outcome in outcomes {
                 if let storeError = outcome.storeError { throw storeError }
@@ -183,7 +202,7 @@ public final class Poller: Service {
             // is taken off by `cycle()`), and one backing off is skipped until its time comes.
             if !due.isEmpty, failed == due.count {
                 let next = state.withLock { state in
-                    accounts.accounts.indices.map { state.accounts[$0]?.notBefore ?? started + configuration.interval }.min()
+                    chosen.map { state.accounts[$0]?.notBefore ?? started + configuration.interval }.min()
                 } ?? started + configuration.interval
                 report.delay = .milliseconds(Int64((max(0, next.timeIntervalSince(now())) * 1000).rounded(.up)))
             } else {
@@ -191,8 +210,8 @@ public final class Poller: Service {
                 report.delay = configuration.interval
             }
         } catch StoreError.notLeader {
-            // Another replica took the lease while this cycle ran: it wrote nothing, and the new leader
-            // polls from here. Not a failure, and no backoff.
+            // Another replica took the lease while this cycle ran: the writes that would have followed
+            // were refused, and the new leader polls from here. Not a failure, and no backoff.
             if let fence { leadership?.lost(fence) }
             report.mode = .standby
             report.delay = leadership?.renewEvery ?? configuration.interval
@@ -213,6 +232,7 @@ public final class Poller: Service {
         logger.debug(
             "poll cycle",
             metadata: [
+                "accounts": "\(chosen.map { accounts.accounts[$0].name }.joined(separator: ","))",
                 "mode": "\(report.mode.rawValue)", "due": "\(report.due)", "list_calls": "\(report.listCalls)",
                 "get_calls": "\(report.getCalls)", "events": "\(report.events)",
                 "phases_ms": "\(report.phases.joined(separator: " "))",

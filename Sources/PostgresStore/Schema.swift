@@ -15,7 +15,6 @@ enum Schema {
     static let migrations: [(id: String, sql: String)] = [
         ("pg1-initial", v1), ("pg2-health", v2), ("pg3-subscription-headers", v3),
         ("pg4-subscription-rate-limit", v4), ("pg5-events-subject", v5),
-        ("pg6-rate-buckets", v6),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws(StoreError) {
@@ -187,28 +186,21 @@ enum Schema {
         ALTER TABLE subscriptions ADD COLUMN header_masks text
         """
 
-    /// A rate limit per subscription: callbacks per second, and when its next callback may leave.
+    /// A rate limit per subscription (callbacks per second), and the buckets in a table only claims write:
+    /// a claim (holding the claim lock and its deliveries' row locks) never waits on a subscription row,
+    /// which a disable, a delete or another replica's outcome may hold while it waits on those deliveries
+    /// or on the claim lock. Only adds: replicas of the version before keep working beside it.
     static let v4 = """
         ALTER TABLE subscriptions ADD COLUMN rate_limit integer CHECK (rate_limit IS NULL OR rate_limit > 0);
-        ALTER TABLE subscriptions ADD COLUMN rate_ready_at double precision;
-        CREATE INDEX subscriptions_rate_limited ON subscriptions(rate_ready_at) WHERE rate_limit IS NOT NULL
+        CREATE TABLE rate_buckets (
+            subscription_id text PRIMARY KEY,
+            ready_at double precision NOT NULL
+        );
+        CREATE INDEX rate_buckets_by_time ON rate_buckets(ready_at)
         """
 
     /// Operational events name the subscription they are about, which never receives them.
     static let v5 = """
         ALTER TABLE events ADD COLUMN subject text
-        """
-
-    /// The rate buckets in a table only claims write: a claim (holding the claim lock and its
-    /// deliveries' row locks) never waits on a subscription row, which a disable, a delete or another
-    /// replica's outcome may hold while it waits on those deliveries or on the claim lock.
-    static let v6 = """
-        CREATE TABLE rate_buckets (
-            subscription_id text PRIMARY KEY,
-            ready_at double precision NOT NULL
-        );
-        CREATE INDEX rate_buckets_by_time ON rate_buckets(ready_at);
-        DROP INDEX subscriptions_rate_limited;
-        ALTER TABLE subscriptions DROP COLUMN rate_ready_at
         """
 }

@@ -89,36 +89,25 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE subscriptions ADD COLUMN headers TEXT")
             try db.execute(sql: "ALTER TABLE subscriptions ADD COLUMN header_masks TEXT CHECK (header_masks IS NULL OR json_valid(header_masks))")
         }
-        // A rate limit per subscription: callbacks per second, and when its next callback may leave
-        // (the claim's token bucket, one time per subscription). The index holds the limited ones only.
+        // A rate limit per subscription (callbacks per second), and the buckets, in a table of their own
+        // that only claims write (when each limited subscription's next callback may leave): on
+        // PostgreSQL a claim updating a subscription row could wait on a transaction that waits on the
+        // claim's own delivery locks; the same shape on both engines.
         migrator.registerMigration("v12-subscription-rate-limit") { db in
             try db.execute(
                 sql: """
                     ALTER TABLE subscriptions ADD COLUMN rate_limit INTEGER CHECK (rate_limit IS NULL OR rate_limit > 0);
-                    ALTER TABLE subscriptions ADD COLUMN rate_ready_at REAL;
-                    CREATE INDEX subscriptions_rate_limited ON subscriptions(rate_ready_at) WHERE rate_limit IS NOT NULL;
+                    CREATE TABLE rate_buckets (
+                        subscription_id TEXT PRIMARY KEY NOT NULL,
+                        ready_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX rate_buckets_by_time ON rate_buckets(ready_at);
                     """
             )
         }
         // Operational events name the subscription they are about, which never receives them.
         migrator.registerMigration("v13-events-subject") { db in
             try db.execute(sql: "ALTER TABLE events ADD COLUMN subject TEXT")
-        }
-        // The rate buckets move out of `subscriptions` into a table of their own that only claims
-        // write (on PostgreSQL a claim updating a subscription row could wait on a transaction that waits
-        // on the claim's own delivery locks; the same shape on both engines).
-        migrator.registerMigration("v14-rate-buckets") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE rate_buckets (
-                        subscription_id TEXT PRIMARY KEY NOT NULL,
-                        ready_at REAL NOT NULL
-                    ) WITHOUT ROWID;
-                    CREATE INDEX rate_buckets_by_time ON rate_buckets(ready_at);
-                    DROP INDEX subscriptions_rate_limited;
-                    ALTER TABLE subscriptions DROP COLUMN rate_ready_at;
-                    """
-            )
         }
         return migrator
     }

@@ -196,6 +196,56 @@ struct PollerTests {
         }
     }
 
+    @Test("each account polls in a loop of its own: one whose list hangs delays none of the other's cycles")
+    func accountsRunApart() async throws {
+        try await Harness.with { harness in
+            let simulator = try await startQuietSimulator(
+                SimulatorConfiguration(
+                    port: 0, token: "sim-default", renderTime: .seconds(3600), seed: 6, otherAccounts: ["fast-token", "slow-token"]
+                )
+            )
+            defer { Task { await simulator.stop() } }
+            let fast = try #require(simulator.account("fast-token"))
+            let slow = try #require(simulator.account("slow-token"))
+            let gate = Gate()
+            defer { gate.open() }
+            var configuration = BridgeConfiguration()
+            configuration.upstreamBaseURL = simulator.baseURL
+            configuration.upstreamToken = UpstreamToken("fast-token")
+            configuration.upstreamTokens = ["acme": UpstreamToken("slow-token")]
+            configuration.upstreamTimeout = .seconds(60)
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let poller = Poller(
+                store: harness.store,
+                accounts: UpstreamAccounts(
+                    configuration: configuration, transport: GatedTransport(inner: harness.transport, token: "slow-token", gate: gate)
+                ),
+                configuration: PollerConfiguration(interval: .seconds(1)), clock: harness.clock, now: harness.clock.read, random: { 0.5 },
+                logger: quiet
+            )
+            for (tenant, account) in [("globex", fast), ("acme", slow)] {
+                let id = account.createVideos(count: 1, pinnedStatus: "in_progressing")[0]
+                try await harness.store.track(
+                    tenant: tenant, videoID: id, source: .watch, initial: Observation(videoID: id, status: "in_progressing"),
+                    now: harness.now, nextPollAt: harness.now
+                )
+            }
+            let running = Task { try await poller.run() }
+            defer { running.cancel() }
+            // The slow account's list waits at the gate; the fast account's loop cycles every interval.
+            #expect(await eventually(within: .seconds(30)) { fast.callCounts().list == 1 && gate.waiting == 1 && harness.clock.sleeperCount == 1 })
+            for cycle in 2...4 {
+                harness.clock.advance(by: .seconds(1))
+                #expect(await eventually(within: .seconds(30)) { fast.callCounts().list == cycle && harness.clock.sleeperCount == 1 })
+            }
+            #expect(slow.callCounts().list == 0 && gate.waiting == 1, "the slow account's one list is still held")
+            gate.open()
+            // Released (three intervals late), it lists, catches up and sleeps beside the other.
+            #expect(await eventually(within: .seconds(30)) { slow.callCounts().list >= 1 && harness.clock.sleeperCount == 2 })
+        }
+    }
+
     @Test("nothing tracked: no upstream call at all")
     func idleMakesNoCalls() async throws {
         try await Harness.with { harness in
@@ -556,6 +606,35 @@ struct PollerTests {
             _ = await harness.poller.cycle()
             await #expect(try harness.eventTypes().filter { $0 == .trackingExpired }.count == 2)
             #expect(harness.simulator.control.callCounts().total == 0)
+        }
+    }
+}
+
+/// Holds the requests that carry `token` until the test opens `gate`: an account whose upstream hangs.
+struct GatedTransport: HTTPTransport {
+    let inner: any HTTPTransport
+    let token: String
+    let gate: Gate
+
+    func send(_ request: OutboundRequest) async throws(CurlError) -> OutboundResponse {
+        if request.headers["Authorization"]?.hasSuffix(token) == true { await gate.pass() }
+        return try await inner.send(request)
+    }
+}
+
+/// Closed until ``open()``; ``pass()`` waits at it (at most a minute, polling every 10 ms).
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiting: Int)>((false, 0))
+
+    var waiting: Int { state.withLock { $0.waiting } }
+
+    func open() { state.withLock { $0.open = true } }
+
+    func pass() async {
+        state.withLock { $0.waiting += 1 }
+        defer { state.withLock { $0.waiting -= 1 } }
+        for _ in 0..<6000 where !state.withLock({ $0.open }) {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 }
