@@ -58,14 +58,14 @@ public final class Poller: Service {
     private struct State {
         /// By the account's place in ``UpstreamAccounts/accounts``.
         var accounts: [Int: AccountState] = [:]
-        /// Cycles in a row the store refused.
-        var storeFailures = 0
         var lastPrune: Date?
     }
 
     private struct AccountState {
         var lastListSize: Int?
         var consecutiveFailures = 0
+        /// Cycles in a row the store refused, in the loop this account leads (loops back off apart).
+        var storeFailures = 0
         /// Backing off: the account is not called before this.
         var notBefore: Date?
     }
@@ -104,26 +104,26 @@ public final class Poller: Service {
     }
 
     /// One loop per upstream account, each on its own rate: an account whose calls hang until
-    /// `SURREAL_TIMEOUT`, or that backs off, never delays the others' next cycle. Expiry and pruning run
-    /// in the first account's loop.
+    /// `SURREAL_TIMEOUT`, or that backs off, never delays the others' next cycle. With several accounts,
+    /// expiry and pruning run in a loop of their own at the same interval.
     public func run() async throws {
         logger.info("poller started", metadata: ["interval": "\(configuration.interval)", "accounts": "\(accounts.accounts.count)"])
-        do {
-            try await cancelWhenGracefulShutdown {
-                await withDiscardingTaskGroup { group in
-                    for index in self.accounts.accounts.indices {
-                        group.addTask {
-                            while !Task.isCancelled {
-                                let report = await self.cycle(accounts: [index], maintenance: index == 0)
-                                // Graceful shutdown cuts the sleep short: a normal end, not a failure.
-                                do { try await self.clock.sleep(for: report.delay) } catch { return }
-                            }
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                // One account: expiry and retention ride in its loop (nothing to keep apart).
+                let accounts = self.accounts.accounts.indices
+                let loops: [(accounts: [Int], maintenance: Bool)] =
+                    accounts.count == 1 ? [([0], true)] : [([], true)] + accounts.map { ([$0], false) }
+                for loop in loops {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            let report = await self.cycle(accounts: loop.accounts, maintenance: loop.maintenance)
+                            // Graceful shutdown cuts the sleep short: a normal end, not a failure.
+                            do { try await self.clock.sleep(for: report.delay) } catch { return }
                         }
                     }
                 }
             }
-        } catch is CancellationError {
-            // Graceful shutdown: a normal end, not a failure.
         }
         logger.info("poller stopped")
     }
@@ -160,16 +160,18 @@ public final class Poller: Service {
         var report = await observeAndRecord(started: started, fence: fence, accounts: chosen, maintenance: maintenance)
         // Whole milliseconds: Date arithmetic carries float noise that would leak into the delay.
         let elapsed = Duration.milliseconds(Int64((min(max(now().timeIntervalSince(started), 0), 86_400) * 1000).rounded()))
-        Timer(label: "bridge_poll_cycle_duration_seconds", dimensions: [], factory: metrics).record(duration: elapsed)
+        if !chosen.isEmpty { Timer(label: "bridge_poll_cycle_duration_seconds", dimensions: [], factory: metrics).record(duration: elapsed) }
         if report.failure == nil {
             report.delay = max(.zero, report.delay - elapsed)
-            if report.mode != .standby { leadership?.noteCycle(at: now()) }
+            if report.mode != .standby, let fence { leadership?.noteCycle(at: now(), term: fence) }
         }
         return report
     }
 
     private func observeAndRecord(started: Date, fence: PollerTerm?, accounts chosen: [Int], maintenance: Bool) async -> CycleReport {
         var report = CycleReport()
+        // Whose store backoff this is: the loop's first account (-1: the maintenance loop).
+        let loop = chosen.first ?? -1
         do {
             if maintenance { try await expireAndPrune(at: started, fence: fence) }
             // The accounts are polled at once: one that hangs until SURREAL_TIMEOUT holds up none of
@@ -196,7 +198,7 @@ public final class Poller: Service {
                     report.failure = report.failure ?? problem
                 }
             }
-            state.withLock { $0.storeFailures = 0 }
+            state.withLock { $0.accounts[loop, default: AccountState()].storeFailures = 0 }
             // Every account that was called failed: the cycle failed, and waits for the first account
             // whose backoff ends. Otherwise the healthy accounts keep the interval (the cycle's own time
             // is taken off by `cycle()`), and one backing off is skipped until its time comes.
@@ -219,13 +221,16 @@ public final class Poller: Service {
         } catch {
             report.failure = "store"
             let failures = state.withLock { state -> Int in
-                state.storeFailures += 1
-                return state.storeFailures
+                state.accounts[loop, default: AccountState()].storeFailures += 1
+                return state.accounts[loop]?.storeFailures ?? 1
             }
             report.delay = backoff(failures: failures, retryAfter: nil)
             logger.error("poll cycle could not be recorded", metadata: ["error": "\(error)", "retry_in": "\(report.delay)"])
         }
-        Counter(label: "bridge_poll_cycles_total", dimensions: [("mode", report.mode.rawValue)], factory: metrics).increment()
+        // The maintenance loop's cycles poll nothing: they are not poll cycles.
+        if !chosen.isEmpty {
+            Counter(label: "bridge_poll_cycles_total", dimensions: [("mode", report.mode.rawValue)], factory: metrics).increment()
+        }
         if report.failure == "store" {
             Counter(label: "bridge_upstream_errors_total", dimensions: [("kind", "store")], factory: metrics).increment()
         }
@@ -414,6 +419,8 @@ public final class Poller: Service {
     private func fetchEach(_ ids: [String], client: TalkingPhotoClient, report: inout CycleReport) async -> Fetched {
         var fetched = Fetched()
         for id in ids.prefix(configuration.maxGetsPerCycle) {
+            // Shutting down: the calls left would only fail as cancelled and back their videos off.
+            if Task.isCancelled { break }
             report.getCalls += 1
             do {
                 let video = try await client.video(id: id)

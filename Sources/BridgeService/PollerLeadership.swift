@@ -85,10 +85,15 @@ public final class PollerLeadership: Service, Sendable {
         }
     }
 
-    /// Called by the poller after each cycle it finished as leader; the next renewal records the time in
-    /// the lease row, where every replica's health read finds it (at most ``renewEvery`` old).
-    public func noteCycle(at time: Date) {
-        lastCycle.withLock { $0 = time }
+    /// Called by the poller after each cycle it finished as leader under `term`; the next renewal records
+    /// the time in the lease row, where every replica's health read finds it (at most ``renewEvery``
+    /// old). A cycle of a term this replica no longer holds is not noted (another account's loop may
+    /// finish after one of them learned the lease was lost), and the time never moves back.
+    public func noteCycle(at time: Date, term: PollerTerm) {
+        state.withLock { current in
+            guard current == term else { return }
+            lastCycle.withLock { $0 = max($0 ?? time, time) }
+        }
     }
 
     /// Called by the poller when the store refused `term`: another replica took over.

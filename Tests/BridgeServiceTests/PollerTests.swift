@@ -233,16 +233,22 @@ struct PollerTests {
             }
             let running = Task { try await poller.run() }
             defer { running.cancel() }
-            // The slow account's list waits at the gate; the fast account's loop cycles every interval.
-            #expect(await eventually(within: .seconds(30)) { fast.callCounts().list == 1 && gate.waiting == 1 && harness.clock.sleeperCount == 1 })
+            // The maintenance loop, plus one loop per account. The slow account's list waits at the gate;
+            // the fast account's loop (and the maintenance loop) cycle every interval.
+            #expect(await eventually(within: .seconds(30)) { fast.callCounts().list == 1 && gate.waiting == 1 && harness.clock.sleeperCount == 2 })
             for cycle in 2...4 {
                 harness.clock.advance(by: .seconds(1))
-                #expect(await eventually(within: .seconds(30)) { fast.callCounts().list == cycle && harness.clock.sleeperCount == 1 })
+                #expect(await eventually(within: .seconds(30)) { fast.callCounts().list == cycle && harness.clock.sleeperCount == 2 })
             }
             #expect(slow.callCounts().list == 0 && gate.waiting == 1, "the slow account's one list is still held")
             gate.open()
             // Released (three intervals late), it lists, catches up and sleeps beside the other.
-            #expect(await eventually(within: .seconds(30)) { slow.callCounts().list >= 1 && harness.clock.sleeperCount == 2 })
+            #expect(await eventually(within: .seconds(30)) { slow.callCounts().list >= 1 && harness.clock.sleeperCount == 3 })
+            // Cancelled (as a graceful shutdown does), every loop ends and run() returns.
+            running.cancel()
+            let ended = await eventually(within: .seconds(30)) { harness.clock.sleeperCount == 0 }
+            #expect(ended)
+            if ended { _ = await running.result }
         }
     }
 
@@ -622,7 +628,8 @@ struct GatedTransport: HTTPTransport {
     }
 }
 
-/// Closed until ``open()``; ``pass()`` waits at it (at most a minute, polling every 10 ms).
+/// Closed until ``open()``; ``pass()`` waits at it (at most ten minutes, far beyond any test's own waits,
+/// polling every 10 ms; ends at once when its task is cancelled).
 final class Gate: Sendable {
     private let state = Mutex<(open: Bool, waiting: Int)>((false, 0))
 
@@ -633,7 +640,7 @@ final class Gate: Sendable {
     func pass() async {
         state.withLock { $0.waiting += 1 }
         defer { state.withLock { $0.waiting -= 1 } }
-        for _ in 0..<6000 where !state.withLock({ $0.open }) {
+        for _ in 0..<60_000 where !state.withLock({ $0.open }) && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(10))
         }
     }
