@@ -63,7 +63,7 @@ extension SQLiteBridgeStore {
         for _ in 0..<4 where claimed.count < limit {
             let excluded = cap.full + budgets.exhausted + waiting
             let rows = try DueDelivery.fetchAll(
-                due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(excluded), (limit - claimed.count) * 2]
+                due, arguments: [nowSeconds, nowSeconds, Self.jsonArray(excluded), limit - claimed.count + Self.claimSlack]
             )
             guard !rows.isEmpty else { break }
             var skipped = false
@@ -107,6 +107,11 @@ extension SQLiteBridgeStore {
         }
         return claimed
     }
+
+    /// Candidates read beyond what a claim still needs, for the ones a subscription's cap or rate
+    /// budget turns away within the window (another window is read when more were turned away). Each
+    /// candidate costs a read of its event's payload, so the window stays close to the need.
+    static let claimSlack = 8
 
     /// Rate-limited subscriptions with a pending delivery whose next callback may not leave before
     /// `readyAt` (after `now`), from the buckets' time index.
