@@ -10,16 +10,33 @@ import Synchronization
 /// Sends due deliveries: claims them with a lease, signs and posts each through the curl transport,
 /// and records every attempt. A long-running service.
 ///
+/// Attempts on the wire and the store's writer work side by side: the dispatcher leases up to twice
+/// as many deliveries as it has slots (``DispatcherConfiguration/leaseCapacity``), so a finished
+/// attempt's slot takes the next claimed delivery at once, while one store transaction records a
+/// batch of outcomes and claims the leases they free. A slot is never idle waiting for the writer.
+///
 /// It sleeps while nothing is due: a commit that queues deliveries wakes it at once, a timer wakes
-/// it for the next scheduled retry, and finished attempts wake it to record them and refill their
-/// slots: at once when lightly loaded, once per claim batch under load (one transaction records the
-/// outcomes and claims their slots' next deliveries). On graceful shutdown it stops claiming and
-/// lets attempts in flight finish (each is bounded by the delivery timeout).
+/// it for the next scheduled retry, and finished attempts wake it to record them and claim again:
+/// at once when lightly loaded, once per claim batch under load. On graceful shutdown it stops
+/// claiming, releases the claimed deliveries not started yet, and lets attempts in flight finish
+/// (each is bounded by the delivery timeout).
 public final class Dispatcher: Service {
+    /// A claimed delivery waiting for a slot: its signing keys, and when it was claimed (on `uptime`).
+    private struct Queued {
+        var delivery: ClaimedDelivery
+        var keys: [WebhookSigner.Key]
+        var claimedAt: Duration
+    }
+
     private struct State {
-        /// Attempts in flight per subscription, against the per-subscription cap.
-        var inFlight: InFlightCap
-        var total = 0
+        /// Claimed and not started yet, in claim order (leased to this dispatcher).
+        var queued: [Queued] = []
+        /// Attempts on the wire: at most `concurrency` in all, and the per-subscription limit each.
+        var running = 0
+        var onWire: InFlightCap
+        /// Leases this dispatcher holds per subscription: queued, on the wire, and finished but not
+        /// yet recorded (the cap the store's claim enforces).
+        var leased: InFlightCap
         /// Claims made so far (each claim's id ends in its number).
         var claims = 0
         var finished: [CompletedAttempt] = []
@@ -31,6 +48,9 @@ public final class Dispatcher: Service {
         var batchTimerArmed = false
         /// Signing keys by secret text, prepared once (the loop drops them when secrets change a lot).
         var keys: [String: WebhookSigner.Key] = [:]
+
+        /// Leases that stay held once `finished` is recorded.
+        var busy: Int { running + queued.count }
     }
 
     private let store: any DeliveryStore
@@ -66,7 +86,12 @@ public final class Dispatcher: Service {
         self.store = store
         self.transport = transport
         self.configuration = configuration
-        state = Mutex(State(inFlight: InFlightCap(limit: configuration.perSubscriptionLimit)))
+        state = Mutex(
+            State(
+                onWire: InFlightCap(limit: configuration.perSubscriptionLimit),
+                leased: InFlightCap(limit: configuration.leasesPerSubscription)
+            )
+        )
         self.clock = clock
         self.uptime = clock.stopwatch()
         self.now = now
@@ -105,8 +130,8 @@ public final class Dispatcher: Service {
                 // failing must not keep finished attempts from being recorded.
                 let turn = state.withLock { self.plan(&$0, anySlot: waited, recordFirst: failures > 0) }
                 do {
-                    let (refill, claimed) = try await take(turn)
-                    start(claimed, in: &group)
+                    let refill = try await take(turn)
+                    startQueued(in: &group)
                     // Only a claim that went through ends the backoff (a record-only turn proves nothing
                     // about the claim that failed).
                     if turn.claim > 0 { failures = 0 }
@@ -129,20 +154,23 @@ public final class Dispatcher: Service {
                     timer?.cancel()
                     timer = startTimer(after: delay)
                 }
-                if turn.stopping, state.withLock({ $0.total == 0 && $0.finished.isEmpty }) { break }
+                if turn.stopping, state.withLock({ $0.busy == 0 && $0.finished.isEmpty }) { break }
                 guard await wakeIterator.next() != nil else { break }
             }
             timer?.cancel()
             group.cancelAll()
         }
-        // Whatever finished after the loop stopped.
-        let left = state.withLock { self.plan(&$0, anySlot: false, recordFirst: true) }
+        // Whatever finished after the loop stopped, and the claimed deliveries never started (given back).
+        let left = state.withLock { state in
+            state.stopping = true
+            return self.plan(&state, anySlot: false, recordFirst: true)
+        }
         _ = try? await take(left)
     }
 
     /// With slots free and nothing more due: a timer for the next due row (or lease running out).
     private func idleTimer() async -> Task<Void, Never>? {
-        let cap = state.withLock { $0.inFlight }
+        let cap = state.withLock { $0.leased }
         do {
             return startTimer(until: try await store.nextDeliveryWakeTime(now: now(), cap: cap))
         } catch {
@@ -171,33 +199,35 @@ public final class Dispatcher: Service {
 
     /// Decides a turn and takes its outcomes out of `finished` (``take(_:)`` puts them back if the
     /// store refuses them). Under load, outcomes wait for a claim batch (one transaction for many
-    /// attempts) and free slots are refilled in batches: one claim for many slots instead of one per
-    /// finished attempt. With nothing in flight, any free slot claims at once (no added latency when
-    /// idle), and so does one that has waited `batchWindow`. `recordFirst`: outcomes to record are
-    /// recorded without a claim (after a failed turn, and once the loop has stopped).
+    /// attempts) and free leases are claimed in batches: one claim for many instead of one per
+    /// finished attempt; the claimed deliveries queued meanwhile keep every slot busy. With nothing
+    /// leased, any free lease claims at once (no added latency when idle), and so does one that has
+    /// waited `batchWindow`. `recordFirst`: outcomes to record are recorded without a claim (after a
+    /// failed turn, and once the loop has stopped). Once stopping, the queued deliveries are released.
     private func plan(_ state: inout State, anySlot: Bool, recordFirst: Bool) -> Turn {
+        if state.stopping { releaseQueued(&state) }
         var outcomes: [CompletedAttempt] = []
         if outcomesDue(state) {
             outcomes = state.finished
             state.finished.removeAll(keepingCapacity: true)
             state.oldestUnrecorded = nil
         }
-        var cap = state.inFlight
+        var cap = state.leased
         for attempt in outcomes { cap.remove(attempt.subscriptionID) }
-        // In flight once these outcomes are recorded (finished ones still waiting count as busy).
-        let busy = state.total - outcomes.count
-        let free = state.stopping ? 0 : configuration.concurrency - busy
+        // Leased once these outcomes are recorded (finished ones still waiting count as leased).
+        let busy = state.busy + state.finished.count
+        let free = state.stopping ? 0 : configuration.leaseCapacity - busy
         let refill: Refill = free <= 0 ? .full : .waitingForBatch
         let claiming = !(recordFirst && !outcomes.isEmpty)
         let claimNow = claiming && free > 0 && (busy == 0 || anySlot || free >= configuration.claimBatch)
         return Turn(outcomes: outcomes, claim: claimNow ? free : 0, cap: cap, stopping: state.stopping, refillWithoutClaim: refill)
     }
 
-    /// Records the turn's outcomes and claims in one transaction; returns the claims to start (their
-    /// slots are already counted). On failure the outcomes go back to `finished` (they are retried;
-    /// nothing was claimed).
-    private func take(_ turn: Turn) async throws -> (Refill, [ClaimedDelivery]) {
-        guard !turn.outcomes.isEmpty || turn.claim > 0 else { return (turn.refillWithoutClaim, []) }
+    /// Records the turn's outcomes and claims in one transaction, and queues the claimed deliveries
+    /// (their leases already counted). On failure the outcomes go back to `finished` (they are
+    /// retried; nothing was claimed).
+    private func take(_ turn: Turn) async throws -> Refill {
+        guard !turn.outcomes.isEmpty || turn.claim > 0 else { return turn.refillWithoutClaim }
         // Every claim has an id of its own (this dispatcher's, plus a count): an attempt is recorded only
         // while its own claim holds the lease, never over a later claim of the same row.
         let claimID = turn.claim == 0 ? "" : state.withLock { state -> String in
@@ -205,6 +235,8 @@ public final class Dispatcher: Service {
             return "\(leaseOwner).\(state.claims)"
         }
         let request = ClaimRequest(limit: turn.claim, leaseOwner: claimID, leaseDuration: configuration.leaseDuration, cap: turn.cap)
+        // Before the claim: a queued delivery's lease is never older than this says.
+        let claimedAt = uptime()
         let result: OutboxTurn
         do {
             result = try await store.completeAttempts(turn.outcomes, thenClaim: request, now: now(), disableAfter: configuration.disableAfter)
@@ -224,41 +256,98 @@ public final class Dispatcher: Service {
                 metadata: ["subscription_id": "\(subscription.id)", "reason": "\(subscription.reason.text)"]
             )
         }
+        let keys = signingKeys(for: result.claimed)
         state.withLock { state in
-            for attempt in turn.outcomes {
-                state.total -= 1
-                state.inFlight.remove(attempt.subscriptionID)
+            for attempt in turn.outcomes { state.leased.remove(attempt.subscriptionID) }
+            for (delivery, keys) in zip(result.claimed, keys) {
+                state.leased.add(delivery.subscriptionID)
+                state.queued.append(Queued(delivery: delivery, keys: keys, claimedAt: claimedAt))
             }
-            for delivery in result.claimed { state.inFlight.add(delivery.subscriptionID) }
-            state.total += result.claimed.count
         }
-        guard turn.claim > 0 else { return (turn.refillWithoutClaim, []) }
-        return (result.claimed.count < turn.claim ? .idle : .full, result.claimed)
+        guard turn.claim > 0 else { return turn.refillWithoutClaim }
+        return result.claimed.count < turn.claim ? .idle : .full
     }
 
-    /// Starts one task per claimed delivery; each files its outcome in `finished` and wakes the loop
-    /// when a batch is due.
-    private func start(_ claimed: [ClaimedDelivery], in group: inout DiscardingTaskGroup) {
-        guard !claimed.isEmpty else { return }
-        let keys = signingKeys(for: claimed)
-        for (delivery, keys) in zip(claimed, keys) {
-            group.addTask { [self] in
-                let outcome = await self.attempt(delivery, keys: keys)
-                self.metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
-                self.observer?(delivery, outcome)
-                let (wakeLoop, firstOfBatch) = self.state.withLock { state in
-                    if state.finished.isEmpty { state.oldestUnrecorded = self.uptime() }
-                    state.finished.append(outcome)
-                    return (self.outcomesDue(state), state.finished.count == 1)
-                }
-                if wakeLoop {
-                    self.wake.yield()
-                } else if firstOfBatch {
-                    // Record it within the batch window even if the rest of the batch hangs.
-                    self.armBatchTimer()
-                }
-            }
+    /// Starts queued deliveries on free slots, one task per slot; each task goes on with the next
+    /// queued delivery when its attempt ends.
+    private func startQueued(in group: inout DiscardingTaskGroup) {
+        let ready = state.withLock { state -> [Queued] in
+            var ready: [Queued] = []
+            while let next = self.nextStartable(&state) { ready.append(next) }
+            return ready
         }
+        for first in ready {
+            group.addTask { await self.work(from: first) }
+        }
+    }
+
+    /// One slot: attempts `first`, files its outcome in `finished`, and goes on with the next queued
+    /// delivery that may start, until none is left; wakes the loop when a batch is due.
+    private func work(from first: Queued) async {
+        var next: Queued? = first
+        while let item = next {
+            let outcome = await self.attempt(item.delivery, keys: item.keys)
+            metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
+            observer?(item.delivery, outcome)
+            let (following, wakeLoop, firstOfBatch) = state.withLock { state in
+                state.running -= 1
+                state.onWire.remove(outcome.subscriptionID)
+                if state.finished.isEmpty { state.oldestUnrecorded = self.uptime() }
+                state.finished.append(outcome)
+                let following = state.stopping ? nil : self.nextStartable(&state)
+                return (following, self.outcomesDue(state), state.finished.count == 1)
+            }
+            if wakeLoop {
+                wake.yield()
+            } else if firstOfBatch {
+                // Record it within the batch window even if the rest of the batch hangs.
+                armBatchTimer()
+            }
+            next = following
+        }
+    }
+
+    /// Takes the first queued delivery whose subscription has room on the wire, if a slot is free,
+    /// and counts it as running. A queued delivery whose lease could run out before its attempt
+    /// would time out is released instead (filed as a `released` outcome): it waited too long
+    /// behind its subscription's own slow attempts, and another claim will send it.
+    private func nextStartable(_ state: inout State) -> Queued? {
+        guard state.running < configuration.concurrency, !state.queued.isEmpty else { return nil }
+        let now = uptime()
+        var index = 0
+        while index < state.queued.count {
+            let item = state.queued[index]
+            if now - item.claimedAt > configuration.longestQueueWait {
+                state.queued.remove(at: index)
+                if state.finished.isEmpty { state.oldestUnrecorded = now }
+                state.finished.append(released(item.delivery))
+                continue
+            }
+            if state.onWire.hasRoom(for: item.delivery.subscriptionID) {
+                state.queued.remove(at: index)
+                state.running += 1
+                state.onWire.add(item.delivery.subscriptionID)
+                return item
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Files every queued delivery as released (shutdown): nothing was sent, the lease is given back.
+    private func releaseQueued(_ state: inout State) {
+        guard !state.queued.isEmpty else { return }
+        if state.finished.isEmpty { state.oldestUnrecorded = uptime() }
+        state.finished += state.queued.map { released($0.delivery) }
+        state.queued.removeAll()
+    }
+
+    /// The outcome of a claimed delivery given back unsent.
+    private func released(_ delivery: ClaimedDelivery) -> CompletedAttempt {
+        CompletedAttempt(
+            deliveryID: delivery.id, subscriptionID: delivery.subscriptionID, leaseOwner: delivery.claimID,
+            attemptedAt: now(), latency: .zero, statusCode: nil, errorKind: nil, responseSnippet: nil, disposition: .released
+        )
     }
 
     /// Each delivery's signing keys (valid secrets only), from the cache of prepared keys.
@@ -277,14 +366,13 @@ public final class Dispatcher: Service {
         }
     }
 
-    /// Whether finished outcomes should be written now. Under load they are written (and the slots
-    /// they free refilled) once a claim batch has finished, not one transaction per attempt; when
-    /// the slots would be refilled anyway, nothing else is in flight, or on shutdown, at once. The
-    /// finishing attempts only wake the loop when this holds, so a busy loop wakes once per batch.
+    /// Whether finished outcomes should be written now. Under load they are written (and the leases
+    /// they free claimed again) once a claim batch has finished, not one transaction per attempt;
+    /// when nothing else is leased, or on shutdown, at once. The finishing attempts only wake the
+    /// loop when this holds, so a busy loop wakes once per batch.
     private func outcomesDue(_ state: State) -> Bool {
         guard !state.finished.isEmpty else { return false }
-        let stillRunning = state.total - state.finished.count
-        return state.stopping || stillRunning == 0 || configuration.concurrency - stillRunning >= configuration.claimBatch
+        return state.stopping || state.busy == 0 || configuration.leaseCapacity - state.busy >= configuration.claimBatch
             || state.oldestUnrecorded.map { uptime() - $0 >= Self.batchWindow } ?? false
     }
 

@@ -41,8 +41,20 @@ public struct DispatcherConfiguration: Sendable {
         self.responseSnippetBytes = responseSnippetBytes
     }
 
-    /// Free slots that trigger a refill while attempts are in flight.
+    /// Free leases that trigger a claim while deliveries are leased.
     var claimBatch: Int { max(1, min(16, concurrency / 4)) }
+
+    /// Deliveries leased at once: the slots' attempts plus as many claimed ahead, so a slot whose
+    /// attempt ends starts the next delivery without waiting for the store's writer.
+    var leaseCapacity: Int { concurrency * 2 }
+
+    /// Leases per subscription, on the wire or claimed ahead (the cap the claim enforces, across
+    /// replicas); at most `perSubscriptionLimit` of them are on the wire in one process.
+    var leasesPerSubscription: Int { perSubscriptionLimit * 2 }
+
+    /// How long a claimed delivery may wait for a slot: any longer and its lease could run out before
+    /// its attempt times out, so it is released instead (only behind a subscription's own slow attempts).
+    var longestQueueWait: Duration { leaseDuration - timeout - .seconds(5) }
 
     /// A lease outlives the longest possible attempt three times over, so it only runs out when its
     /// holder died (a queue whose visibility timeout is shorter than the HTTP timeout sends twice).

@@ -149,8 +149,62 @@ final class FlakyClaims: DeliveryStore {
     func deliveryWakeUps() -> AsyncStream<Void> { store.deliveryWakeUps() }
 }
 
+/// The real store, except that a turn with outcomes to record waits while `holding` is set (a
+/// writer busy for as long as the test likes); claim-only turns go through.
+final class HeldRecords: DeliveryStore {
+    let store: SQLiteBridgeStore
+    let holding = Mutex(true)
+    /// Turns with outcomes that have started waiting.
+    let waiting = Mutex(0)
+
+    init(_ store: SQLiteBridgeStore) { self.store = store }
+
+    func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
+        async throws(StoreError) -> OutboxTurn
+    {
+        if !attempts.isEmpty {
+            waiting.withLock { $0 += 1 }
+            // Bounded by the test: it opens the gate, or its harness cancels the dispatcher.
+            while holding.withLock({ $0 }), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+        return try await store.completeAttempts(attempts, thenClaim: claim, now: now, disableAfter: disableAfter)
+    }
+
+    func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
+        try await store.nextDeliveryWakeTime(now: now, cap: cap)
+    }
+
+    func deliveryWakeUps() -> AsyncStream<Void> { store.deliveryWakeUps() }
+}
+
 @Suite("Dispatcher")
 struct DispatcherTests {
+    /// Claiming ahead: 2 slots lease 4 deliveries, so when the first two attempts end their slots
+    /// send the other two at once, while the store has not even recorded the first outcomes (it is
+    /// held here). Without deliveries claimed ahead, only 2 callbacks could arrive until it records.
+    @Test("a slot whose attempt ended sends the next claimed delivery without waiting for the store to record")
+    func slotsDoNotWaitForTheWriter() async throws {
+        let held = Mutex<HeldRecords?>(nil)
+        try await DeliveryHarness.with(concurrency: 2, wrap: { store in
+            let wrapper = HeldRecords(store)
+            held.withLock { $0 = wrapper }
+            return wrapper
+        }) { harness in
+            let gate = try #require(held.withLock { $0 })
+            try await harness.subscribe("hook", events: [.finished])
+            let videos = (0..<4).map { "v\($0)" }
+            for video in videos { try await harness.observe(video, ["in_progressing"]) }
+            // One commit queues all four: one claim leases them.
+            try await harness.store.recordObservations(videos.map { Observation(videoID: $0, status: "finished") }, now: Date(), nextPollAt: Date())
+            #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "hook").count == 4 })
+            #expect(gate.waiting.withLock { $0 } >= 1, "a turn with outcomes is waiting for the store")
+            #expect(try await harness.deliveries(.succeeded).isEmpty, "no outcome recorded while the store is held")
+            gate.holding.withLock { $0 = false }
+            #expect(await harness.waitFor(.seconds(60)) { try await harness.deliveries(.succeeded).count == 4 })
+            #expect(harness.receiver.received(path: "hook").count == 4, "each sent once")
+        }
+    }
+
     @Test("a callback arrives signed; the official library and our verifier accept it")
     func success() async throws {
         try await DeliveryHarness.with { harness in
