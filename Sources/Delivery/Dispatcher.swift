@@ -21,19 +21,9 @@ import Synchronization
 /// claiming, releases the claimed deliveries not started yet, and lets attempts in flight finish
 /// (each is bounded by the delivery timeout).
 public final class Dispatcher: Service {
-    /// A claimed delivery waiting for a slot: its signing keys, and when it was claimed (on `uptime`).
-    private struct Queued {
-        var delivery: ClaimedDelivery
-        var keys: [WebhookSigner.Key]
-        var claimedAt: Duration
-    }
-
     private struct State {
-        /// Claimed and not started yet, in claim order (leased to this dispatcher).
-        var queued: [Queued] = []
-        /// Attempts on the wire: at most `concurrency` in all, and the per-subscription limit each.
-        var running = 0
-        var onWire: InFlightCap
+        /// Attempts on the wire and the deliveries claimed ahead of them (leased to this dispatcher).
+        var slots: Slots
         /// Leases this dispatcher holds per subscription: queued, on the wire, and finished but not
         /// yet recorded (the cap the store's claim enforces).
         var leased: InFlightCap
@@ -50,7 +40,7 @@ public final class Dispatcher: Service {
         var keys: [String: WebhookSigner.Key] = [:]
 
         /// Leases that stay held once `finished` is recorded.
-        var busy: Int { running + queued.count }
+        var busy: Int { slots.busy }
     }
 
     private let store: any DeliveryStore
@@ -88,7 +78,10 @@ public final class Dispatcher: Service {
         self.configuration = configuration
         state = Mutex(
             State(
-                onWire: InFlightCap(limit: configuration.perSubscriptionLimit),
+                slots: Slots(
+                    concurrency: configuration.concurrency, perSubscription: configuration.perSubscriptionLimit,
+                    longestWait: configuration.longestQueueWait
+                ),
                 leased: InFlightCap(limit: configuration.leasesPerSubscription)
             )
         )
@@ -261,7 +254,7 @@ public final class Dispatcher: Service {
             for attempt in turn.outcomes { state.leased.remove(attempt.subscriptionID) }
             for (delivery, keys) in zip(result.claimed, keys) {
                 state.leased.add(delivery.subscriptionID)
-                state.queued.append(Queued(delivery: delivery, keys: keys, claimedAt: claimedAt))
+                state.slots.enqueue(Slots.Waiting(delivery: delivery, keys: keys, claimedAt: claimedAt))
             }
         }
         guard turn.claim > 0 else { return turn.refillWithoutClaim }
@@ -271,8 +264,8 @@ public final class Dispatcher: Service {
     /// Starts queued deliveries on free slots, one task per slot; each task goes on with the next
     /// queued delivery when its attempt ends.
     private func startQueued(in group: inout DiscardingTaskGroup) {
-        let ready = state.withLock { state -> [Queued] in
-            var ready: [Queued] = []
+        let ready = state.withLock { state -> [Slots.Waiting] in
+            var ready: [Slots.Waiting] = []
             while let next = self.nextStartable(&state) { ready.append(next) }
             return ready
         }
@@ -283,15 +276,14 @@ public final class Dispatcher: Service {
 
     /// One slot: attempts `first`, files its outcome in `finished`, and goes on with the next queued
     /// delivery that may start, until none is left; wakes the loop when a batch is due.
-    private func work(from first: Queued) async {
-        var next: Queued? = first
+    private func work(from first: Slots.Waiting) async {
+        var next: Slots.Waiting? = first
         while let item = next {
             let outcome = await self.attempt(item.delivery, keys: item.keys)
             metrics.attempt(outcome: outcome.disposition.label, latency: outcome.latency)
             observer?(item.delivery, outcome)
             let (following, wakeLoop, firstOfBatch) = state.withLock { state in
-                state.running -= 1
-                state.onWire.remove(outcome.subscriptionID)
+                state.slots.finished(outcome.subscriptionID)
                 if state.finished.isEmpty { state.oldestUnrecorded = self.uptime() }
                 state.finished.append(outcome)
                 let following = state.stopping ? nil : self.nextStartable(&state)
@@ -307,39 +299,26 @@ public final class Dispatcher: Service {
         }
     }
 
-    /// Takes the first queued delivery whose subscription has room on the wire, if a slot is free,
-    /// and counts it as running. A queued delivery whose lease could run out before its attempt
-    /// would time out is released instead (filed as a `released` outcome): it waited too long
-    /// behind its subscription's own slow attempts, and another claim will send it.
-    private func nextStartable(_ state: inout State) -> Queued? {
-        guard state.running < configuration.concurrency, !state.queued.isEmpty else { return nil }
-        let now = uptime()
-        var index = 0
-        while index < state.queued.count {
-            let item = state.queued[index]
-            if now - item.claimedAt > configuration.longestQueueWait {
-                state.queued.remove(at: index)
-                if state.finished.isEmpty { state.oldestUnrecorded = now }
-                state.finished.append(released(item.delivery))
-                continue
-            }
-            if state.onWire.hasRoom(for: item.delivery.subscriptionID) {
-                state.queued.remove(at: index)
-                state.running += 1
-                state.onWire.add(item.delivery.subscriptionID)
-                return item
-            }
-            index += 1
+    /// The next claimed delivery to start on a free slot (see ``Slots/next(now:expired:)``); the ones
+    /// that waited too long behind their subscription's own slow attempts are filed as `released`
+    /// outcomes: another claim will send them, before their lease could run out under an attempt.
+    private func nextStartable(_ state: inout State) -> Slots.Waiting? {
+        var expired: [ClaimedDelivery] = []
+        let next = state.slots.next(now: uptime(), expired: &expired)
+        if !expired.isEmpty {
+            if state.finished.isEmpty { state.oldestUnrecorded = uptime() }
+            state.finished += expired.map(released)
         }
-        return nil
+        return next
     }
 
-    /// Files every queued delivery as released (shutdown): nothing was sent, the lease is given back.
+    /// Files every claimed delivery not started yet as released (shutdown): nothing was sent, the
+    /// lease is given back.
     private func releaseQueued(_ state: inout State) {
-        guard !state.queued.isEmpty else { return }
+        let unsent = state.slots.drain()
+        guard !unsent.isEmpty else { return }
         if state.finished.isEmpty { state.oldestUnrecorded = uptime() }
-        state.finished += state.queued.map { released($0.delivery) }
-        state.queued.removeAll()
+        state.finished += unsent.map(released)
     }
 
     /// The outcome of a claimed delivery given back unsent.
