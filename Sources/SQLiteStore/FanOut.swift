@@ -59,6 +59,27 @@ extension SQLiteBridgeStore {
     }
 
     /// A new event to every subscription of its tenant that takes it.
+    /// Fans out events appended in this transaction, which have consecutive sequence numbers, with one
+    /// statement: deliveries in event order, then subscription order, as one ``fanOut(_:event:now:)``
+    /// per event would make them (a poll batch of 2,500 changes was 2,500 statements).
+    static func fanOut(_ db: Database, events: [StoredEvent], now: Date) throws -> Int {
+        guard let first = events.first?.sequence, let last = events.last?.sequence else { return 0 }
+        // Appended one after another in one transaction they are consecutive; should they ever not be,
+        // each is fanned out on its own.
+        guard last - first + 1 == Int64(events.count) else {
+            return try events.reduce(0) { count, event in count + (try fanOut(db, event: event, now: now)) }
+        }
+        return try enqueueDeliveries(
+            db,
+            pairs: """
+                FROM events e JOIN subscriptions s ON s.tenant = e.tenant WHERE e.seq BETWEEN ? AND ? AND \(subscriptionTakesEvent)
+                ORDER BY e.seq, s.id
+                """,
+            arguments: [first, last],
+            now: now
+        )
+    }
+
     static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {
         try enqueueDeliveries(
             db,

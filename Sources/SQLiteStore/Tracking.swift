@@ -49,6 +49,7 @@ extension SQLiteBridgeStore {
             {
                 let transition = StatusRules.apply(initial, to: try Self.trackingState(from: row))
                 try self.record(transition, of: initial, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
+                report.deliveriesCreated += try Self.fanOut(db, events: report.events, now: now)
             }
             guard let video = try Self.fetchVideo(db, tenant: tenant, videoID: videoID) else {
                 throw StoreError.invalidData("tracked video vanished")
@@ -154,6 +155,8 @@ extension SQLiteBridgeStore {
                 let transition = StatusRules.apply(observation, to: try Self.trackingState(from: row))
                 try self.record(transition, of: observation, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
             }
+            // The batch's events fanned out in one statement, in event order.
+            report.deliveriesCreated += try Self.fanOut(db, events: report.events, now: now)
             return report
         }
         notifyCommitted(report)
@@ -229,7 +232,7 @@ extension SQLiteBridgeStore {
     }
 
     /// Writes one row's transition (computed once by the caller): the video's new state and, for a
-    /// change, its event and the event's deliveries.
+    /// change, its event (appended to `report.events`; the caller fans the new events out).
     private func record(
         _ transition: Transition,
         of observation: Observation,
@@ -263,9 +266,7 @@ extension SQLiteBridgeStore {
             type: change.type, timestamp: now, videoID: observation.videoID, status: change.status,
             previousStatus: change.previousStatus, videoURL: change.videoURL
         )
-        let event = try Self.appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now)
-        report.events.append(event)
-        report.deliveriesCreated += try Self.fanOut(db, event: event, now: now)
+        report.events.append(try Self.appendEvent(db, tenant: tenant, type: change.type, videoID: observation.videoID, payload: payload, now: now))
     }
 
     static func ensureTenant(_ db: Database, _ tenant: String, now: Date) throws {
