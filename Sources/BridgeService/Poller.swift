@@ -305,22 +305,32 @@ public final class Poller: Service {
         // clock jitter between the sleep and the wall clock never skips a cycle). What the list shows
         // unchanged is shown again by the next list: it is not rewritten every cycle.
         let nextPollAt = started + configuration.interval * 0.9
-        var recorded = ObservationReport()
         for (observations, repeats) in [(seen.listed, listRepeats), (seen.fetched, RepeatWrites.always)] {
             for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
                 let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
-                recorded.merge(
-                    try await store.recordObservations(
-                        chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: account.scope
-                    )
+                let recorded = try await store.recordObservations(
+                    chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: account.scope
                 )
+                // Counted and logged per batch: a burst's events (each with its payload) are not all
+                // held until the cycle ends.
+                report.events += recorded.events.count
+                note(recorded)
             }
         }
         report.phase("record", at: now(), since: &mark)
         try await backOff(seen.failed, scope: account.scope, fence: fence)
         report.observations += seen.unchanged + seen.listed.count + seen.fetched.count
         report.unobservable += seen.failed.count
-        report.events += recorded.events.count
+        if let throttled = seen.throttled {
+            _ = backOff(index, after: throttled)
+            return throttled.kind
+        }
+        resetFailures(of: index)
+        return nil
+    }
+
+    /// Metrics and logs for one recorded batch.
+    private func note(_ recorded: ObservationReport) {
         for id in recorded.wentBackwards {
             logger.info("status went backwards; recorded without an event", metadata: ["video_id": "\(id)"])
         }
@@ -331,12 +341,6 @@ public final class Poller: Service {
                 metadata: ["video_id": "\(event.videoID ?? "")", "event_id": "\(event.id)", "type": "\(event.type.rawValue)"]
             )
         }
-        if let throttled = seen.throttled {
-            _ = backOff(index, after: throttled)
-            return throttled.kind
-        }
-        resetFailures(of: index)
-        return nil
     }
 
     // MARK: - Steps
