@@ -41,6 +41,13 @@ public final class Dispatcher: Service {
 
         /// Leases that stay held once `finished` is recorded.
         var busy: Int { slots.busy }
+
+        /// Files outcomes to record; the batch window runs from the first one waiting.
+        mutating func file(_ outcomes: [CompletedAttempt], at now: Duration) {
+            guard !outcomes.isEmpty else { return }
+            if finished.isEmpty { oldestUnrecorded = now }
+            finished += outcomes
+        }
     }
 
     private let store: any DeliveryStore
@@ -284,8 +291,7 @@ public final class Dispatcher: Service {
             observer?(item.delivery, outcome)
             let (following, wakeLoop, firstOfBatch) = state.withLock { state in
                 state.slots.finished(outcome.subscriptionID)
-                if state.finished.isEmpty { state.oldestUnrecorded = self.uptime() }
-                state.finished.append(outcome)
+                state.file([outcome], at: self.uptime())
                 let following = state.stopping ? nil : self.nextStartable(&state)
                 return (following, self.outcomesDue(state), state.finished.count == 1)
             }
@@ -304,21 +310,16 @@ public final class Dispatcher: Service {
     /// outcomes: another claim will send them, before their lease could run out under an attempt.
     private func nextStartable(_ state: inout State) -> Slots.Waiting? {
         var expired: [ClaimedDelivery] = []
-        let next = state.slots.next(now: uptime(), expired: &expired)
-        if !expired.isEmpty {
-            if state.finished.isEmpty { state.oldestUnrecorded = uptime() }
-            state.finished += expired.map(released)
-        }
+        let now = uptime()
+        let next = state.slots.next(now: now, expired: &expired)
+        state.file(expired.map(released), at: now)
         return next
     }
 
     /// Files every claimed delivery not started yet as released (shutdown): nothing was sent, the
     /// lease is given back.
     private func releaseQueued(_ state: inout State) {
-        let unsent = state.slots.drain()
-        guard !unsent.isEmpty else { return }
-        if state.finished.isEmpty { state.oldestUnrecorded = uptime() }
-        state.finished += unsent.map(released)
+        state.file(state.slots.drain().map(released), at: uptime())
     }
 
     /// The outcome of a claimed delivery given back unsent.
