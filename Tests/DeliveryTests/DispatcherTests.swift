@@ -262,6 +262,9 @@ struct DispatcherTests {
             try await harness.subscribe("hook")
             try await harness.observe("v1", ["pending"])
             #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 1 })
+            // Idle (asleep for its longest wait) before claims start failing: a turn still under way could
+            // otherwise see v2's commit as a second wake-up and fail twice before the first backoff.
+            #expect(await clock.waitForSleeper(remaining: .seconds(60)), "idle: \(clock.pendingSleeps)")
             store.failing.withLock { $0 = true }
             try await harness.observe("v2", ["pending"])
             for delay in [200, 400, 800] as [Int64] {
