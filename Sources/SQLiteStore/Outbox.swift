@@ -112,16 +112,9 @@ extension SQLiteBridgeStore {
     /// The rows of ``dueDeliveryDetailsSQL``, read with SQLite's C API: the claim's candidates
     /// (decoding them through GRDB's generic row access took a quarter of a claim's time).
     static func dueDeliveries(_ db: Database, _ statement: Statement, arguments: StatementArguments) throws -> [DueDelivery] {
-        try statement.setArguments(arguments)
-        let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
         var rows: [DueDelivery] = []
-        while true {
-            let step = sqlite3_step(handle)
-            if step == SQLITE_DONE { return rows }
-            guard step == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: step), message: db.lastErrorMessage) }
-            rows.append(try DueDelivery(handle))
-        }
+        try forEachRow(db, statement, arguments: arguments) { rows.append(try DueDelivery($0)) }
+        return rows
     }
 
     /// Candidates read beyond what a claim still needs, for the ones a subscription's cap or rate

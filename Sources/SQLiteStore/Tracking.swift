@@ -117,15 +117,9 @@ extension SQLiteBridgeStore {
                     WHERE terminal = 0 AND video_id IN (SELECT value FROM json_each(?)) AND \(Self.inScope)
                     """
             )
-            try scan.setArguments([ids] + Self.scopeArguments(scope))
-            let handle = scan.sqliteStatement
-            defer { sqlite3_reset(handle) }
-            while true {
-                let step = sqlite3_step(handle)
-                if step == SQLITE_DONE { break }
-                guard step == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: step), message: db.lastErrorMessage) }
+            try Self.forEachRow(db, scan, arguments: [ids] + Self.scopeArguments(scope)) { handle in
                 let rowID = sqlite3_column_int64(handle, 0)
-                guard let videoID = Self.text(handle, 1), let order = position[videoID] else { continue }
+                guard let videoID = Self.text(handle, 1), let order = position[videoID] else { return }
                 let observation = batch[order]
                 // The same test the poller applies to a due video's known answer (one definition of a repeat).
                 if let observed = Self.text(handle, 2),
@@ -161,12 +155,6 @@ extension SQLiteBridgeStore {
         }
         notifyCommitted(report)
         return report
-    }
-
-    /// Column `index` of the statement's current row as text; nil for NULL.
-    static func text(_ handle: SQLiteStatement, _ index: Int32) -> String? {
-        guard let bytes = sqlite3_column_text(handle, index) else { return nil }
-        return String(cString: bytes)
     }
 
     /// Videos the upstream would not show this cycle (missing from the list and `video.get` failed)
@@ -298,18 +286,12 @@ extension SQLiteBridgeStore {
     /// when the list is recorded.
     public func dueVideos(now: Date, limit: Int, repeats: RepeatWrites, scope: TenantScope) async throws(StoreError) -> [DueVideo] {
         try await read { db in
-            let statement = try db.cachedStatement(sql: Self.dueVideosSQL)
-            try statement.setArguments([now.unixSeconds] + Self.scopeArguments(scope) + [limit])
-            let handle = statement.sqliteStatement
-            defer { sqlite3_reset(handle) }
             // Sized for the table's live rows up front: growing a 100,000-entry map rehashes every key.
             let live = min(limit, try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM videos WHERE terminal = 0") ?? 0)
             var due = DueList(capacity: live)
-            while true {
-                let step = sqlite3_step(handle)
-                if step == SQLITE_DONE { break }
-                guard step == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: step), message: db.lastErrorMessage) }
-                guard let videoID = Self.text(handle, 1) else { continue }
+            let statement = try db.cachedStatement(sql: Self.dueVideosSQL)
+            try Self.forEachRow(db, statement, arguments: [now.unixSeconds] + Self.scopeArguments(scope) + [limit]) { handle in
+                guard let videoID = Self.text(handle, 1) else { return }
                 var unchanged: KnownObservation?
                 if let status = Self.text(handle, 2) {
                     let lastSeen = sqlite3_column_type(handle, 4) == SQLITE_NULL ? nil : sqlite3_column_double(handle, 4)
