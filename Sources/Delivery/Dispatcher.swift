@@ -24,9 +24,8 @@ public final class Dispatcher: Service {
     private struct State {
         /// Attempts on the wire and the deliveries claimed ahead of them (leased to this dispatcher).
         var slots: Slots
-        /// Leases this dispatcher holds per subscription: queued, on the wire, and finished but not
-        /// yet recorded (the cap the store's claim enforces).
-        var leased: InFlightCap
+        /// Leases a subscription may hold (the cap the store's claim enforces).
+        let leasesPerSubscription: Int
         /// Claims made so far (each claim's id ends in its number).
         var claims = 0
         var finished: [CompletedAttempt] = []
@@ -41,6 +40,15 @@ public final class Dispatcher: Service {
 
         /// Leases that stay held once `finished` is recorded.
         var busy: Int { slots.busy }
+
+        /// Leases this dispatcher holds per subscription: on the wire, waiting for a slot, and finished
+        /// but not yet recorded. Counted from those, so it cannot drift from them.
+        var leased: InFlightCap {
+            var cap = InFlightCap(limit: leasesPerSubscription, counts: slots.onWire.counts)
+            for item in slots.waiting { cap.add(item.delivery.subscriptionID) }
+            for outcome in finished { cap.add(outcome.subscriptionID) }
+            return cap
+        }
 
         /// Files outcomes to record; the batch window runs from the first one waiting.
         mutating func file(_ outcomes: [CompletedAttempt], at now: Duration) {
@@ -89,7 +97,7 @@ public final class Dispatcher: Service {
                     concurrency: configuration.concurrency, perSubscription: configuration.perSubscriptionLimit,
                     longestWait: configuration.longestQueueWait
                 ),
-                leased: InFlightCap(limit: configuration.leasesPerSubscription)
+                leasesPerSubscription: configuration.leasesPerSubscription
             )
         )
         self.clock = clock
@@ -212,8 +220,8 @@ public final class Dispatcher: Service {
             state.finished.removeAll(keepingCapacity: true)
             state.oldestUnrecorded = nil
         }
-        var cap = state.leased
-        for attempt in outcomes { cap.remove(attempt.subscriptionID) }
+        // Taken out of `finished` above: the leases this turn's outcomes free are no longer counted.
+        let cap = state.leased
         // Leased once these outcomes are recorded (finished ones still waiting count as leased).
         let busy = state.busy + state.finished.count
         let free = state.stopping ? 0 : configuration.leaseCapacity - busy
@@ -258,9 +266,7 @@ public final class Dispatcher: Service {
         }
         let keys = signingKeys(for: result.claimed)
         state.withLock { state in
-            for attempt in turn.outcomes { state.leased.remove(attempt.subscriptionID) }
             for (delivery, keys) in zip(result.claimed, keys) {
-                state.leased.add(delivery.subscriptionID)
                 state.slots.enqueue(Slots.Waiting(delivery: delivery, keys: keys, claimedAt: claimedAt))
             }
         }
