@@ -119,8 +119,8 @@ if wanted("cycle") {
 /// One burst on a fresh file: written as the poller writes it, then drained in turns of `perTurn`
 /// (each records the previous turn's claims as successes and claims as many again, at most 2 × 16
 /// leases per subscription, as the dispatcher does under load). Returns (outbox rows, write
-/// seconds, deliveries, drain seconds, turns).
-func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int, Double, Int) {
+/// seconds, SQLite's peak memory while writing in bytes, deliveries, drain seconds, turns).
+func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int64, Int, Double, Int) {
     let burstVideos = 10_000
     let outbox = try SQLiteBridgeStore(path: directory.appendingPathComponent("\(name).sqlite").path)
     let burstIDs = (0..<burstVideos).map { String(format: "b%031x", $0) }
@@ -133,6 +133,7 @@ func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int, 
     for index in 0..<4 {
         try await outbox.createSubscription(NewSubscription(tenant: "acme", url: "https://hooks.example.com/s\(index)", secret: "whsec_b"), now: now)
     }
+    _ = SQLiteMemory.highWater(reset: true)
     let (rows, writeTime) = try await measure {
         var rows = 0
         for start in stride(from: 0, to: burstIDs.count, by: 2_500) {
@@ -142,6 +143,7 @@ func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int, 
         }
         return rows
     }
+    let writeMemory = SQLiteMemory.highWater(reset: true)
     let ((turns, delivered), drainTime) = try await measure {
         var outcomes: [CompletedAttempt] = []
         var turns = 0
@@ -160,7 +162,7 @@ func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int, 
         } while !outcomes.isEmpty
         return (turns, delivered)
     }
-    return (rows, writeTime, delivered, drainTime, turns)
+    return (rows, writeTime, writeMemory, delivered, drainTime, turns)
 }
 
 if wanted("outbox") {
@@ -170,10 +172,10 @@ if wanted("outbox") {
     print("outbox turns (SQLite, 10,000 videos × 4 subscriptions, no HTTP; alternating runs):")
     for round in 1...2 {
         for size in sizes {
-            let (rows, writeTime, delivered, drainTime, turns) = try await outboxRun("outbox-\(round)-\(size)", perTurn: size)
+            let (rows, writeTime, writeMemory, delivered, drainTime, turns) = try await outboxRun("outbox-\(round)-\(size)", perTurn: size)
             print(String(
-                format: "  burst written (2,500 changes per transaction) %5.1f µs per row; drained %3d per turn: %5.1f µs per delivery, %6.0f deliveries/s (%d turns)",
-                writeTime / Double(rows) * 1e6, size, drainTime / Double(max(delivered, 1)) * 1e6, Double(delivered) / drainTime, turns
+                format: "  burst written (2,500 changes per transaction) %5.1f µs per row, SQLite memory peak %4.2f MB; drained %3d per turn: %5.1f µs per delivery, %6.0f deliveries/s (%d turns)",
+                writeTime / Double(rows) * 1e6, Double(writeMemory) / 1e6, size, drainTime / Double(max(delivered, 1)) * 1e6, Double(delivered) / drainTime, turns
             ))
         }
     }

@@ -59,26 +59,45 @@ extension SQLiteBridgeStore {
     }
 
     /// A new event to every subscription of its tenant that takes it.
-    /// Fans out events appended in this transaction, which have consecutive sequence numbers, with one
-    /// statement: deliveries in event order, then subscription order, as one ``fanOut(_:event:now:)``
-    /// per event would make them (a poll batch of 2,500 changes was 2,500 statements).
-    static func fanOut(_ db: Database, events: [StoredEvent], now: Date) throws -> Int {
+    /// Fans out events appended in this transaction, which have consecutive sequence numbers, a few
+    /// statements for the lot: deliveries in event order, then subscription order, as one
+    /// ``fanOut(_:event:now:)`` per event would make them (a poll batch of 2,500 changes was 2,500
+    /// statements). Each statement makes about `rowsPerStatement` rows at most (see
+    /// ``fanOutRowsPerStatement``).
+    static func fanOut(_ db: Database, events: [StoredEvent], now: Date, rowsPerStatement: Int = fanOutRowsPerStatement) throws -> Int {
         guard let first = events.first?.sequence, let last = events.last?.sequence else { return 0 }
         // Appended one after another in one transaction they are consecutive; should they ever not be,
         // each is fanned out on its own.
         guard last - first + 1 == Int64(events.count) else {
             return try events.reduce(0) { count, event in count + (try fanOut(db, event: event, now: now)) }
         }
-        return try enqueueDeliveries(
-            db,
-            pairs: """
-                FROM events e JOIN subscriptions s ON s.tenant = e.tenant WHERE e.seq BETWEEN ? AND ? AND \(subscriptionTakesEvent)
-                ORDER BY e.seq, s.id
-                """,
-            arguments: [first, last],
-            now: now
-        )
+        // Events per statement: the most subscriptions any tenant has bounds the rows each event makes.
+        let widest = try Int.fetchOne(
+            cached: db, sql: "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM subscriptions GROUP BY tenant)"
+        ) ?? 0
+        let step = max(1, rowsPerStatement / max(1, widest))
+        var made = 0
+        for start in stride(from: first, through: last, by: step) {
+            made += try enqueueDeliveries(
+                db,
+                pairs: """
+                    FROM events e JOIN subscriptions s ON s.tenant = e.tenant WHERE e.seq BETWEEN ? AND ? AND \(subscriptionTakesEvent)
+                    ORDER BY e.seq, s.id
+                    """,
+                arguments: [start, min(start + Int64(step) - 1, last)],
+                now: now
+            )
+        }
+        return made
     }
+
+    /// Outbox rows one fan-out statement makes at most (about). Inside a transaction, a statement that
+    /// writes several rows keeps a statement journal so that it alone can be undone, and with
+    /// `temp_store = MEMORY` that journal is in memory: each page the cache spills while the statement
+    /// runs is copied into it. A 10,000-row statement (2,500 changes × 4 subscriptions) took SQLite's
+    /// memory to 2.1 MB against 1.5 MB for statements of 1,000 rows (1.4 MB with the journal in a file);
+    /// 40,000 rows to 5.4 MB (BENCHMARKS.md). Statements of ~1,000 rows keep it near the page cache's.
+    static let fanOutRowsPerStatement = 1_024
 
     static func fanOut(_ db: Database, event: StoredEvent, now: Date) throws -> Int {
         try enqueueDeliveries(
