@@ -287,39 +287,44 @@ public final class Poller: Service {
     private func poll(
         _ account: UpstreamAccounts.Account, index: Int, started: Date, fence: PollerTerm?, report: inout CycleReport, mark: inout Date
     ) async throws -> String? {
-        let due = try await store.dueVideos(now: started, limit: 200_000, repeats: listRepeats, scope: account.scope)
-        report.phase("due", at: now(), since: &mark)
-        report.due += due.count
-        guard !due.isEmpty else {
-            resetFailures(of: index)
-            return nil
-        }
-        let seen: Seen
+        var seen: Seen
         do {
-            seen = try await observe(due, account: account, index: index, report: &report)
-        } catch {
-            throw AccountFailure(error: error)
-        }
+            let due = try await store.dueVideos(now: started, limit: 200_000, repeats: listRepeats, scope: account.scope)
+            report.phase("due", at: now(), since: &mark)
+            report.due += due.count
+            guard !due.isEmpty else {
+                resetFailures(of: index)
+                return nil
+            }
+            do {
+                seen = try await observe(due, account: account, index: index, report: &report)
+            } catch {
+                throw AccountFailure(error: error)
+            }
+        }  // The due list (one entry per live video) is let go here, before the writes.
         report.phase("observe", at: now(), since: &mark)
         // Due again when the next cycle starts, one interval after this one started (a tenth early, so
         // clock jitter between the sleep and the wall clock never skips a cycle). What the list shows
         // unchanged is shown again by the next list: it is not rewritten every cycle.
         let nextPollAt = started + configuration.interval * 0.9
-        for (observations, repeats) in [(seen.listed, listRepeats), (seen.fetched, RepeatWrites.always)] {
-            for start in stride(from: 0, to: observations.count, by: configuration.recordBatch) {
-                let chunk = Array(observations[start..<min(start + configuration.recordBatch, observations.count)])
-                let recorded = try await store.recordObservations(
-                    chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: account.scope
-                )
-                // Counted and logged per batch: a burst's events (each with its payload) are not all
-                // held until the cycle ends.
-                report.events += recorded.events.count
-                note(recorded)
-            }
+        let observed = seen.listed.count + seen.fetched.count
+        // Recorded batch by batch, each batch's observations let go once written: a burst's
+        // observations are not all held until its last batch commits.
+        var batches = seen.batches(of: configuration.recordBatch, listed: listRepeats)
+        for index in batches.indices {
+            let (chunk, repeats) = batches[index]
+            batches[index].observations = []
+            let recorded = try await store.recordObservations(
+                chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: account.scope
+            )
+            // Counted and logged per batch: a burst's events (each with its payload) are not all
+            // held until the cycle ends.
+            report.events += recorded.events.count
+            note(recorded)
         }
         report.phase("record", at: now(), since: &mark)
         try await backOff(seen.failed, scope: account.scope, fence: fence)
-        report.observations += seen.unchanged + seen.listed.count + seen.fetched.count
+        report.observations += seen.unchanged + observed
         report.unobservable += seen.failed.count
         if let throttled = seen.throttled {
             _ = backOff(index, after: throttled)
@@ -356,6 +361,20 @@ public final class Poller: Service {
         var fetched: [Observation] = []
         var failed: [(id: String, kind: String)] = []
         var throttled: UpstreamError?
+
+        /// The observations to record, `size` per batch, listed ones first (with `listed` as their
+        /// repeat policy; fetched ones are always written). Takes them out of `listed` and `fetched`.
+        mutating func batches(of size: Int, listed policy: RepeatWrites) -> [(observations: [Observation], repeats: RepeatWrites)] {
+            var batches: [(observations: [Observation], repeats: RepeatWrites)] = []
+            for (observations, repeats) in [(listed, policy), (fetched, RepeatWrites.always)] {
+                for start in stride(from: 0, to: observations.count, by: size) {
+                    batches.append((Array(observations[start..<min(start + size, observations.count)]), repeats))
+                }
+            }
+            listed = []
+            fetched = []
+            return batches
+        }
     }
 
     /// How list answers that repeat a row are written: refreshed about once a minute, not every cycle.
