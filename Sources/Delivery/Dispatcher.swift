@@ -10,7 +10,7 @@ import Synchronization
 /// Sends due deliveries: claims them with a lease, signs and posts each through the curl transport,
 /// and records every attempt. A long-running service.
 ///
-/// Attempts on the wire and the store's writer work side by side: the dispatcher leases up to twice
+/// Attempts on the wire and the store's writer work side by side: the dispatcher leases up to four times
 /// as many deliveries as it has slots (``DispatcherConfiguration/leaseCapacity``), so a finished
 /// attempt's slot takes the next claimed delivery at once, while one store transaction records a
 /// batch of outcomes and claims the leases they free. A slot is never idle waiting for the writer.

@@ -179,7 +179,7 @@ final class HeldRecords: DeliveryStore {
 
 @Suite("Dispatcher")
 struct DispatcherTests {
-    /// Claiming ahead: 2 slots lease 4 deliveries, so when the first two attempts end their slots
+    /// Claiming ahead: 2 slots lease all 4 deliveries (up to 8), so when the first two attempts end their slots
     /// send the other two at once, while the store has not even recorded the first outcomes (it is
     /// held here). Without deliveries claimed ahead, only 2 callbacks could arrive until it records.
     @Test("a slot whose attempt ended sends the next claimed delivery without waiting for the store to record")
