@@ -28,6 +28,22 @@ public final class WebhookReceiver: Sendable {
         case delayThen(Duration, Int)
         /// Sends `200` headers announcing a 1 KiB body, a few bytes of it, then drops the connection.
         case closeMidResponse
+        /// Answers `200` once the test opens `gate` (or the receiver stops).
+        case gated(Gate)
+    }
+
+    /// Holds a reply until the test opens it.
+    public final class Gate: Sendable {
+        private let isOpen = Mutex(false)
+
+        public init() {}
+
+        public func open() { isOpen.withLock { $0 = true } }
+
+        /// Returns once the gate is open; throws when the task is cancelled (the receiver stopping).
+        func wait() async throws {
+            while !isOpen.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        }
     }
 
     public typealias Script = @Sendable (_ path: String, _ index: Int) -> Reply
@@ -79,6 +95,9 @@ public final class WebhookReceiver: Sendable {
             case .delayThen(let duration, let code):
                 try await Task.sleep(for: duration)
                 return Response(status: .init(code: code))
+            case .gated(let gate):
+                try await gate.wait()
+                return Response(status: .ok)
             case .closeMidResponse:
                 return Response(
                     status: .ok, headers: [.contentLength: "1024"],

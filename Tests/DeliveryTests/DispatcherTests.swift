@@ -149,6 +149,30 @@ final class FlakyClaims: DeliveryStore {
     func deliveryWakeUps() -> AsyncStream<Void> { store.deliveryWakeUps() }
 }
 
+/// The real store, noting what the dispatcher claims and the outcomes it hands back.
+final class OutcomeLog: DeliveryStore {
+    let store: SQLiteBridgeStore
+    let claimed = Mutex<[Int64]>([])
+    let outcomes = Mutex<[CompletedAttempt]>([])
+
+    init(_ store: SQLiteBridgeStore) { self.store = store }
+
+    func completeAttempts(_ attempts: [CompletedAttempt], thenClaim claim: ClaimRequest, now: Date, disableAfter: Duration)
+        async throws(StoreError) -> OutboxTurn
+    {
+        let turn = try await store.completeAttempts(attempts, thenClaim: claim, now: now, disableAfter: disableAfter)
+        outcomes.withLock { $0 += attempts }
+        claimed.withLock { $0 += turn.claimed.map(\.id) }
+        return turn
+    }
+
+    func nextDeliveryWakeTime(now: Date, cap: InFlightCap) async throws(StoreError) -> Date? {
+        try await store.nextDeliveryWakeTime(now: now, cap: cap)
+    }
+
+    func deliveryWakeUps() -> AsyncStream<Void> { store.deliveryWakeUps() }
+}
+
 /// The real store, except that a turn with outcomes to record waits while `holding` is set (a
 /// writer busy for as long as the test likes); claim-only turns go through.
 final class HeldRecords: DeliveryStore {
@@ -202,6 +226,42 @@ struct DispatcherTests {
             gate.holding.withLock { $0 = false }
             #expect(await harness.waitFor(.seconds(60)) { try await harness.deliveries(.succeeded).count == 4 })
             #expect(harness.receiver.received(path: "hook").count == 4, "each sent once")
+        }
+    }
+
+    /// A claimed delivery that waited longer than twice the delivery timeout behind its own
+    /// subscription's slow attempts is given back unsent (its lease could otherwise run out under an
+    /// attempt) and sent under a claim of its own. 9 slots, 8 per subscription: the ninth waits. On a
+    /// manual clock the wait passes at once; then the gated first attempt ends and frees a slot.
+    @Test("a claimed delivery that waited too long for a slot is given back unsent, then claimed and sent again")
+    func longWaitersAreGivenBack() async throws {
+        let clock = ManualClock()
+        let gate = WebhookReceiver.Gate()
+        defer { gate.open() }
+        let log = Mutex<OutcomeLog?>(nil)
+        let script: WebhookReceiver.Script = { path, index in index == 0 ? .gated(gate) : .hang(.seconds(600)) }
+        try await DeliveryHarness.with(timeout: .seconds(300), concurrency: 9, clock: clock, wrap: { store in
+            let wrapper = OutcomeLog(store)
+            log.withLock { $0 = wrapper }
+            return wrapper
+        }, script: script) { harness in
+            let store = try #require(log.withLock { $0 })
+            try await harness.subscribe("slow")
+            for index in 0..<9 { try await harness.observe("v\(index)", ["pending"]) }
+            #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "slow").count == 8 })
+            #expect(await harness.waitFor(.seconds(60)) { store.claimed.withLock { $0.count } == 9 }, "the ninth is claimed ahead")
+            // Longer than 2 × the timeout (lease 3 × 300 s + 5 s − the timeout − 5 s = 600 s).
+            clock.advance(by: .seconds(601))
+            gate.open()
+            #expect(await harness.waitFor(.seconds(60)) { store.outcomes.withLock { $0.contains { $0.disposition == .released } } })
+            let released = store.outcomes.withLock { $0.filter { $0.disposition == .released } }
+            let givenBack = try #require(released.first)
+            #expect(released.count == 1 && givenBack.latency == .zero, "given back without an attempt: \(released)")
+            #expect(await harness.waitFor(.seconds(60)) { harness.receiver.received(path: "slow").count == 9 })
+            #expect(Set(harness.receiver.received(path: "slow").map(\.id)).count == 9, "each sent once")
+            #expect(store.claimed.withLock { $0.filter { $0 == givenBack.deliveryID }.count } == 2, "claimed again after the give-back")
+            let given = try #require(try await harness.deliveries().first { $0.id == givenBack.deliveryID })
+            #expect(given.lastAttempt == nil, "the give-back recorded no attempt")
         }
     }
 
