@@ -61,6 +61,7 @@ struct EncryptionTests {
     func sealedOnDisk() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
+        defer { fixture.directory.remove() }
         _ = try await Self.seed(fixture.store)
 
         let disk = Self.bytesOnDisk(fixture.path)
@@ -87,6 +88,7 @@ struct EncryptionTests {
     func boundToItsRow() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
+        defer { fixture.directory.remove() }
         let first = try await Self.seed(fixture.store)
         let second = try await fixture.store.createSubscription(
             NewSubscription(tenant: "acme", url: "https://hooks.example.com/other", secret: "whsec_b3RoZXI="), now: t0
@@ -105,6 +107,7 @@ struct EncryptionTests {
     @Test("opening with another key, or without the key file, is refused naming the key ids")
     func wrongOrMissingKey() async throws {
         let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
         defer { fixture.directory.remove() }
         _ = try await Self.seed(fixture.store)
         let other = SecretBox.generateKeyMaterial()
@@ -172,6 +175,7 @@ struct EncryptionTests {
     @Test("rekey re-seals everything under a new key file; a rekey stopped before its rename is finished on open")
     func rekey() async throws {
         let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
         defer { fixture.directory.remove() }
         _ = try await Self.seed(fixture.store)
         let keyPath = fixture.path + ".key"

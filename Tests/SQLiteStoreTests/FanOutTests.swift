@@ -13,6 +13,7 @@ struct FanOutTests {
     @Test("a batch's events fan out a few events per statement, in event order, then subscription order")
     func chunkedInOrder() async throws {
         let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
         var subscriptions = [
             try await fixture.subscribe().id, try await fixture.subscribe().id, try await fixture.subscribe(videoID: "v2").id,
         ]

@@ -11,6 +11,7 @@ struct MigrationTests {
     func fromEmpty() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
+        defer { fixture.directory.remove() }
         await #expect(try await fixture.store.appliedMigrations() == Schema.migrator.migrations)
         let (journal, foreignKeys) = try await fixture.store.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
@@ -43,6 +44,7 @@ struct MigrationTests {
     func newerIsRefused() async throws {
         let fixture = try StoreFixture()
         defer { fixture.directory.remove() }
+        defer { fixture.directory.remove() }
         try await fixture.store.write { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
         }
@@ -65,6 +67,7 @@ struct MigrationTests {
     @Test("the hot queries use their indexes")
     func queryPlans() async throws {
         let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
         defer { fixture.directory.remove() }
         let plans = try await fixture.store.queryPlans()
         #expect(plans.dueVideos.contains("USING INDEX videos_due"), "\(plans.dueVideos)")

@@ -30,6 +30,7 @@ struct TransactionTests {
             #expect(video.status == nil && video.lastSeenAt == nil)
             try await failing.store.write { db in try db.execute(sql: "DROP TRIGGER injected_fault") }
         }
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: directory).deletingLastPathComponent().path) }
         // A fresh process on the same file sees the same nothing, and the retried poll emits exactly once.
         let restarted = try SQLiteBridgeStore(path: directory)
         await #expect(try restarted.counts().events == 0)
@@ -59,6 +60,7 @@ struct SelectedColumnTests {
     @Test("records read by position name the statement's columns in its order")
     func columnsMatchStatements() async throws {
         let fixture = try StoreFixture()
+        defer { fixture.directory.remove() }
         defer { fixture.directory.remove() }
         let names = try await fixture.store.read { db in
             (
