@@ -117,7 +117,7 @@ if wanted("cycle") {
 // MARK: Outbox turns: the writer's cost per delivery
 
 /// One burst on a fresh file: written as the poller writes it, then drained in turns of `perTurn`
-/// (each records the previous turn's claims as successes and claims as many again, at most 2 × 16
+/// (each records the previous turn's claims as successes and claims as many again, at most 4 × 16
 /// leases per subscription, as the dispatcher does under load). Returns (outbox rows, write
 /// seconds, SQLite's peak memory while writing in bytes, deliveries, drain seconds, turns).
 func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int64, Int, Double, Int) {
@@ -150,7 +150,7 @@ func outboxRun(_ name: String, perTurn: Int) async throws -> (Int, Double, Int64
         var delivered = 0
         repeat {
             turns += 1
-            let request = ClaimRequest(limit: perTurn, leaseOwner: "bench.\(turns)", leaseDuration: .seconds(35), cap: InFlightCap(limit: 32))
+            let request = ClaimRequest(limit: perTurn, leaseOwner: "bench.\(turns)", leaseDuration: .seconds(35), cap: InFlightCap(limit: 64))
             let turn = try await outbox.completeAttempts(outcomes, thenClaim: request, now: Date(), disableAfter: .seconds(86_400))
             delivered += outcomes.count
             outcomes = turn.claimed.map { delivery in

@@ -311,9 +311,9 @@ public final class Poller: Service {
         // Recorded batch by batch, each batch's observations let go once written: a burst's
         // observations are not all held until its last batch commits.
         var batches = seen.batches(of: configuration.recordBatch, listed: listRepeats)
-        for index in batches.indices {
-            let (chunk, repeats) = batches[index]
-            batches[index].observations = []
+        for position in batches.indices {
+            let (chunk, repeats) = batches[position]
+            batches[position].observations = []
             let recorded = try await store.recordObservations(
                 chunk, now: now(), nextPollAt: nextPollAt, repeats: repeats, fence: fence, scope: account.scope
             )

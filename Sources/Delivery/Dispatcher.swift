@@ -232,7 +232,7 @@ public final class Dispatcher: Service {
     }
 
     /// Records the turn's outcomes and claims in one transaction, and queues the claimed deliveries
-    /// (their leases already counted). On failure the outcomes go back to `finished` (they are
+    /// (queued, they count as leased). On failure the outcomes go back to `finished` (they are
     /// retried; nothing was claimed).
     private func take(_ turn: Turn) async throws -> Refill {
         guard !turn.outcomes.isEmpty || turn.claim > 0 else { return turn.refillWithoutClaim }

@@ -149,7 +149,7 @@ extension SQLiteBridgeStore {
                 let transition = StatusRules.apply(observation, to: try Self.trackingState(from: row))
                 try self.record(transition, of: observation, toRow: row, in: db, now: now, nextPollAt: nextPollAt, report: &report)
             }
-            // The batch's events fanned out in one statement, in event order.
+            // The batch's events fanned out in event order, ~1,024 outbox rows per statement.
             report.deliveriesCreated += try Self.fanOut(db, events: report.events, now: now)
             return report
         }

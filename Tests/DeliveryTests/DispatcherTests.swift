@@ -231,8 +231,9 @@ struct DispatcherTests {
 
     /// A claimed delivery that waited longer than twice the delivery timeout behind its own
     /// subscription's slow attempts is given back unsent (its lease could otherwise run out under an
-    /// attempt) and sent under a claim of its own. 9 slots, 8 per subscription: the ninth waits. On a
-    /// manual clock the wait passes at once; then the gated first attempt ends and frees a slot.
+    /// attempt) and sent under a claim of its own. 9 slots, 8 per subscription on the wire: the ninth
+    /// waits for room within its subscription. On a manual clock the wait passes at once; the ninth is
+    /// given back at the next look at the queue (a timer's turn, or the gated first attempt ending).
     @Test("a claimed delivery that waited too long for a slot is given back unsent, then claimed and sent again")
     func longWaitersAreGivenBack() async throws {
         let clock = ManualClock()
@@ -313,7 +314,9 @@ struct DispatcherTests {
     func claimFailuresBackOff() async throws {
         let clock = ManualClock()
         var flaky: FlakyClaims?
-        try await DeliveryHarness.with(clock: clock, wrap: { store in
+        // A 15 s timeout makes v1's lease 50 s: while v1 is in flight the dispatcher sleeps at most
+        // that long, so a 60 s sleeper (its idle maximum) only exists once the recording turn is over.
+        try await DeliveryHarness.with(timeout: .seconds(15), clock: clock, wrap: { store in
             let wrapped = FlakyClaims(store)
             flaky = wrapped
             return wrapped
@@ -322,8 +325,9 @@ struct DispatcherTests {
             try await harness.subscribe("hook")
             try await harness.observe("v1", ["pending"])
             #expect(await harness.waitFor { try await harness.deliveries(.succeeded).count == 1 })
-            // Idle (asleep for its longest wait) before claims start failing: a turn still under way could
-            // otherwise see v2's commit as a second wake-up and fail twice before the first backoff.
+            // Idle (asleep for its longest wait, so the turn that recorded v1 has ended) before claims
+            // start failing: a turn still under way could otherwise see v2's commit as a second wake-up
+            // and fail twice before the first backoff.
             #expect(await clock.waitForSleeper(remaining: .seconds(60)), "idle: \(clock.pendingSleeps)")
             store.failing.withLock { $0 = true }
             try await harness.observe("v2", ["pending"])
