@@ -60,8 +60,6 @@ struct EncryptionTests {
     @Test("no secret reaches the disk in clear; the store reads them back; files are 0600")
     func sealedOnDisk() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         _ = try await Self.seed(fixture.store)
 
         let disk = Self.bytesOnDisk(fixture.path)
@@ -87,8 +85,6 @@ struct EncryptionTests {
     @Test("a value moved onto another row does not open")
     func boundToItsRow() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         let first = try await Self.seed(fixture.store)
         let second = try await fixture.store.createSubscription(
             NewSubscription(tenant: "acme", url: "https://hooks.example.com/other", secret: "whsec_b3RoZXI="), now: t0
@@ -107,8 +103,6 @@ struct EncryptionTests {
     @Test("opening with another key, or without the key file, is refused naming the key ids")
     func wrongOrMissingKey() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         _ = try await Self.seed(fixture.store)
         let other = SecretBox.generateKeyMaterial()
         #expect {
@@ -175,8 +169,6 @@ struct EncryptionTests {
     @Test("rekey re-seals everything under a new key file; a rekey stopped before its rename is finished on open")
     func rekey() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         _ = try await Self.seed(fixture.store)
         let keyPath = fixture.path + ".key"
         let oldKey = try String(contentsOfFile: keyPath, encoding: .utf8)

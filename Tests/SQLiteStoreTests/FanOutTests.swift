@@ -2,6 +2,7 @@ import BridgeCore
 import BridgeStore
 import Foundation
 import GRDB
+import Synchronization
 @testable import SQLiteStore
 import Testing
 
@@ -13,7 +14,6 @@ struct FanOutTests {
     @Test("a batch's events fan out a few events per statement, in event order, then subscription order")
     func chunkedInOrder() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
         var subscriptions = [
             try await fixture.subscribe().id, try await fixture.subscribe().id, try await fixture.subscribe(videoID: "v2").id,
         ]
@@ -25,13 +25,13 @@ struct FanOutTests {
                     db, tenant: "acme", type: .finished, videoID: "v\(index)", payload: "{}", now: at(Double(index))
                 )
             }
-            let statements = Counted()
+            let statements = Mutex(0)
             db.trace(options: .statement) { event in
-                if case .statement(let statement) = event, statement.sql.contains("INSERT INTO deliveries") { statements.count += 1 }
+                if case .statement(let statement) = event, statement.sql.contains("INSERT INTO deliveries") { statements.withLock { $0 += 1 } }
             }
             let made = try SQLiteBridgeStore.fanOut(db, events: events, now: at(8), rowsPerStatement: 6)
             db.trace(options: [], nil)
-            return (made, statements.count, events)
+            return (made, statements.withLock { $0 }, events)
         }
         #expect(statements == 4, "7 events, 2 per statement")
         let pairs = try await fixture.store.read { db in
@@ -44,7 +44,3 @@ struct FanOutTests {
     }
 }
 
-/// Statements seen by a trace (called on the connection's own queue, inside the write).
-private final class Counted: @unchecked Sendable {
-    var count = 0
-}

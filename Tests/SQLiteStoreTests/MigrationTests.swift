@@ -10,8 +10,6 @@ struct MigrationTests {
     @Test("an empty file migrates to the current schema, in WAL mode with foreign keys on")
     func fromEmpty() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         await #expect(try await fixture.store.appliedMigrations() == Schema.migrator.migrations)
         let (journal, foreignKeys) = try await fixture.store.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
@@ -43,8 +41,6 @@ struct MigrationTests {
     @Test("a database from a newer version is refused with a clear error")
     func newerIsRefused() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         try await fixture.store.write { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
         }
@@ -67,8 +63,6 @@ struct MigrationTests {
     @Test("the hot queries use their indexes")
     func queryPlans() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         let plans = try await fixture.store.queryPlans()
         #expect(plans.dueVideos.contains("USING INDEX videos_due"), "\(plans.dueVideos)")
         #expect(!plans.dueVideos.contains("SCAN videos"), "\(plans.dueVideos)")

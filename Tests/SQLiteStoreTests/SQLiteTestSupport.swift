@@ -6,14 +6,30 @@ import TestSupport
 
 /// A store on a real SQLite file in the test's own temp directory, for the engine's own specifics
 /// (migrations, file modes, encryption on disk, query plans); behaviour is in the conformance suite.
-struct StoreFixture {
+/// The directory goes with the fixture, unless the test gave its own.
+final class StoreFixture: Sendable {
     let directory: TemporaryDirectory
     let store: SQLiteBridgeStore
+    private let ownsDirectory: Bool
     var path: String { store.path }
 
-    init() throws {
-        directory = try TemporaryDirectory("store")
+    convenience init() throws {
+        try self.init(in: TemporaryDirectory("store"), owned: true)
+    }
+
+    /// A store in `directory`, which outlives the fixture (the caller removes it).
+    convenience init(in directory: TemporaryDirectory) throws {
+        try self.init(in: directory, owned: false)
+    }
+
+    private init(in directory: TemporaryDirectory, owned: Bool) throws {
+        self.directory = directory
+        ownsDirectory = owned
         store = try SQLiteBridgeStore(path: directory.path("bridge.sqlite"))
+    }
+
+    deinit {
+        if ownsDirectory { directory.remove() }
     }
 
     /// A second, independent connection to the same file, as after a restart.

@@ -2,6 +2,7 @@ import BridgeCore
 import BridgeStore
 import Foundation
 @testable import SQLiteStore
+import TestSupport
 import Testing
 
 @Suite("SQLite: the status transaction")
@@ -10,9 +11,11 @@ struct TransactionTests {
     /// insert in the same transaction.
     @Test("a failure between the event insert and the commit leaves nothing behind; the next poll redoes it")
     func transactionBoundary() async throws {
+        let files = try TemporaryDirectory("store")
+        defer { files.remove() }
         let directory: String
         do {
-            let failing = try StoreFixture()
+            let failing = try StoreFixture(in: files)
             directory = failing.path
             _ = try await failing.subscribe()
             try await failing.store.track(tenant: "acme", videoID: "v1", source: .watch, now: t0, nextPollAt: t0)
@@ -30,7 +33,6 @@ struct TransactionTests {
             #expect(video.status == nil && video.lastSeenAt == nil)
             try await failing.store.write { db in try db.execute(sql: "DROP TRIGGER injected_fault") }
         }
-        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: directory).deletingLastPathComponent().path) }
         // A fresh process on the same file sees the same nothing, and the retried poll emits exactly once.
         let restarted = try SQLiteBridgeStore(path: directory)
         await #expect(try restarted.counts().events == 0)
@@ -60,8 +62,6 @@ struct SelectedColumnTests {
     @Test("records read by position name the statement's columns in its order")
     func columnsMatchStatements() async throws {
         let fixture = try StoreFixture()
-        defer { fixture.directory.remove() }
-        defer { fixture.directory.remove() }
         let names = try await fixture.store.read { db in
             (
                 try db.cachedStatement(sql: SQLiteBridgeStore.dueDeliveryDetailsSQL).columnNames,
